@@ -1,0 +1,506 @@
+//! External frameworks (Python and Julia) run as subprocesses under the protocol of
+//! `comparisons/PROTOCOL.md`: one manifest per framework in `comparisons/frameworks/`, one JSON
+//! object on stdout per run.
+//!
+//! Each run goes through a small wrapper (this binary's hidden `__rusage-exec` subcommand) that
+//! waits for the framework and reports its max RSS from getrusage, so every external row gets a
+//! peak memory measured the same way. The wrapper leads its own process group, so a timeout or a
+//! stop request kills the framework with everything it started.
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use serde::Deserialize;
+
+use super::{Adapter, AdapterKind, Availability, MemoryKind, PeakMemory, Quality, RunResult};
+use crate::data::format_noise_sd;
+use crate::env::{self, tail};
+use crate::interrupt::{self, Interrupted};
+use crate::models::{Method, Model, Task};
+use crate::paths::comparisons_dir;
+use crate::progress::Progress;
+
+/// One `comparisons/frameworks/<name>.json`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    /// `--frameworks` name and `framework` column.
+    pub name: String,
+    /// Label for figures.
+    #[serde(default)]
+    pub display: Option<String>,
+    /// `python` or `julia`.
+    pub language: String,
+    /// Python: the virtualenv is `comparisons/.venv-<env>`.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Python: pinned requirements, relative to `comparisons/`.
+    #[serde(default)]
+    pub requirements: Option<String>,
+    /// Command after the interpreter, run from the repository root.
+    pub entry: Vec<String>,
+    /// Module whose version is reported (informational).
+    #[serde(default)]
+    pub version_module: Option<String>,
+    /// Model name -> method names it implements.
+    #[serde(default)]
+    pub methods: BTreeMap<String, Vec<String>>,
+    /// Python: interpreter that creates the env (default `python3`).
+    #[serde(default)]
+    pub python: Option<String>,
+    /// The manifest file.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Why the manifest cannot be used, when it cannot.
+    #[serde(skip)]
+    pub load_error: Option<String>,
+}
+
+/// Every manifest in `comparisons/frameworks/`, by file name. A file that does not parse (or
+/// repeats a name) is kept with `load_error` set, so it shows up as skipped with the reason.
+#[must_use]
+pub fn load_manifests(root: &Path) -> Vec<Manifest> {
+    let dir = comparisons_dir(root).join("frameworks");
+    let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    paths.sort();
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for path in paths {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let parsed = fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<Manifest>(&text).map_err(|e| e.to_string()));
+        let mut manifest = parsed.unwrap_or_else(|e| Manifest {
+            name: stem,
+            display: None,
+            language: String::new(),
+            env: None,
+            requirements: None,
+            entry: Vec::new(),
+            version_module: None,
+            methods: BTreeMap::new(),
+            python: None,
+            path: PathBuf::new(),
+            load_error: Some(format!("manifest does not parse: {e}")),
+        });
+        if manifests.iter().any(|m| m.name == manifest.name) || builtin_name(&manifest.name) {
+            manifest.load_error = Some(format!("name `{}` is already taken", manifest.name));
+            manifest.name = format!("{}-{}", manifest.name, path.file_stem().unwrap_or_default().to_string_lossy());
+        }
+        manifest.path = path;
+        manifests.push(manifest);
+    }
+    manifests
+}
+
+fn builtin_name(name: &str) -> bool {
+    matches!(name, "handcoded-rust" | "gen-native" | "gen-burn")
+}
+
+/// An external framework described by a manifest.
+pub struct External {
+    root: PathBuf,
+    manifest: Manifest,
+    /// Availability once the framework answered `--version` (or failed to).
+    probed: OnceCell<Availability>,
+}
+
+impl External {
+    /// The adapter for `manifest`, run from `root`.
+    #[must_use]
+    pub fn new(root: &Path, manifest: Manifest) -> Self {
+        Self { root: root.to_path_buf(), manifest, probed: OnceCell::new() }
+    }
+
+    /// The manifest.
+    #[must_use]
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Interpreter and leading arguments, or why there is none.
+    fn command(&self) -> Result<(PathBuf, Vec<String>), Availability> {
+        let skipped = |reason: String| Availability::Skipped { reason };
+        if let Some(e) = &self.manifest.load_error {
+            return Err(skipped(format!("{}: {e}", self.manifest.path.display())));
+        }
+        match self.manifest.language.as_str() {
+            "python" => {
+                let env = self.manifest.env.as_deref().ok_or_else(|| skipped("manifest names no env".to_owned()))?;
+                if !env::venv_exists(&self.root, env) {
+                    return Err(Availability::NeedsSetup { what: "env not created".to_owned() });
+                }
+                Ok((env::venv_python(&self.root, env), self.manifest.entry.clone()))
+            }
+            "julia" => {
+                let julia = find_on_path("julia").ok_or_else(|| skipped("julia not on PATH".to_owned()))?;
+                let mut args = vec!["--project=julia".to_owned()];
+                args.extend(self.manifest.entry.iter().cloned());
+                Ok((julia, args))
+            }
+            other => Err(skipped(format!("unknown language `{other}` in {}", self.manifest.path.display()))),
+        }
+    }
+
+    /// Runs `--version` and reads `{"framework": ..., "version": ...}`.
+    fn probe_version(&self, program: &Path, args: &[String]) -> Availability {
+        let mut args = args.to_vec();
+        args.push("--version".to_owned());
+        match run_child(&self.root, program, &args, Duration::from_secs(300)) {
+            Ok(out) if out.status.success() => {
+                let parsed = parse_json_object(&out.stdout)
+                    .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+                let version = parsed.unwrap_or_else(|| out.stdout.trim().to_owned());
+                if version.is_empty() {
+                    Availability::Skipped { reason: format!("--version printed nothing; stderr: {}", tail(&out.stderr, 300)) }
+                } else {
+                    Availability::Available { version }
+                }
+            }
+            Ok(out) => Availability::Skipped { reason: format!("--version failed ({}): {}", out.status, tail(&out.stderr, 300)) },
+            Err(e) => Availability::Skipped { reason: format!("--version: {e}") },
+        }
+    }
+
+    /// The protocol flags for `task`.
+    fn protocol_args(&self, task: &Task) -> Vec<String> {
+        let c = &task.config;
+        let data_dir = task.data_dir.strip_prefix(&self.root).unwrap_or(&task.data_dir);
+        let mut args: Vec<String> = vec!["--model".into(), c.model.as_str().into(), "--method".into(), c.method.as_str().into()];
+        let mut flag = |name: &str, value: String| {
+            args.push(format!("--{name}"));
+            args.push(value);
+        };
+        if c.model == Model::Polynomial {
+            flag("n-points", c.n_points.to_string());
+            flag("noise-sd", format_noise_sd(c.noise_sd.unwrap_or(0.05)));
+        }
+        if let Some(n) = c.n_particles {
+            flag("n-particles", n.to_string());
+        }
+        if let Some(h) = c.hmc {
+            flag("n-samples", h.n_samples.to_string());
+            flag("n-warmup", h.n_warmup.to_string());
+            flag("step-size", h.step_size.to_string());
+            flag("n-leapfrog", h.n_leapfrog.to_string());
+        }
+        flag("repeats", task.repeats.resolve_external(c.method).to_string());
+        flag("seed", task.seed.to_string());
+        flag("data-dir", data_dir.display().to_string());
+        args
+    }
+}
+
+impl Adapter for External {
+    fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    fn display_name(&self) -> &str {
+        self.manifest.display.as_deref().unwrap_or(&self.manifest.name)
+    }
+
+    fn kind(&self) -> AdapterKind {
+        if self.manifest.language == "julia" {
+            AdapterKind::Julia
+        } else {
+            AdapterKind::Python
+        }
+    }
+
+    fn supports(&self, model: Model, method: Method) -> bool {
+        self.manifest.methods.get(model.as_str()).is_some_and(|ms| ms.iter().any(|m| m == method.as_str()))
+    }
+
+    fn availability(&self) -> Availability {
+        if let Some(known) = self.probed.get() {
+            return known.clone();
+        }
+        match self.command() {
+            // Not cached: a missing env is created by `prepare` and probed afterwards.
+            Err(Availability::NeedsSetup { what }) => Availability::NeedsSetup { what },
+            Err(other) => self.probed.get_or_init(|| other).clone(),
+            Ok((program, args)) => self.probed.get_or_init(|| self.probe_version(&program, &args)).clone(),
+        }
+    }
+
+    fn prepare(&mut self, progress: &Progress) -> Availability {
+        if self.manifest.language == "python" && self.manifest.load_error.is_none() {
+            if let (Some(env_name), Some(requirements)) = (&self.manifest.env, &self.manifest.requirements) {
+                let python = self.manifest.python.as_deref().unwrap_or("python3");
+                if let Err(reason) = env::ensure_venv(&self.root, env_name, requirements, python, progress) {
+                    return Availability::Skipped { reason };
+                }
+            }
+        }
+        progress.set_message(format!("{} --version", self.name()));
+        self.availability()
+    }
+
+    fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
+        let (program, mut args) = self.command().map_err(|a| anyhow!("{} cannot run: {a:?}", self.name()))?;
+        args.extend(self.protocol_args(task));
+        let out = run_child(&self.root, &program, &args, task.timeout)?;
+        let text = sanitize_non_finite(&out.stdout);
+        let parsed: Option<ProtocolResult> = parse_json_object(&text).and_then(|v| serde_json::from_value(v).ok());
+        let Some(result) = parsed else {
+            let raw = parse_json_object(&text).map(|v| serde_json::from_value::<ProtocolResult>(v).map(|_| ()));
+            if let Some(Err(e)) = raw {
+                bail!("result JSON does not follow the protocol: {e}");
+            }
+            bail!(
+                "no JSON result on stdout (exit {}); stderr: {}",
+                out.status,
+                tail(&out.stderr, 600)
+            );
+        };
+        if let Some(error) = result.error {
+            bail!("{error}");
+        }
+        if !out.status.success() {
+            bail!("exit {} despite a result; stderr: {}", out.status, tail(&out.stderr, 600));
+        }
+        if result.times_s.is_empty() {
+            bail!("the result has no timed repeats");
+        }
+        let mut notes = result.notes;
+        let self_reported = result.peak_memory_bytes.filter(|b| b.is_finite() && *b > 0.0).map(|b| b as u64);
+        let peak_memory = match (out.max_rss_bytes, self_reported) {
+            (Some(bytes), reported) => {
+                if let Some(r) = reported {
+                    notes.push(format!("self-reported peak memory {:.1} MB", r as f64 / 1e6));
+                }
+                Some(PeakMemory { bytes, kind: MemoryKind::ProcessMaxRss })
+            }
+            (None, Some(bytes)) => Some(PeakMemory { bytes, kind: MemoryKind::SelfReported }),
+            (None, None) => None,
+        };
+        notes.push(format!("subprocess wall clock {:.2} s", out.wall_s));
+        Ok(RunResult {
+            version: result.version,
+            compile_time_s: result.compile_time_s.unwrap_or(0.0),
+            times_s: result.times_s,
+            quality: result.quality,
+            peak_memory,
+            device: result.device.unwrap_or_else(|| "cpu".to_owned()),
+            notes,
+            flags: result.flags,
+        })
+    }
+}
+
+/// The JSON object a framework prints (PROTOCOL.md "Result").
+#[derive(Debug, Deserialize)]
+struct ProtocolResult {
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    compile_time_s: Option<f64>,
+    #[serde(default)]
+    times_s: Vec<f64>,
+    #[serde(default)]
+    quality: Quality,
+    #[serde(default)]
+    peak_memory_bytes: Option<f64>,
+    #[serde(default)]
+    notes: Vec<String>,
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// The whole of `text` as a JSON object, else its last line that is one (frameworks that print
+/// stray lines on stdout despite the protocol).
+fn parse_json_object(text: &str) -> Option<serde_json::Value> {
+    let whole = serde_json::from_str::<serde_json::Value>(text.trim()).ok().filter(serde_json::Value::is_object);
+    whole.or_else(|| {
+        text.lines()
+            .rev()
+            .filter(|l| l.trim_start().starts_with('{'))
+            .find_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok().filter(serde_json::Value::is_object))
+    })
+}
+
+/// Rewrites the bare `NaN`, `Infinity` and `-Infinity` that Python's `json.dumps` emits (invalid
+/// JSON) into strings, outside string literals, so the quality fields can read them as non-finite.
+#[must_use]
+pub fn sanitize_non_finite(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"].into_iter().find(|t| rest.starts_with(t)) {
+            out.push('"');
+            out.push_str(token);
+            out.push('"');
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// What a finished subprocess left.
+#[derive(Debug)]
+pub struct ChildOutput {
+    /// Exit status (of the wrapper, which passes the framework's on).
+    pub status: ExitStatus,
+    /// Everything on stdout.
+    pub stdout: String,
+    /// Everything on stderr.
+    pub stderr: String,
+    /// Max RSS of the framework process, when the wrapper measured it.
+    pub max_rss_bytes: Option<u64>,
+    /// Wall clock of the whole subprocess, seconds.
+    pub wall_s: f64,
+}
+
+static WRAPPER: OnceLock<PathBuf> = OnceLock::new();
+
+/// Name of the hidden subcommand that runs a command and reports its max RSS.
+pub const RUSAGE_EXEC: &str = "__rusage-exec";
+
+/// Makes external runs go through `exe RUSAGE_EXEC` (called by the binary with its own path; a
+/// library user that never calls it runs frameworks directly, without the max-RSS measurement).
+pub fn use_rusage_wrapper(exe: PathBuf) {
+    let _ = WRAPPER.set(exe);
+}
+
+/// Runs `program args` from `root` with a wall-clock limit; stdout and stderr are captured.
+///
+/// # Errors
+/// On a spawn failure, a timeout (the process group is killed) or a stop request
+/// ([`Interrupted`]).
+pub fn run_child(root: &Path, program: &Path, args: &[String], timeout: Duration) -> anyhow::Result<ChildOutput> {
+    use std::os::unix::process::CommandExt;
+    let report = tempfile_path("rss");
+    let mut cmd = match WRAPPER.get() {
+        Some(exe) => {
+            let mut c = Command::new(exe);
+            c.arg(RUSAGE_EXEC).arg(&report).arg("--").arg(program).args(args);
+            c
+        }
+        None => {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        }
+    };
+    cmd.current_dir(root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", program.display()))?;
+    let pgid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).context("pid out of range")?);
+    let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    // Both pipes are drained on their own threads so a chatty child can never block on a full pipe.
+    let stdout_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout_pipe.read_to_string(&mut s);
+        s
+    });
+    let stderr_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr_pipe.read_to_string(&mut s);
+        s
+    });
+    let kill_group = || {
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    };
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for the framework")? {
+            break status;
+        }
+        if interrupt::requested() {
+            kill_group();
+            let _ = child.wait();
+            let _ = fs::remove_file(&report);
+            return Err(Interrupted.into());
+        }
+        if start.elapsed() > timeout {
+            kill_group();
+            let _ = child.wait();
+            let _ = fs::remove_file(&report);
+            let stderr = stderr_reader.join().unwrap_or_default();
+            bail!("timed out after {} s (--timeout); stderr: {}", timeout.as_secs(), tail(&stderr, 400));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall_s = start.elapsed().as_secs_f64();
+    // Grandchildren that outlive the framework would hold the pipes open; end them.
+    kill_group();
+    let stdout = stdout_reader.join().unwrap_or_default();
+    let stderr = stderr_reader.join().unwrap_or_default();
+    let max_rss_bytes = fs::read_to_string(&report).ok().and_then(|s| s.trim().parse().ok());
+    let _ = fs::remove_file(&report);
+    Ok(ChildOutput { status, stdout, stderr, max_rss_bytes, wall_s })
+}
+
+fn tempfile_path(tag: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("benchmarks-{}-{tag}-{n}", std::process::id()))
+}
+
+/// The hidden wrapper: runs `command` with inherited stdio, writes the max RSS of it and its
+/// descendants (getrusage of the waited-for children, in bytes) to `report`, and returns the exit
+/// code to pass on (128 + signal when it was killed).
+pub fn rusage_exec(report: &Path, command: &[String]) -> anyhow::Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let (program, args) = command.split_first().context("__rusage-exec needs a command")?;
+    let status = Command::new(program).args(args).status().with_context(|| format!("cannot start {program}"))?;
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
+    // Linux reports ru_maxrss in KiB.
+    fs::write(report, (usage.max_rss().max(0) as u64 * 1024).to_string()).with_context(|| format!("cannot write {}", report.display()))?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// The first executable called `name` on `$PATH`.
+#[must_use]
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_non_finite_numbers_become_strings_outside_string_literals() {
+        let s = sanitize_non_finite(r#"{"a": NaN, "b": -Infinity, "c": "NaN \" Infinity", "d": [Infinity]}"#);
+        assert_eq!(s, r#"{"a": "NaN", "b": "-Infinity", "c": "NaN \" Infinity", "d": ["Infinity"]}"#);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["c"], "NaN \" Infinity");
+    }
+
+    #[test]
+    fn a_result_is_found_after_stray_lines() {
+        let v = parse_json_object("warning: something\n{\"times_s\": [0.1]}\n").unwrap();
+        assert_eq!(v["times_s"][0], 0.1);
+    }
+}

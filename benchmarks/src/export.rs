@@ -1,0 +1,485 @@
+//! Results on disk (SPEC 6): `metadata.json`, `summary.csv` (one row per framework x model x
+//! method x configuration) and `<framework>_<method>_timing.csv` (every repeat).
+//!
+//! Rows are typed and go straight through serde. Each configuration's rows are appended and
+//! flushed as soon as it finishes, so an interrupted or crashed run keeps everything it measured.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::{AdapterKind, Availability, RunResult};
+use crate::machine::{GitInfo, Machine};
+use crate::models::{Config, Method, Model};
+use crate::quality::Assessment;
+use crate::timing::TimeStats;
+
+/// Whether a summary row holds a measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    /// Measured.
+    Ok,
+    /// The run crashed, timed out or reported an error (`message` says which).
+    Failed,
+    /// The framework is not available here (`message` says why).
+    Skipped,
+}
+
+/// Who produced a row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrameworkInfo {
+    /// `--frameworks` name.
+    pub name: String,
+    /// Label for figures.
+    pub display_name: String,
+    /// One of this system's engines.
+    pub this_system: bool,
+    /// How it runs.
+    pub kind: AdapterKind,
+    /// Availability when the run prepared it.
+    pub availability: Availability,
+}
+
+impl FrameworkInfo {
+    /// The version string, when available.
+    #[must_use]
+    pub fn version(&self) -> String {
+        match &self.availability {
+            Availability::Available { version } => version.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// One line of `summary.csv`. Times are in seconds. The first seven columns are those of GenJAX's
+/// `combine_results.py` summary, so the two can be set side by side.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// Framework name.
+    pub framework: String,
+    /// `is`, `hmc` or `smc`.
+    pub method: String,
+    /// Particles (IS, SMC).
+    pub n_particles: Option<usize>,
+    /// Mean time of the timed repeats.
+    pub mean_time: Option<f64>,
+    /// Standard deviation (divisor n) of the timed repeats.
+    pub std_time: Option<f64>,
+    /// Observations (n, or T).
+    pub n_points: Option<usize>,
+    /// Kept HMC samples.
+    pub n_samples: Option<usize>,
+    /// `polynomial`, `beta_bernoulli`, `hmm` or `lgssm`.
+    pub model: String,
+    /// Framework label.
+    pub display_name: String,
+    /// One of this system's engines.
+    pub this_system: bool,
+    /// `ok`, `failed` or `skipped`.
+    pub status: Option<RowStatus>,
+    /// Error or skip reason.
+    pub message: String,
+    /// Framework version.
+    pub version: String,
+    /// Where it ran.
+    pub device: String,
+    /// Polynomial observation noise sd.
+    pub noise_sd: Option<f64>,
+    /// HMC warm-up iterations.
+    pub n_warmup: Option<usize>,
+    /// HMC step size.
+    pub step_size: Option<f64>,
+    /// HMC leapfrog steps.
+    pub n_leapfrog: Option<usize>,
+    /// Timed repeats.
+    pub repeats: Option<usize>,
+    /// Base seed.
+    pub seed: Option<u64>,
+    /// Fastest repeat.
+    pub min_time: Option<f64>,
+    /// Median repeat.
+    pub median_time: Option<f64>,
+    /// First quartile.
+    pub q1_time: Option<f64>,
+    /// Third quartile.
+    pub q3_time: Option<f64>,
+    /// Interquartile range.
+    pub iqr_time: Option<f64>,
+    /// First (compiling) call, excluded from the repeats.
+    pub compile_time: Option<f64>,
+    /// Peak memory, bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// `heap_high_water`, `process_max_rss` or `self_reported`.
+    pub memory_kind: String,
+    /// Estimated log p(y).
+    pub log_ml: Option<f64>,
+    /// Exact log p(y).
+    pub log_ml_exact: Option<f64>,
+    /// Estimated minus exact log p(y).
+    pub log_ml_error: Option<f64>,
+    /// Effective sample size (see [`crate::adapters::Quality::ess`]).
+    pub ess: Option<f64>,
+    /// ESS divided by the median time.
+    pub ess_per_s: Option<f64>,
+    /// Estimated posterior mean, `;`-separated in latent order.
+    #[serde(with = "semicolon_list")]
+    pub posterior_mean: Option<Vec<f64>>,
+    /// Exact posterior mean, `;`-separated.
+    #[serde(with = "semicolon_list")]
+    pub posterior_mean_exact: Option<Vec<f64>>,
+    /// Largest |estimated - exact| posterior mean.
+    pub posterior_mean_error: Option<f64>,
+    /// The same in exact posterior sds.
+    pub posterior_mean_error_sds: Option<f64>,
+    /// Estimated posterior sd, `;`-separated.
+    #[serde(with = "semicolon_list")]
+    pub posterior_sd: Option<Vec<f64>>,
+    /// HMC acceptance rate.
+    pub acceptance_rate: Option<f64>,
+    /// HMC divergences.
+    pub divergences: Option<u64>,
+    /// Whether the answer can be trusted.
+    pub quality_ok: Option<bool>,
+    /// `ok` or why not.
+    pub quality_reason: String,
+    /// Known defects, `;`-separated.
+    pub flags: String,
+    /// Notes, `;`-separated.
+    pub notes: String,
+}
+
+impl SummaryRow {
+    fn base(info: &FrameworkInfo, config: &Config, seed: u64) -> Self {
+        Self {
+            framework: info.name.clone(),
+            method: config.method.as_str().to_owned(),
+            n_particles: config.n_particles,
+            n_points: Some(config.n_points),
+            n_samples: config.hmc.map(|h| h.n_samples),
+            model: config.model.as_str().to_owned(),
+            display_name: info.display_name.clone(),
+            this_system: info.this_system,
+            version: info.version(),
+            noise_sd: config.noise_sd,
+            n_warmup: config.hmc.map(|h| h.n_warmup),
+            step_size: config.hmc.map(|h| h.step_size),
+            n_leapfrog: config.hmc.map(|h| h.n_leapfrog),
+            seed: Some(seed),
+            ..Self::default()
+        }
+    }
+
+    /// A measured row.
+    #[must_use]
+    pub fn measured(info: &FrameworkInfo, config: &Config, seed: u64, result: &RunResult, quality: &Assessment) -> Self {
+        let stats = TimeStats::from_times(&result.times_s);
+        let q = &result.quality;
+        let ess_per_s = q.ess.zip(stats.map(|s| s.median)).map(|(e, t)| e / t);
+        Self {
+            status: Some(RowStatus::Ok),
+            version: result.version.clone().unwrap_or_else(|| info.version()),
+            device: result.device.clone(),
+            repeats: Some(result.times_s.len()),
+            mean_time: stats.map(|s| s.mean),
+            std_time: stats.map(|s| s.std),
+            min_time: stats.map(|s| s.min),
+            median_time: stats.map(|s| s.median),
+            q1_time: stats.map(|s| s.q1),
+            q3_time: stats.map(|s| s.q3),
+            iqr_time: stats.map(|s| s.iqr),
+            compile_time: Some(result.compile_time_s),
+            peak_memory_bytes: result.peak_memory.map(|m| m.bytes),
+            memory_kind: result.peak_memory.map(|m| m.kind.as_str().to_owned()).unwrap_or_default(),
+            log_ml: q.log_ml,
+            log_ml_exact: quality.log_ml_exact,
+            log_ml_error: quality.log_ml_error,
+            ess: q.ess,
+            ess_per_s,
+            posterior_mean: q.posterior_mean.clone(),
+            posterior_mean_exact: quality.posterior_mean_exact.clone(),
+            posterior_mean_error: quality.posterior_mean_error,
+            posterior_mean_error_sds: quality.posterior_mean_error_sds,
+            posterior_sd: q.posterior_sd.clone(),
+            acceptance_rate: q.acceptance_rate,
+            divergences: q.divergences,
+            quality_ok: Some(quality.quality_ok),
+            quality_reason: quality.reason.clone(),
+            flags: result.flags.join(";"),
+            notes: result.notes.join(";"),
+            ..Self::base(info, config, seed)
+        }
+    }
+
+    /// A row for a run that crashed, timed out or reported an error.
+    #[must_use]
+    pub fn failed(info: &FrameworkInfo, config: &Config, seed: u64, message: &str) -> Self {
+        Self { status: Some(RowStatus::Failed), message: single_line(message), ..Self::base(info, config, seed) }
+    }
+
+    /// A row for a framework that cannot run here: one per model and method of the suite.
+    #[must_use]
+    pub fn skipped(info: &FrameworkInfo, model: Model, method: Method, reason: &str) -> Self {
+        Self {
+            framework: info.name.clone(),
+            method: method.as_str().to_owned(),
+            model: model.as_str().to_owned(),
+            display_name: info.display_name.clone(),
+            this_system: info.this_system,
+            status: Some(RowStatus::Skipped),
+            message: single_line(reason),
+            ..Self::default()
+        }
+    }
+}
+
+fn single_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " | ")
+}
+
+/// One line of a `<framework>_<method>_timing.csv`: one timed repeat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimingRow {
+    /// Framework name.
+    pub framework: String,
+    /// Model.
+    pub model: String,
+    /// Method.
+    pub method: String,
+    /// Observations.
+    pub n_points: usize,
+    /// Polynomial noise sd.
+    pub noise_sd: Option<f64>,
+    /// Particles.
+    pub n_particles: Option<usize>,
+    /// Kept HMC samples.
+    pub n_samples: Option<usize>,
+    /// Repeat index from 0.
+    pub repeat: usize,
+    /// Wall clock, seconds.
+    pub time_s: f64,
+}
+
+/// `metadata.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Metadata {
+    /// Suite name (`polynomial_is`, ..., `all`, `test`).
+    pub suite: String,
+    /// `running`, `finished` or `interrupted`.
+    pub status: String,
+    /// The command line.
+    pub command_line: Vec<String>,
+    /// Start, RFC 3339 local time.
+    pub started: String,
+    /// End, RFC 3339 local time.
+    pub finished: Option<String>,
+    /// The run's options and resolved grids.
+    pub configuration: serde_json::Value,
+    /// Every framework considered, with its availability and version.
+    pub frameworks: Vec<FrameworkInfo>,
+    /// Hardware and OS.
+    pub machine: Machine,
+    /// Repository commit.
+    pub git: GitInfo,
+    /// Version of this binary.
+    pub benchmarks_version: String,
+    /// Units and the meaning of the memory column.
+    pub notes: Vec<String>,
+}
+
+/// Writes one result folder.
+pub struct ResultsWriter {
+    dir: PathBuf,
+    summary: csv::Writer<File>,
+    timing: HashMap<String, csv::Writer<File>>,
+    metadata: Metadata,
+    rows: usize,
+}
+
+impl ResultsWriter {
+    /// Creates `dir` with `metadata.json` and the header of `summary.csv`.
+    pub fn create(dir: &Path, metadata: Metadata) -> anyhow::Result<Self> {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let summary_path = dir.join("summary.csv");
+        let file = File::create(&summary_path).with_context(|| format!("cannot create {}", summary_path.display()))?;
+        let mut summary = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        // The header goes out at once so that even a run stopped before its first row leaves a
+        // readable (empty) table.
+        summary.write_record(summary_header()).context("writing the summary header")?;
+        summary.flush().context("flushing summary.csv")?;
+        let mut writer = Self { dir: dir.to_path_buf(), summary, timing: HashMap::new(), metadata, rows: 0 };
+        writer.write_metadata()?;
+        Ok(writer)
+    }
+
+    /// The result folder.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Rows written so far.
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Appends a configuration's summary row and its repeats, flushing both files.
+    pub fn write(&mut self, row: &SummaryRow, times_s: &[f64]) -> anyhow::Result<()> {
+        if !times_s.is_empty() {
+            let name = format!("{}_{}_timing.csv", sanitize(&row.framework), sanitize(&row.method));
+            let path = self.dir.join(&name);
+            let writer = match self.timing.entry(name) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let exists = path.exists();
+                    let file = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    e.insert(csv::WriterBuilder::new().has_headers(!exists).from_writer(file))
+                }
+            };
+            for (repeat, &time_s) in times_s.iter().enumerate() {
+                writer
+                    .serialize(TimingRow {
+                        framework: row.framework.clone(),
+                        model: row.model.clone(),
+                        method: row.method.clone(),
+                        n_points: row.n_points.unwrap_or(0),
+                        noise_sd: row.noise_sd,
+                        n_particles: row.n_particles,
+                        n_samples: row.n_samples,
+                        repeat,
+                        time_s,
+                    })
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            writer.flush().with_context(|| format!("flushing {}", path.display()))?;
+        }
+        self.summary.serialize(row).context("writing summary.csv")?;
+        self.summary.flush().context("flushing summary.csv")?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Records a framework's availability in the metadata (rewritten at once).
+    pub fn record_framework(&mut self, info: FrameworkInfo) -> anyhow::Result<()> {
+        self.metadata.frameworks.retain(|f| f.name != info.name);
+        self.metadata.frameworks.push(info);
+        self.write_metadata()
+    }
+
+    /// Marks the run finished or interrupted.
+    pub fn finish(&mut self, interrupted: bool) -> anyhow::Result<()> {
+        self.summary.flush().context("flushing summary.csv")?;
+        self.metadata.status = if interrupted { "interrupted" } else { "finished" }.to_owned();
+        self.metadata.finished = Some(now_rfc3339());
+        self.write_metadata()
+    }
+
+    fn write_metadata(&self) -> anyhow::Result<()> {
+        let path = self.dir.join("metadata.json");
+        let tmp = self.dir.join(".metadata.json.tmp");
+        let json = serde_json::to_string_pretty(&self.metadata).context("serialising metadata")?;
+        // Write then rename, so metadata.json is never half written.
+        fs::write(&tmp, json + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The column names of `summary.csv`, in order.
+#[must_use]
+pub fn summary_header() -> Vec<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(SummaryRow::default()).expect("a default row serialises");
+    let bytes = w.into_inner().expect("writing to memory cannot fail");
+    let text = String::from_utf8(bytes).expect("the header is UTF-8");
+    text.lines().next().unwrap_or_default().split(',').map(str::to_owned).collect()
+}
+
+/// Reads every row of a `summary.csv`, naming the file and line of a row that does not parse.
+pub fn read_summary(path: &Path) -> anyhow::Result<Vec<SummaryRow>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    reader
+        .deserialize()
+        .map(|r| {
+            r.map_err(|e| {
+                let line = e.position().map_or(0, csv::Position::line);
+                anyhow::anyhow!("{}:{line}: {e}", path.display())
+            })
+        })
+        .collect()
+}
+
+/// `YYYYMMDD_HHMMSS` in local time, for result folder names.
+#[must_use]
+pub fn timestamp() -> String {
+    chrono::Local::now().format("%Y%m%d_%H%M%S").to_string()
+}
+
+/// Now, RFC 3339 local time.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// A framework or method name made safe for a file name.
+#[must_use]
+pub fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+}
+
+/// `;`-separated lists of floats in one CSV cell (serde's csv support has no nested sequences).
+mod semicolon_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.iter().map(f64::to_string).collect::<Vec<_>>().join(";")),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.split(';').map(|x| x.trim().parse::<f64>().map_err(serde::de::Error::custom)).collect::<Result<_, _>>().map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_genjax_columns_come_first() {
+        assert_eq!(summary_header()[..7], ["framework", "method", "n_particles", "mean_time", "std_time", "n_points", "n_samples"]);
+    }
+
+    #[test]
+    fn rows_round_trip_through_csv() {
+        let row = SummaryRow {
+            framework: "x".into(),
+            posterior_mean: Some(vec![0.5, -1.25, f64::NAN]),
+            quality_ok: Some(false),
+            status: Some(RowStatus::Ok),
+            mean_time: Some(1e-5),
+            ..SummaryRow::default()
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&row).unwrap();
+        let bytes = w.into_inner().unwrap();
+        let back: SummaryRow = csv::Reader::from_reader(&bytes[..]).deserialize().next().unwrap().unwrap();
+        assert_eq!(back.framework, "x");
+        assert_eq!(back.mean_time, Some(1e-5));
+        assert!(back.posterior_mean.as_ref().unwrap()[2].is_nan());
+        assert_eq!(back.status, Some(RowStatus::Ok));
+    }
+}

@@ -1,0 +1,160 @@
+//! Quality next to every time: errors against the exact answer and a `quality_ok` verdict with its
+//! reason, so a fast wrong answer shows as wrong (SPEC 6).
+
+use serde::Serialize;
+
+use crate::adapters::Quality;
+use crate::data::DataSet;
+use crate::exact;
+use crate::models::Method;
+
+/// |estimated - exact| log marginal likelihood, in nats, above which an IS or SMC row is not ok.
+pub const LOG_ML_TOLERANCE: f64 = 1.0;
+/// Kish ESS below which an IS estimate is not trusted.
+pub const MIN_IS_ESS: f64 = 10.0;
+/// HMC acceptance rate below which the chain is not trusted (it is barely moving).
+pub const MIN_ACCEPTANCE: f64 = 0.1;
+/// Largest |posterior mean error| in units of the exact posterior sd for a row to be ok.
+pub const MAX_MEAN_ERROR_SDS: f64 = 1.0;
+
+/// The exact answer for a data set (what is known in closed form).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reference {
+    /// Exact log p(y).
+    pub log_ml: Option<f64>,
+    /// Exact posterior mean of the latents.
+    pub posterior_mean: Option<Vec<f64>>,
+    /// Exact posterior standard deviation of the latents.
+    pub posterior_sd: Option<Vec<f64>>,
+}
+
+impl Reference {
+    /// The exact reference of `data`: Gaussian conjugacy (polynomial), Beta conjugacy, the forward
+    /// algorithm (HMM) and the Kalman filter (LGSSM).
+    #[must_use]
+    pub fn exact(data: &DataSet) -> Self {
+        match data {
+            DataSet::Polynomial(d) => {
+                let post = exact::polynomial(d);
+                Self { log_ml: Some(post.log_ml), posterior_mean: Some(post.mean), posterior_sd: Some(post.sd) }
+            }
+            DataSet::BetaBernoulli(d) => {
+                let post = exact::beta_bernoulli(d);
+                Self { log_ml: Some(post.log_ml), posterior_mean: Some(vec![post.mean]), posterior_sd: Some(vec![post.sd]) }
+            }
+            DataSet::Hmm(d) => Self { log_ml: Some(exact::hmm_log_ml(d)), ..Self::default() },
+            DataSet::Lgssm(d) => Self { log_ml: Some(exact::kalman_log_ml(d)), ..Self::default() },
+        }
+    }
+}
+
+/// A row's quality against the exact answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Assessment {
+    /// Exact log p(y).
+    pub log_ml_exact: Option<f64>,
+    /// Estimated minus exact log p(y), nats.
+    pub log_ml_error: Option<f64>,
+    /// Exact posterior mean.
+    pub posterior_mean_exact: Option<Vec<f64>>,
+    /// Largest |estimated - exact| posterior mean over the latents.
+    pub posterior_mean_error: Option<f64>,
+    /// The same in units of the exact posterior sd of each latent.
+    pub posterior_mean_error_sds: Option<f64>,
+    /// Whether the answer can be trusted.
+    pub quality_ok: bool,
+    /// `ok`, or every reason it cannot, separated by `; `.
+    pub reason: String,
+}
+
+/// Judges `quality` (what `method` yielded) against `reference`.
+#[must_use]
+pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Assessment {
+    let mut problems = Vec::new();
+    let mut check_finite = |name: &str, value: Option<f64>| {
+        if let Some(v) = value.filter(|v| !v.is_finite()) {
+            problems.push(format!("{name} is {v}"));
+        }
+    };
+    check_finite("log-ML", quality.log_ml);
+    check_finite("ESS", quality.ess);
+    check_finite("acceptance rate", quality.acceptance_rate);
+    for (name, values) in [("posterior mean", &quality.posterior_mean), ("posterior sd", &quality.posterior_sd)] {
+        if values.as_ref().is_some_and(|v| v.iter().any(|x| !x.is_finite())) {
+            problems.push(format!("{name} is not finite"));
+        }
+    }
+
+    let log_ml_error = quality.log_ml.zip(reference.log_ml).map(|(est, exact)| est - exact);
+    if matches!(method, Method::Is | Method::Smc) {
+        if let Some(err) = log_ml_error.filter(|e| e.abs() > LOG_ML_TOLERANCE) {
+            problems.push(format!("log-ML off by {err:+.3} nats (tolerance {LOG_ML_TOLERANCE})"));
+        }
+    }
+    if method == Method::Is {
+        if let Some(ess) = quality.ess.filter(|e| *e < MIN_IS_ESS) {
+            problems.push(format!("ESS {ess:.1} < {MIN_IS_ESS}"));
+        }
+    }
+    if method == Method::Hmc {
+        if let Some(acc) = quality.acceptance_rate.filter(|a| *a < MIN_ACCEPTANCE) {
+            problems.push(format!("acceptance {acc:.3} < {MIN_ACCEPTANCE}"));
+        }
+        if let Some(div) = quality.divergences.filter(|d| *d > 0) {
+            problems.push(format!("{div} divergences"));
+        }
+    }
+
+    let (mut mean_error, mut mean_error_sds) = (None, None);
+    if let (Some(est), Some(exact)) = (&quality.posterior_mean, &reference.posterior_mean) {
+        if est.len() == exact.len() {
+            let abs: Vec<f64> = est.iter().zip(exact).map(|(e, x)| (e - x).abs()).collect();
+            mean_error = Some(abs.iter().copied().fold(0.0, f64::max));
+            if let Some(sd) = &reference.posterior_sd {
+                let sds = abs.iter().zip(sd).map(|(a, s)| a / s).fold(0.0, f64::max);
+                mean_error_sds = Some(sds);
+                if sds > MAX_MEAN_ERROR_SDS {
+                    problems.push(format!("posterior mean off by {sds:.2} posterior sds"));
+                }
+            }
+        } else {
+            problems.push(format!("posterior mean has {} entries, the model has {}", est.len(), exact.len()));
+        }
+    }
+    let nothing_reported = quality.log_ml.is_none() && quality.posterior_mean.is_none();
+    if nothing_reported && problems.is_empty() {
+        problems.push("no log-ML or posterior mean reported".to_owned());
+    }
+
+    Assessment {
+        log_ml_exact: reference.log_ml,
+        log_ml_error,
+        posterior_mean_exact: reference.posterior_mean.clone(),
+        posterior_mean_error: mean_error,
+        posterior_mean_error_sds: mean_error_sds,
+        quality_ok: problems.is_empty(),
+        reason: if problems.is_empty() { "ok".to_owned() } else { problems.join("; ") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_log_ml_is_not_ok() {
+        let q = Quality { log_ml: Some(f64::NAN), ess: Some(500.0), ..Quality::default() };
+        let a = assess(Method::Is, &q, &Reference { log_ml: Some(-10.0), ..Reference::default() });
+        assert!(!a.quality_ok);
+        assert!(a.reason.contains("log-ML is NaN"), "{}", a.reason);
+    }
+
+    #[test]
+    fn a_stuck_chain_is_not_ok() {
+        let q = Quality { posterior_mean: Some(vec![0.0]), acceptance_rate: Some(0.0), ..Quality::default() };
+        let r = Reference { posterior_mean: Some(vec![1.0]), posterior_sd: Some(vec![0.1]), ..Reference::default() };
+        let a = assess(Method::Hmc, &q, &r);
+        assert!(!a.quality_ok);
+        assert!(a.reason.contains("acceptance") && a.reason.contains("10.00 posterior sds"), "{}", a.reason);
+    }
+}

@@ -1,0 +1,405 @@
+//! A benchmark run: the grid of configurations of a suite, every framework over it, one row per
+//! framework and configuration written as soon as it finishes, then the figures.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::adapters::{self, Adapter, Availability, RunResult};
+use crate::data::{self, DataSet, DatasetsSpec};
+use crate::export::{self, FrameworkInfo, Metadata, ResultsWriter, RowStatus, SummaryRow};
+use crate::interrupt::{self, Interrupted};
+use crate::machine::{GitInfo, Machine};
+use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, Task};
+use crate::paths;
+use crate::plots;
+use crate::progress::Progress;
+use crate::quality::{self, Reference};
+
+/// Which configurations a run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suite {
+    /// Polynomial regression by importance sampling.
+    PolynomialIs,
+    /// Polynomial regression by fixed-step HMC.
+    PolynomialHmc,
+    /// Both polynomial methods.
+    PolynomialAll,
+    /// Beta-Bernoulli by importance sampling.
+    BetaBernoulli,
+    /// The state-space models (discrete HMM and LGSSM) by SMC.
+    Hmm,
+    /// Everything.
+    All,
+    /// A smoke run on the correctness configuration with few repeats.
+    Smoke,
+}
+
+impl Suite {
+    /// Name used in result folders and metadata.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PolynomialIs => "polynomial_is",
+            Self::PolynomialHmc => "polynomial_hmc",
+            Self::PolynomialAll => "polynomial_all",
+            Self::BetaBernoulli => "beta_bernoulli",
+            Self::Hmm => "hmm",
+            Self::All => "all",
+            Self::Smoke => "test",
+        }
+    }
+}
+
+/// Default particle counts for polynomial IS (SPEC 6).
+pub const DEFAULT_IS_PARTICLES: [usize; 3] = [100, 1000, 10_000];
+/// Default particle count for Beta-Bernoulli IS (GenJAX paper, Fig. 16a).
+pub const DEFAULT_BETA_BERNOULLI_PARTICLES: [usize; 1] = [2000];
+/// Default particle counts for the particle filters.
+pub const DEFAULT_SMC_PARTICLES: [usize; 3] = [100, 1000, 10_000];
+
+/// Options shared by every suite (the command line's run options).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunOptions {
+    /// Frameworks to run (`None`: all).
+    pub frameworks: Option<Vec<String>>,
+    /// Particle counts replacing every suite default.
+    pub n_particles: Option<Vec<usize>>,
+    /// Polynomial data sizes replacing the default (all sizes in datasets.json).
+    pub data_sizes: Option<Vec<usize>>,
+    /// Polynomial noise levels replacing the default (both).
+    pub noise_sds: Option<Vec<f64>>,
+    /// Timed repeats (`None`: automatic, see [`Repeats`]).
+    pub repeats: Option<usize>,
+    /// Requested device.
+    pub device: Device,
+    /// Result folder (`None`: `data/benchmark_<suite>_<timestamp>`).
+    pub out: Option<PathBuf>,
+    /// Limit per external run, seconds.
+    pub timeout_s: u64,
+    /// Base seed.
+    pub seed: u64,
+    /// Skip drawing figures at the end.
+    pub no_plots: bool,
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The result folder.
+    pub dir: PathBuf,
+    /// Figure folder, when figures were drawn.
+    pub figures: Option<PathBuf>,
+    /// Rows written.
+    pub rows: usize,
+    /// Rows that failed.
+    pub failed: Vec<String>,
+    /// Measured rows whose answer is not trustworthy.
+    pub quality_failures: Vec<String>,
+    /// Frameworks skipped, with the reason.
+    pub skipped: Vec<String>,
+    /// Whether a stop request cut the run short.
+    pub interrupted: bool,
+}
+
+/// The configurations of `suite` under `opts`, grouped by model and method.
+#[must_use]
+pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> Vec<Config> {
+    let sizes = opts.data_sizes.clone().unwrap_or_else(|| spec.polynomial.sizes.clone());
+    let noise = opts.noise_sds.clone().unwrap_or_else(|| spec.polynomial.noise_sds.clone());
+    let particles = |default: &[usize]| opts.n_particles.clone().unwrap_or_else(|| default.to_vec());
+    let mut out = Vec::new();
+    let polynomial_is = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]| {
+        for &sd in noise {
+            for &n in sizes {
+                for &np in particles {
+                    out.push(Config { model: Model::Polynomial, method: Method::Is, n_points: n, noise_sd: Some(sd), n_particles: Some(np), hmc: None });
+                }
+            }
+        }
+    };
+    let polynomial_hmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64]| {
+        for &sd in noise {
+            for &n in sizes {
+                out.push(Config {
+                    model: Model::Polynomial,
+                    method: Method::Hmc,
+                    n_points: n,
+                    noise_sd: Some(sd),
+                    n_particles: None,
+                    hmc: Some(HmcConfig::default()),
+                });
+            }
+        }
+    };
+    let beta_bernoulli = |out: &mut Vec<Config>, particles: &[usize]| {
+        for &np in particles {
+            out.push(Config {
+                model: Model::BetaBernoulli,
+                method: Method::Is,
+                n_points: spec.beta_bernoulli.n,
+                noise_sd: None,
+                n_particles: Some(np),
+                hmc: None,
+            });
+        }
+    };
+    let state_space = |out: &mut Vec<Config>, particles: &[usize]| {
+        for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
+            for &np in particles {
+                out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None });
+            }
+        }
+    };
+    match suite {
+        Suite::PolynomialIs => polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES)),
+        Suite::PolynomialHmc => polynomial_hmc(&mut out, &sizes, &noise),
+        Suite::PolynomialAll => {
+            polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
+            polynomial_hmc(&mut out, &sizes, &noise);
+        }
+        Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES)),
+        Suite::Hmm => state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES)),
+        Suite::All => {
+            polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
+            polynomial_hmc(&mut out, &sizes, &noise);
+            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
+            state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES));
+        }
+        Suite::Smoke => {
+            // The correctness configuration (noise 1.0), small: every correct implementation passes.
+            let sizes = opts.data_sizes.clone().unwrap_or_else(|| vec![10, 100]);
+            let noise = opts.noise_sds.clone().unwrap_or_else(|| vec![1.0]);
+            polynomial_is(&mut out, &sizes, &noise, &particles(&[1000]));
+            polynomial_hmc(&mut out, &sizes[..1], &noise);
+            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
+            state_space(&mut out, &particles(&[1000]));
+        }
+    }
+    out
+}
+
+/// Loads the data set of every configuration (once per file), failing on the first bad file.
+fn load_data(configs: &[Config], dir: &std::path::Path, spec: &DatasetsSpec) -> anyhow::Result<Vec<(Arc<DataSet>, Arc<Reference>)>> {
+    let mut cache: HashMap<String, (Arc<DataSet>, Arc<Reference>)> = HashMap::new();
+    configs
+        .iter()
+        .map(|c| {
+            let key = format!("{}/{}/{:?}", c.model, c.n_points, c.noise_sd);
+            if let Some(hit) = cache.get(&key) {
+                return Ok(hit.clone());
+            }
+            let data = match c.model {
+                Model::Polynomial => DataSet::Polynomial(data::load_polynomial(dir, spec, c.n_points, c.noise_sd.unwrap_or(0.05))?),
+                Model::BetaBernoulli => DataSet::BetaBernoulli(data::load_beta_bernoulli(dir, spec)?),
+                Model::Hmm => DataSet::Hmm(data::load_hmm(dir, spec)?),
+                Model::Lgssm => DataSet::Lgssm(data::load_lgssm(dir, spec)?),
+            };
+            let reference = Reference::exact(&data);
+            let entry = (Arc::new(data), Arc::new(reference));
+            cache.insert(key, entry.clone());
+            Ok(entry)
+        })
+        .collect()
+}
+
+fn framework_info(adapter: &dyn Adapter, availability: Availability) -> FrameworkInfo {
+    FrameworkInfo {
+        name: adapter.name().to_owned(),
+        display_name: adapter.display_name().to_owned(),
+        this_system: adapter.is_this_system(),
+        kind: adapter.kind(),
+        availability,
+    }
+}
+
+/// Runs `suite`: every selected framework over every configuration it supports.
+pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow::Result<Outcome> {
+    let root = paths::repo_root();
+    let data_dir = paths::data_dir(&root);
+    let spec = data::load_spec(&data_dir).context("loading the data sets' hyperparameters")?;
+    let configs = configurations(suite, opts, &spec);
+    let inputs = load_data(&configs, &data_dir, &spec).context("loading the data sets")?;
+
+    let mut adapters = adapters::registry(&root);
+    if let Some(selected) = &opts.frameworks {
+        adapters.retain(|a| selected.iter().any(|s| s == a.name()));
+    }
+    let repeats = opts.repeats.map_or(Repeats::Auto, Repeats::Fixed);
+    let dir = opts.out.clone().unwrap_or_else(|| data_dir.join(format!("benchmark_{}_{}", suite.name(), export::timestamp())));
+
+    #[derive(Serialize)]
+    struct Configuration<'a> {
+        options: &'a RunOptions,
+        repeats: Repeats,
+        configurations: &'a [Config],
+        data_dir: String,
+    }
+    let configuration = serde_json::to_value(Configuration { options: opts, repeats, configurations: &configs, data_dir: data_dir.display().to_string() })?;
+    let metadata = Metadata {
+        suite: suite.name().to_owned(),
+        status: "running".to_owned(),
+        command_line,
+        started: export::now_rfc3339(),
+        finished: None,
+        configuration,
+        frameworks: Vec::new(),
+        machine: Machine::detect(),
+        git: GitInfo::detect(&root),
+        benchmarks_version: env!("CARGO_PKG_VERSION").to_owned(),
+        notes: vec![
+            "times in seconds; std_time divides by n".to_owned(),
+            "peak memory: heap_high_water = heap bytes above the baseline during one in-process call; process_max_rss = max RSS of the whole subprocess (interpreter and imports included); not comparable across kinds".to_owned(),
+            "compile_time: the first call, excluded from the repeats (for Rust rows nothing compiles: it is the cold first call)".to_owned(),
+        ],
+    };
+    let mut writer = ResultsWriter::create(&dir, metadata)?;
+    interrupt::install()?;
+
+    let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| a.supports(c.model, c.method)).count()).sum();
+    let progress = Progress::new(total as u64);
+    progress.println(format!("results: {}", dir.display()));
+    let mut outcome = Outcome {
+        dir: dir.clone(),
+        figures: None,
+        rows: 0,
+        failed: Vec::new(),
+        quality_failures: Vec::new(),
+        skipped: Vec::new(),
+        interrupted: false,
+    };
+
+    'frameworks: for adapter in &mut adapters {
+        let supported: Vec<usize> = (0..configs.len()).filter(|&i| adapter.supports(configs[i].model, configs[i].method)).collect();
+        if supported.is_empty() {
+            continue;
+        }
+        if interrupt::requested() {
+            break;
+        }
+        progress.set_message(format!("{}: preparing", adapter.name()));
+        let availability = match adapter.availability() {
+            // The smoke run never installs anything that was not asked for by name.
+            Availability::NeedsSetup { what } if suite == Suite::Smoke && opts.frameworks.is_none() => {
+                Availability::Skipped { reason: format!("{what} (name it in --frameworks to create it)") }
+            }
+            Availability::NeedsSetup { .. } => adapter.prepare(&progress),
+            other => other,
+        };
+        let availability = match availability {
+            Availability::NeedsSetup { what } => Availability::Skipped { reason: what },
+            other => other,
+        };
+        let info = framework_info(adapter.as_ref(), availability.clone());
+        writer.record_framework(info.clone())?;
+        if let Availability::Skipped { reason } = &availability {
+            progress.println(format!("{}: skipped ({reason})", adapter.name()));
+            outcome.skipped.push(format!("{}: {reason}", adapter.name()));
+            let mut pairs: Vec<(Model, Method)> = supported.iter().map(|&i| (configs[i].model, configs[i].method)).collect();
+            pairs.dedup();
+            for (model, method) in pairs {
+                writer.write(&SummaryRow::skipped(&info, model, method, reason), &[])?;
+            }
+            for _ in &supported {
+                progress.inc();
+            }
+            continue;
+        }
+        for &i in &supported {
+            let config = &configs[i];
+            if interrupt::requested() {
+                break 'frameworks;
+            }
+            progress.set_message(format!("{}: {}", adapter.name(), config.label()));
+            let (data, reference) = &inputs[i];
+            let task = Task {
+                config: config.clone(),
+                data: Arc::clone(data),
+                root: root.clone(),
+                data_dir: data_dir.clone(),
+                repeats,
+                seed: opts.seed,
+                device: opts.device,
+                timeout: Duration::from_secs(opts.timeout_s),
+            };
+            let result: anyhow::Result<RunResult> = adapter.run(&task);
+            let (row, times) = match result {
+                Ok(result) => {
+                    let assessment = quality::assess(config.method, &result.quality, reference);
+                    let row = SummaryRow::measured(&info, config, opts.seed, &result, &assessment);
+                    (row, result.times_s)
+                }
+                Err(e) if e.is::<Interrupted>() => break 'frameworks,
+                Err(e) => (SummaryRow::failed(&info, config, opts.seed, &format!("{e:#}")), Vec::new()),
+            };
+            writer.write(&row, &times)?;
+            progress.println(describe(&row, config));
+            match (row.status, row.quality_ok) {
+                (Some(RowStatus::Failed), _) => outcome.failed.push(format!("{} {}: {}", row.framework, config.label(), row.message)),
+                (_, Some(false)) => outcome.quality_failures.push(format!("{} {}: {}", row.framework, config.label(), row.quality_reason)),
+                _ => {}
+            }
+            progress.inc();
+        }
+    }
+    progress.finish();
+    outcome.interrupted = interrupt::requested();
+    outcome.rows = writer.rows();
+    writer.finish(outcome.interrupted)?;
+    if !outcome.interrupted && !opts.no_plots {
+        let figs = paths::figs_dir(&root).join(dir.file_name().unwrap_or_default());
+        match plots::plot_dir(&dir, &figs) {
+            Ok(_) => outcome.figures = Some(figs),
+            Err(e) => eprintln!("warning: figures not drawn: {e:#}"),
+        }
+    }
+    Ok(outcome)
+}
+
+/// One line per finished configuration.
+fn describe(row: &SummaryRow, config: &Config) -> String {
+    match row.status {
+        Some(RowStatus::Ok) => {
+            let mut s = format!(
+                "{:<16} {:<48} median {:>10}  ({} repeats)",
+                row.framework,
+                config.label(),
+                format_seconds(row.median_time.unwrap_or(f64::NAN)),
+                row.repeats.unwrap_or(0)
+            );
+            if let Some(err) = row.log_ml_error {
+                s.push_str(&format!("  log-ML err {err:+.3}"));
+            }
+            if let Some(e) = row.ess {
+                s.push_str(&format!("  ESS {e:.1}"));
+            }
+            if let Some(a) = row.acceptance_rate {
+                s.push_str(&format!("  accept {a:.2}"));
+            }
+            if row.quality_ok == Some(false) {
+                s.push_str(&format!("  [quality: {}]", row.quality_reason));
+            }
+            s
+        }
+        _ => format!("{:<16} {:<48} FAILED: {}", row.framework, config.label(), row.message),
+    }
+}
+
+/// Seconds in the most readable unit (`12.3 us`, `4.56 ms`, `1.23 s`).
+#[must_use]
+pub fn format_seconds(t: f64) -> String {
+    if !t.is_finite() {
+        format!("{t}")
+    } else if t < 1e-3 {
+        format!("{:.1} us", t * 1e6)
+    } else if t < 1.0 {
+        format!("{:.2} ms", t * 1e3)
+    } else {
+        format!("{t:.2} s")
+    }
+}

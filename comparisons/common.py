@@ -1,0 +1,620 @@
+"""Shared plumbing for the Python comparison runners (see comparisons/PROTOCOL.md).
+
+Every framework module (handcoded JAX, NumPyro, GenJAX, Pyro, handcoded PyTorch, Stan)
+uses this file so that all of them read the same data, parse the same flags, time the
+same way and write the same JSON.  It depends only on the standard library and numpy,
+so it can be imported from every virtualenv.
+
+What lives here:
+
+* ``build_parser`` / ``parse_args``: the protocol's flags (argparse; unknown flags are an
+  error, every flag has a default).
+* ``load_polynomial`` / ``load_beta_bernoulli`` / ``load_hmm`` / ``load_lgssm`` and
+  ``load_hyperparameters``: the committed CSVs under ``data/`` and ``data/datasets.json``.
+* ``time_calls``: the timing protocol (one compiling/warm-up call timed separately, then
+  ``--repeats`` timed calls, each with its result materialized before the clock stops).
+* ``peak_memory_bytes``: peak resident set size of this process (``ru_maxrss``).
+* quality helpers: ``log_ml_from_log_weights``, ``ess_from_log_weights``,
+  ``weighted_moments``, ``sample_moments``.
+* ``main``: runs one framework's dispatch table and prints exactly one JSON object on
+  stdout, or a JSON error and a non-zero exit status.
+
+stdout discipline: ``main`` points file descriptor 1 at stderr while the framework runs, so
+that anything a library prints (progress bars, XLA/C++ logs) lands on stderr and the only
+thing on the real stdout is the final JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+MODELS = ("polynomial", "beta_bernoulli", "hmm", "lgssm")
+METHODS = ("is", "hmc", "nuts", "smc")
+
+# Defaults follow SPEC.md section 6 (the benchmark's headline configuration).
+DEFAULTS = {
+    "model": "polynomial",
+    "method": "is",
+    "n_points": 50,
+    "noise_sd": 0.05,
+    "n_particles": 1000,
+    "n_samples": 1000,
+    "n_warmup": 500,
+    "step_size": 0.01,
+    "n_leapfrog": 20,
+    "repeats": 10,
+    "seed": 0,
+    "data_dir": "data",
+}
+
+
+class ProtocolArgumentParser(argparse.ArgumentParser):
+    """argparse that reports bad flags as a JSON error instead of usage text + exit 2.
+
+    The binary reads one JSON object from stdout, so a typo in a flag must still come
+    back as ``{"framework": ..., "error": ...}`` with a non-zero exit status.
+    """
+
+    framework_name: str = "unknown"
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        emit_error(self.framework_name, f"bad command line: {message}", exit_code=2)
+
+
+def build_parser(framework: str, framework_choices: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The protocol's flags.  ``framework_choices`` adds a required ``--framework`` (run.py)."""
+    p = ProtocolArgumentParser(
+        prog=f"comparisons ({framework})",
+        description="Run one benchmark configuration and print one JSON object (see comparisons/PROTOCOL.md).",
+        allow_abbrev=False,  # "--n-p" must not silently mean "--n-points"
+    )
+    p.framework_name = framework
+    if framework_choices is not None:
+        p.add_argument("--framework", required=True, choices=list(framework_choices))
+    p.add_argument("--version", action="store_true", help='print {"framework": ..., "version": ...} and exit')
+    p.add_argument("--model", default=DEFAULTS["model"], choices=MODELS)
+    p.add_argument("--method", default=DEFAULTS["method"], choices=METHODS)
+    p.add_argument("--n-points", type=int, default=DEFAULTS["n_points"], help="polynomial data size n")
+    p.add_argument("--noise-sd", type=float, default=DEFAULTS["noise_sd"], help="polynomial data set: 0.05 or 1.0")
+    p.add_argument("--n-particles", type=int, default=DEFAULTS["n_particles"], help="IS / SMC particles")
+    p.add_argument("--n-samples", type=int, default=DEFAULTS["n_samples"], help="HMC kept samples")
+    p.add_argument("--n-warmup", type=int, default=DEFAULTS["n_warmup"], help="HMC warm-up samples (discarded)")
+    p.add_argument("--step-size", type=float, default=DEFAULTS["step_size"], help="HMC leapfrog step size")
+    p.add_argument("--n-leapfrog", type=int, default=DEFAULTS["n_leapfrog"], help="HMC leapfrog steps per sample")
+    p.add_argument("--repeats", type=int, default=DEFAULTS["repeats"], help="timed repeats after the warm-up call")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--data-dir", default=DEFAULTS["data_dir"], help="folder with the committed CSVs and datasets.json")
+    return p
+
+
+def parse_args(framework: str, argv: Optional[Sequence[str]] = None,
+               framework_choices: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse and sanity-check the flags; a bad value becomes a JSON error."""
+    args = build_parser(framework, framework_choices).parse_args(argv)
+    for name in ("n_points", "n_particles", "n_samples", "n_leapfrog", "repeats"):
+        if getattr(args, name) < 1:
+            emit_error(framework, f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}", exit_code=2)
+    if args.n_warmup < 0:
+        emit_error(framework, f"--n-warmup must be >= 0, got {args.n_warmup}", exit_code=2)
+    if not (args.step_size > 0 and math.isfinite(args.step_size)):
+        emit_error(framework, f"--step-size must be a positive finite number, got {args.step_size}", exit_code=2)
+    if not (args.noise_sd > 0 and math.isfinite(args.noise_sd)):
+        emit_error(framework, f"--noise-sd must be a positive finite number, got {args.noise_sd}", exit_code=2)
+    return args
+
+
+def config_of(args: argparse.Namespace) -> Dict[str, Any]:
+    """The ``config`` object of the result: the flags that define this configuration."""
+    cfg: Dict[str, Any] = {}
+    if args.model == "polynomial":
+        cfg["n_points"] = args.n_points
+        cfg["noise_sd"] = args.noise_sd
+    if args.method in ("is", "smc"):
+        cfg["n_particles"] = args.n_particles
+    if args.method in ("hmc", "nuts"):
+        cfg["n_samples"] = args.n_samples
+        cfg["n_warmup"] = args.n_warmup
+        cfg["step_size"] = args.step_size
+        cfg["n_leapfrog"] = args.n_leapfrog
+    cfg["repeats"] = args.repeats
+    cfg["seed"] = args.seed
+    return cfg
+
+
+# --------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------
+
+class DataError(Exception):
+    """A missing or malformed data file; the message names the file (and line)."""
+
+
+def sd_tag(noise_sd: float) -> str:
+    """File-name form of the noise sd: ``0.05`` -> "0.05", ``1`` -> "1.0" (Python repr)."""
+    return repr(float(noise_sd))
+
+
+def polynomial_path(data_dir: str, n_points: int, noise_sd: float) -> str:
+    return os.path.join(data_dir, f"polynomial_n{n_points}_sd{sd_tag(noise_sd)}.csv")
+
+
+def read_csv_columns(path: str, columns: Sequence[str], kinds: Sequence[type]) -> Dict[str, np.ndarray]:
+    """Read ``columns`` of a headed CSV; errors name the file and the (1-based) line."""
+    if not os.path.exists(path):
+        raise DataError(f"data file not found: {path} (run `benchmarks data` to regenerate the data sets)")
+    out: Dict[str, List[Any]] = {c: [] for c in columns}
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path}: empty file, expected header {','.join(columns)}") from None
+        header = [h.strip() for h in header]
+        idx = {}
+        for c in columns:
+            if c not in header:
+                raise DataError(f"{path}:1: header {header} lacks column '{c}'")
+            idx[c] = header.index(c)
+        for lineno, row in enumerate(reader, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue  # tolerate a trailing blank line
+            if len(row) != len(header):
+                raise DataError(f"{path}:{lineno}: expected {len(header)} fields, got {len(row)}")
+            for c, kind in zip(columns, kinds):
+                cell = row[idx[c]].strip()
+                try:
+                    v = kind(float(cell)) if kind is int else kind(cell)
+                except ValueError:
+                    raise DataError(f"{path}:{lineno}: column '{c}': cannot parse {cell!r}") from None
+                if kind is int and float(cell) != v:
+                    raise DataError(f"{path}:{lineno}: column '{c}': expected an integer, got {cell!r}")
+                if kind is float and not math.isfinite(v):
+                    raise DataError(f"{path}:{lineno}: column '{c}': non-finite value {cell!r}")
+                out[c].append(v)
+    if not out[columns[0]]:
+        raise DataError(f"{path}: no data rows")
+    return {c: np.asarray(v, dtype=np.float64 if k is float else np.int64) for (c, v), k in zip(out.items(), kinds)}
+
+
+# Hyperparameters used when data/datasets.json does not exist yet (they match what the
+# Rust `benchmarks data` command writes; SPEC.md section 6 and data/README.md).
+DEFAULT_HYPERPARAMETERS: Dict[str, Dict[str, Any]] = {
+    "polynomial": {"prior_sd": 1.0, "true_coeffs": [0.5, -1.25, 2.0]},
+    "beta_bernoulli": {"alpha": 2.0, "beta": 2.0},
+    "hmm": {
+        "initial": [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+        "transition": [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]],
+        "emission": [[0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1], [0.1, 0.1, 0.4, 0.4]],
+    },
+    "lgssm": {"a": 0.9, "q": 0.5, "r": 1.0, "x1_mean": 0.0, "x1_sd": 1.0},
+}
+
+
+@dataclass
+class Hyperparameters:
+    """Model hyperparameters plus where they came from (reported in ``notes``)."""
+    values: Dict[str, Dict[str, Any]]
+    notes: List[str] = field(default_factory=list)
+
+    def __getitem__(self, model: str) -> Dict[str, Any]:
+        return self.values[model]
+
+
+def load_hyperparameters(data_dir: str) -> Hyperparameters:
+    """Read ``data_dir/datasets.json``, tolerant of extra keys and of missing ones.
+
+    Each model's known keys are taken from the file when present; anything absent falls
+    back to ``DEFAULT_HYPERPARAMETERS`` and is listed in ``notes`` so a row computed with a
+    default is visible as such.  A few alternative spellings are accepted for the
+    polynomial prior (``prior_sd`` / ``prior_std`` / ``coeff_prior_sd``).
+    """
+    path = os.path.join(data_dir, "datasets.json")
+    values = json.loads(json.dumps(DEFAULT_HYPERPARAMETERS))  # deep copy
+    notes: List[str] = []
+    if not os.path.exists(path):
+        notes.append(f"{path} not found: built-in default hyperparameters used")
+        return Hyperparameters(values, notes)
+    try:
+        with open(path) as fh:
+            raw = json.load(fh)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: expected a JSON object at top level")
+    aliases = {"polynomial": {"prior_sd": ("prior_sd", "prior_std", "coeff_prior_sd"),
+                              "true_coeffs": ("true_coeffs", "true_coefficients", "coeffs")}}
+    # Accept either the model names used here or a hyphenated variant.
+    for model, defaults in DEFAULT_HYPERPARAMETERS.items():
+        section = raw.get(model, raw.get(model.replace("_", "-")))
+        if not isinstance(section, dict):
+            notes.append(f"{path}: no '{model}' section: built-in defaults used for it")
+            continue
+        for key in defaults:
+            names = aliases.get(model, {}).get(key, (key,))
+            found = next((n for n in names if n in section), None)
+            if found is None:
+                notes.append(f"{path}: '{model}.{key}' missing: default {defaults[key]} used")
+            else:
+                values[model][key] = section[found]
+    _validate_hmm(values["hmm"], path)
+    return Hyperparameters(values, notes)
+
+
+def _validate_hmm(h: Dict[str, Any], path: str) -> None:
+    init = np.asarray(h["initial"], dtype=np.float64)
+    trans = np.asarray(h["transition"], dtype=np.float64)
+    emis = np.asarray(h["emission"], dtype=np.float64)
+    k = init.shape[0]
+    if trans.shape != (k, k) or emis.ndim != 2 or emis.shape[0] != k:
+        raise DataError(f"{path}: hmm shapes disagree: initial {init.shape}, transition {trans.shape}, emission {emis.shape}")
+    for name, arr in (("initial", init), ("transition", trans), ("emission", emis)):
+        if np.any(arr < 0) or not np.allclose(arr.sum(axis=-1), 1.0, atol=1e-9):
+            raise DataError(f"{path}: hmm.{name} rows must be probability vectors")
+
+
+@dataclass
+class PolynomialData:
+    x: np.ndarray          # (n,)
+    y: np.ndarray          # (n,)
+    noise_sd: float
+    prior_sd: float
+    path: str
+
+    @property
+    def design(self) -> np.ndarray:
+        """Phi with rows [1, x, x^2] (latent order a, b, c)."""
+        return np.stack([np.ones_like(self.x), self.x, self.x ** 2], axis=1)
+
+
+def load_polynomial(args: argparse.Namespace, hyper: Hyperparameters) -> PolynomialData:
+    path = polynomial_path(args.data_dir, args.n_points, args.noise_sd)
+    cols = read_csv_columns(path, ("x", "y"), (float, float))
+    if cols["x"].shape[0] != args.n_points:
+        raise DataError(f"{path}: expected {args.n_points} rows, found {cols['x'].shape[0]}")
+    return PolynomialData(cols["x"], cols["y"], float(args.noise_sd), float(hyper["polynomial"]["prior_sd"]), path)
+
+
+@dataclass
+class BetaBernoulliData:
+    y: np.ndarray  # (n,) of 0/1 int64
+    alpha: float
+    beta: float
+    path: str
+
+
+def load_beta_bernoulli(args: argparse.Namespace, hyper: Hyperparameters) -> BetaBernoulliData:
+    path = os.path.join(args.data_dir, "beta_bernoulli.csv")
+    y = read_csv_columns(path, ("y",), (int,))["y"]
+    bad = np.nonzero((y != 0) & (y != 1))[0]
+    if bad.size:
+        raise DataError(f"{path}:{int(bad[0]) + 2}: y must be 0 or 1, got {int(y[bad[0]])}")
+    h = hyper["beta_bernoulli"]
+    return BetaBernoulliData(y, float(h["alpha"]), float(h["beta"]), path)
+
+
+@dataclass
+class HmmData:
+    y: np.ndarray           # (T,) int64 symbols in 0..n_symbols-1
+    initial: np.ndarray     # (K,)
+    transition: np.ndarray  # (K, K), row = current state
+    emission: np.ndarray    # (K, M), row = current state
+    path: str
+
+
+def load_hmm(args: argparse.Namespace, hyper: Hyperparameters) -> HmmData:
+    path = os.path.join(args.data_dir, "hmm.csv")
+    cols = read_csv_columns(path, ("t", "y"), (int, int))
+    h = hyper["hmm"]
+    emission = np.asarray(h["emission"], dtype=np.float64)
+    y = cols["y"]
+    bad = np.nonzero((y < 0) | (y >= emission.shape[1]))[0]
+    if bad.size:
+        raise DataError(f"{path}:{int(bad[0]) + 2}: symbol {int(y[bad[0]])} outside 0..{emission.shape[1] - 1}")
+    return HmmData(y, np.asarray(h["initial"], dtype=np.float64),
+                   np.asarray(h["transition"], dtype=np.float64), emission, path)
+
+
+@dataclass
+class LgssmData:
+    y: np.ndarray  # (T,)
+    a: float
+    q: float
+    r: float
+    x1_mean: float
+    x1_sd: float
+    path: str
+
+
+def load_lgssm(args: argparse.Namespace, hyper: Hyperparameters) -> LgssmData:
+    path = os.path.join(args.data_dir, "lgssm.csv")
+    cols = read_csv_columns(path, ("t", "y"), (int, float))
+    h = hyper["lgssm"]
+    return LgssmData(cols["y"], float(h["a"]), float(h["q"]), float(h["r"]),
+                     float(h["x1_mean"]), float(h["x1_sd"]), path)
+
+
+# --------------------------------------------------------------------------------------
+# Exact references (used by the tests and for sanity notes; numpy only)
+# --------------------------------------------------------------------------------------
+
+def exact_polynomial(d: PolynomialData) -> Dict[str, Any]:
+    """Conjugate Gaussian linear regression: log p(y), posterior mean and sd of (a, b, c)."""
+    phi = d.design
+    n = phi.shape[0]
+    cov_y = d.noise_sd ** 2 * np.eye(n) + d.prior_sd ** 2 * phi @ phi.T
+    sign, logdet = np.linalg.slogdet(cov_y)
+    log_ml = -0.5 * (n * math.log(2 * math.pi) + logdet + d.y @ np.linalg.solve(cov_y, d.y))
+    prec = phi.T @ phi / d.noise_sd ** 2 + np.eye(3) / d.prior_sd ** 2
+    cov = np.linalg.inv(prec)
+    mean = cov @ (phi.T @ d.y) / d.noise_sd ** 2
+    return {"log_ml": float(log_ml), "posterior_mean": mean.tolist(), "posterior_sd": np.sqrt(np.diag(cov)).tolist()}
+
+
+def exact_beta_bernoulli(d: BetaBernoulliData) -> Dict[str, Any]:
+    k = int(d.y.sum())
+    n = int(d.y.shape[0])
+    lbeta = lambda a, b: math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    a_post, b_post = d.alpha + k, d.beta + n - k
+    mean = a_post / (a_post + b_post)
+    var = a_post * b_post / ((a_post + b_post) ** 2 * (a_post + b_post + 1))
+    return {"log_ml": lbeta(a_post, b_post) - lbeta(d.alpha, d.beta), "posterior_mean": [mean], "posterior_sd": [math.sqrt(var)]}
+
+
+def exact_hmm_log_ml(d: HmmData) -> float:
+    """Forward algorithm in log space."""
+    log_alpha = np.log(d.initial) + np.log(d.emission[:, d.y[0]])
+    log_t = np.log(d.transition)
+    for t in range(1, d.y.shape[0]):
+        log_alpha = _logsumexp(log_alpha[:, None] + log_t, axis=0) + np.log(d.emission[:, d.y[t]])
+    return float(_logsumexp(log_alpha))
+
+
+def exact_lgssm_log_ml(d: LgssmData) -> float:
+    """Kalman filter log p(y_1..T)."""
+    m, v = d.x1_mean, d.x1_sd ** 2
+    total = 0.0
+    for t, y_t in enumerate(d.y):
+        if t > 0:
+            m, v = d.a * m, d.a ** 2 * v + d.q ** 2
+        s = v + d.r ** 2
+        total += -0.5 * (math.log(2 * math.pi * s) + (y_t - m) ** 2 / s)
+        k = v / s
+        m, v = m + k * (y_t - m), (1 - k) * v
+    return float(total)
+
+
+def _logsumexp(a: np.ndarray, axis: Optional[int] = None) -> np.ndarray:
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+# --------------------------------------------------------------------------------------
+# Quality helpers (computed outside the timed region, in float64)
+# --------------------------------------------------------------------------------------
+
+def log_ml_from_log_weights(log_w: Any) -> float:
+    """log of the mean importance weight: logsumexp(log_w) - log N."""
+    lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
+    return float(_logsumexp(lw) - math.log(lw.shape[0]))
+
+
+def normalized_weights(log_w: Any) -> np.ndarray:
+    lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
+    return np.exp(lw - _logsumexp(lw))
+
+
+def ess_from_log_weights(log_w: Any) -> float:
+    """Kish effective sample size 1 / sum(w_i^2) of the normalized weights."""
+    w = normalized_weights(log_w)
+    return float(1.0 / np.sum(w ** 2))
+
+
+def weighted_moments(samples: Any, log_w: Any) -> Tuple[List[float], List[float]]:
+    """Self-normalized IS posterior mean and sd per latent; samples is (N,) or (N, d)."""
+    s = np.asarray(samples, dtype=np.float64)
+    if s.ndim == 1:
+        s = s[:, None]
+    w = normalized_weights(log_w)
+    mean = w @ s
+    var = w @ (s - mean) ** 2
+    return mean.tolist(), np.sqrt(np.maximum(var, 0.0)).tolist()
+
+
+def sample_moments(samples: Any) -> Tuple[List[float], List[float]]:
+    """Posterior mean and sd per latent over MCMC samples (S,) or (S, d)."""
+    s = np.asarray(samples, dtype=np.float64)
+    if s.ndim == 1:
+        s = s[:, None]
+    return s.mean(axis=0).tolist(), s.std(axis=0, ddof=1 if s.shape[0] > 1 else 0).tolist()
+
+
+def is_quality(log_w: Any, samples: Any = None) -> Dict[str, Any]:
+    """The IS quality block: log_ml, ess and (if samples are given) weighted moments."""
+    q: Dict[str, Any] = {"log_ml": log_ml_from_log_weights(log_w), "ess": ess_from_log_weights(log_w)}
+    if samples is not None:
+        q["posterior_mean"], q["posterior_sd"] = weighted_moments(samples, log_w)
+    return q
+
+
+def hmc_quality(samples: Any, accept: Any, divergences: Optional[int] = None) -> Dict[str, Any]:
+    """The HMC quality block: moments over kept samples, acceptance rate, divergences.
+
+    ``accept`` is either per-sample acceptance indicators / probabilities (mean is taken)
+    or a single rate.
+    """
+    mean, sd = sample_moments(samples)
+    q: Dict[str, Any] = {"posterior_mean": mean, "posterior_sd": sd,
+                         "acceptance_rate": float(np.mean(np.asarray(accept, dtype=np.float64)))}
+    if divergences is not None:
+        q["divergences"] = int(divergences)
+    return q
+
+
+# --------------------------------------------------------------------------------------
+# Timing and memory
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class Timing:
+    compile_time_s: float
+    times_s: List[float]
+    last: Any  # the (materialized) result of the last timed call
+
+
+def time_calls(call: Callable[[int], Any], repeats: int,
+               materialize: Callable[[Any], Any] = lambda r: r) -> Timing:
+    """The timing protocol.
+
+    ``call(i)`` runs the whole inference once (``i`` = 0 for the warm-up call, 1..repeats
+    for the timed ones, so a runner can derive a fresh random key per call).
+    ``materialize(result)`` must block until the result exists (``block_until_ready``,
+    ``.item()``, a device sync) and return it; it runs *inside* the timed region.
+
+    Call 0 is timed on its own and reported as ``compile_time_s`` (JIT compilation, or
+    the first-call warm-up for eager frameworks); it is excluded from ``times_s``.
+    """
+    t0 = time.perf_counter()
+    result = materialize(call(0))
+    compile_time = time.perf_counter() - t0
+    times: List[float] = []
+    for i in range(1, repeats + 1):
+        t0 = time.perf_counter()
+        result = materialize(call(i))
+        times.append(time.perf_counter() - t0)
+    return Timing(compile_time, times, result)
+
+
+def peak_memory_bytes() -> int:
+    """Peak resident set size of this process so far (ru_maxrss; KiB on Linux, bytes on macOS).
+
+    This is the whole process (interpreter, framework import, compiled code, data), which
+    is what a user of the framework pays.
+    """
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+# --------------------------------------------------------------------------------------
+# JSON output
+# --------------------------------------------------------------------------------------
+
+_REAL_STDOUT_FD: Optional[int] = None
+
+
+def redirect_stdout_to_stderr() -> None:
+    """Point fd 1 (and sys.stdout) at stderr; keep the real stdout for the final JSON."""
+    global _REAL_STDOUT_FD
+    if _REAL_STDOUT_FD is not None:
+        return
+    sys.stdout.flush()
+    _REAL_STDOUT_FD = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+
+def _json_safe(obj: Any) -> Any:
+    """Make values strict-JSON: numpy scalars/arrays to Python, NaN/inf to null."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    return obj
+
+
+def emit_json(obj: Dict[str, Any]) -> None:
+    """Write one JSON object (one line) to the real stdout."""
+    text = json.dumps(_json_safe(obj), allow_nan=False) + "\n"
+    if _REAL_STDOUT_FD is not None:
+        os.write(_REAL_STDOUT_FD, text.encode())
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def emit_error(framework: str, message: str, exit_code: int = 1) -> None:
+    """Print ``{"framework": ..., "error": ...}`` and exit non-zero."""
+    emit_json({"framework": framework, "error": message})
+    sys.exit(exit_code)
+
+
+class Unsupported(Exception):
+    """The framework does not implement this (model, method); reported as a JSON error."""
+
+
+# A runner for one (model, method): takes the parsed args and the hyperparameters, returns
+# a dict with at least "compile_time_s", "times_s", "quality"; optionally "notes", "flags".
+Runner = Callable[[argparse.Namespace, Hyperparameters], Dict[str, Any]]
+
+
+def main(framework: str, version: Callable[[], str], runners: Dict[Tuple[str, str], Runner],
+         argv: Optional[Sequence[str]] = None, framework_choices: Optional[Sequence[str]] = None,
+         args: Optional[argparse.Namespace] = None) -> None:
+    """Parse flags, run ``runners[(model, method)]`` and print the result JSON.
+
+    Any exception (missing data, import failure, framework error) becomes a JSON error
+    with the exception's message; the traceback goes to stderr.
+    """
+    redirect_stdout_to_stderr()
+    if args is None:
+        args = parse_args(framework, argv, framework_choices)
+    try:
+        if args.version:
+            emit_json({"framework": framework, "version": version()})
+            return
+        runner = runners.get((args.model, args.method))
+        if runner is None:
+            have = ", ".join(f"{m}/{k}" for m, k in sorted(runners))
+            raise Unsupported(f"{framework} does not implement model '{args.model}' with method '{args.method}' "
+                              f"(implemented: {have})")
+        hyper = load_hyperparameters(args.data_dir)
+        out = runner(args, hyper)
+        result = {
+            "framework": framework,
+            "version": version(),
+            "model": args.model,
+            "method": args.method,
+            "config": config_of(args),
+            "compile_time_s": float(out["compile_time_s"]),
+            "times_s": [float(t) for t in out["times_s"]],
+            "quality": out.get("quality", {}),
+            "peak_memory_bytes": peak_memory_bytes(),
+            "notes": list(hyper.notes) + list(out.get("notes", [])),
+            "flags": list(out.get("flags", [])),
+        }
+        emit_json(result)
+    except SystemExit:
+        raise
+    except DataError as e:
+        emit_error(framework, str(e))
+    except Unsupported as e:
+        emit_error(framework, str(e))
+    except BaseException as e:  # noqa: BLE001 - everything must come back as JSON
+        traceback.print_exc(file=sys.stderr)
+        emit_error(framework, f"{type(e).__name__}: {e}")

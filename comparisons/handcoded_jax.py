@@ -1,0 +1,247 @@
+"""Handcoded JAX: the models and inference written directly in jax.numpy (no PPL).
+
+This is the XLA floor the PPL rows are compared with (the GenJAX paper's "handcoded JAX").
+
+* IS: one single-particle function (sample the prior, score the data) under ``jax.vmap``
+  over particles, the whole call under ``jax.jit``; the call returns particles, log
+  weights and the log-ML estimate.
+* HMC: one ``jax.jit`` of a ``lax.scan`` over warm-up + kept iterations, each iteration a
+  ``lax.scan`` over the leapfrog steps; gradient by ``jax.grad`` of the log joint; start
+  at zeros, fixed step, identity mass matrix, no adaptation.  The gradient at the current
+  position is carried in the chain state, so one iteration costs ``n_leapfrog`` gradients.
+* SMC: a bootstrap particle filter (propose from the transition, weight by the
+  observation, multinomial resampling at every step) for the discrete HMM and the LGSSM.
+
+JAX runs in its default precision (float32); quality numbers are recomputed in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib.metadata import version as _dist_version
+from typing import Any, Dict
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.scipy.special import logsumexp
+from jax.scipy.stats import norm
+
+import common
+
+NAME = "handcoded_jax"
+
+
+def version() -> str:
+    return jax.__version__
+
+
+def _materialize(out):
+    return jax.block_until_ready(out)
+
+
+def _keys(seed: int):
+    base = jax.random.PRNGKey(seed)
+    return lambda i: jax.random.fold_in(base, i)
+
+
+def _dtype_note() -> str:
+    return f"jax {jax.__version__} on {jax.devices()[0].platform}, dtype {jnp.zeros(()).dtype}"
+
+
+# --------------------------------------------------------------------------------------
+# Polynomial regression
+# --------------------------------------------------------------------------------------
+
+def polynomial_is(args, hyper) -> Dict[str, Any]:
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    prior_sd, noise_sd, n_particles = d.prior_sd, d.noise_sd, args.n_particles
+
+    def one_particle(key):
+        coeffs = prior_sd * jax.random.normal(key, (3,))
+        mu = coeffs[0] + coeffs[1] * x + coeffs[2] * x * x
+        return coeffs, jnp.sum(norm.logpdf(y, mu, noise_sd))
+
+    @jax.jit
+    def infer(key):
+        coeffs, log_w = jax.vmap(one_particle)(jax.random.split(key, n_particles))
+        return coeffs, log_w, logsumexp(log_w) - math.log(n_particles)
+
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    coeffs, log_w, _ = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.is_quality(np.asarray(log_w), np.asarray(coeffs)),
+            "notes": [_dtype_note()]}
+
+
+def make_hmc(log_joint, dim: int, n_warmup: int, n_samples: int, step_size: float, n_leapfrog: int):
+    """Static-trajectory HMC as one jitted function of the random key.
+
+    Returns ``infer(key) -> (kept samples (S, dim), accept prob (S,), divergent (S,))``.
+    """
+    value_and_grad = jax.value_and_grad(log_joint)
+    eps = step_size
+
+    def leapfrog(carry, _):
+        q, p, g = carry  # g = grad log_joint(q)
+        p = p + 0.5 * eps * g
+        q = q + eps * p
+        _, g = value_and_grad(q)
+        p = p + 0.5 * eps * g
+        return (q, p, g), None
+
+    def hmc_step(state, key):
+        q, lp, g = state
+        k_mom, k_acc = jax.random.split(key)
+        p0 = jax.random.normal(k_mom, (dim,))
+        (q1, p1, _), _ = lax.scan(leapfrog, (q, p0, g), None, length=n_leapfrog)
+        lp1, g1 = value_and_grad(q1)
+        # log acceptance ratio = -(H1 - H0), H = -log_joint + |p|^2 / 2
+        log_ratio = (lp1 - 0.5 * p1 @ p1) - (lp - 0.5 * p0 @ p0)
+        log_ratio = jnp.where(jnp.isfinite(log_ratio), log_ratio, -jnp.inf)
+        accept_prob = jnp.minimum(1.0, jnp.exp(log_ratio))
+        divergent = -log_ratio > 1000.0  # Stan's threshold on the energy error (also catches non-finite)
+        accept = jnp.log(jax.random.uniform(k_acc)) < log_ratio
+        new_state = (jnp.where(accept, q1, q), jnp.where(accept, lp1, lp), jnp.where(accept, g1, g))
+        return new_state, (new_state[0], accept_prob, divergent)
+
+    @jax.jit
+    def infer(key):
+        q0 = jnp.zeros((dim,))
+        lp0, g0 = value_and_grad(q0)
+        keys = jax.random.split(key, n_warmup + n_samples)
+        _, (qs, acc, div) = lax.scan(hmc_step, (q0, lp0, g0), keys)
+        return qs[n_warmup:], acc[n_warmup:], div[n_warmup:]
+
+    return infer
+
+
+def polynomial_hmc(args, hyper) -> Dict[str, Any]:
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    prior_sd, noise_sd = d.prior_sd, d.noise_sd
+
+    def log_joint(q):
+        mu = q[0] + q[1] * x + q[2] * x * x
+        return jnp.sum(norm.logpdf(q, 0.0, prior_sd)) + jnp.sum(norm.logpdf(y, mu, noise_sd))
+
+    infer = make_hmc(log_joint, 3, args.n_warmup, args.n_samples, args.step_size, args.n_leapfrog)
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    qs, acc, div = (np.asarray(a) for a in t.last)
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.hmc_quality(qs, acc, int(div.sum())),
+            "notes": [_dtype_note(), "gradient by jax.grad; acceptance_rate = mean Metropolis acceptance probability"]}
+
+
+# --------------------------------------------------------------------------------------
+# Beta-Bernoulli
+# --------------------------------------------------------------------------------------
+
+def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
+    d = common.load_beta_bernoulli(args, hyper)
+    y = jnp.asarray(d.y, jnp.float32)
+    alpha, beta, n_particles = d.alpha, d.beta, args.n_particles
+
+    def one_particle(key):
+        p = jax.random.beta(key, alpha, beta)
+        return p, jnp.sum(y * jnp.log(p) + (1.0 - y) * jnp.log1p(-p))
+
+    @jax.jit
+    def infer(key):
+        p, log_w = jax.vmap(one_particle)(jax.random.split(key, n_particles))
+        return p, log_w, logsumexp(log_w) - math.log(n_particles)
+
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    p, log_w, _ = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.is_quality(np.asarray(log_w), np.asarray(p)), "notes": [_dtype_note()]}
+
+
+# --------------------------------------------------------------------------------------
+# State-space models: bootstrap particle filter
+# --------------------------------------------------------------------------------------
+
+def _multinomial_resample(key, log_w, n):
+    """n ancestor indices drawn i.i.d. from the normalized weights, by inverse CDF.
+
+    (``jax.random.categorical(key, log_w, shape=(n,))`` would draw n x n Gumbel numbers:
+    O(n^2) work per step, 1.7 s per filter at n = 1000; the inverse CDF is O(n log n).)
+    """
+    cdf = jnp.cumsum(jnp.exp(log_w - jnp.max(log_w)))
+    u = jax.random.uniform(key, (n,)) * cdf[-1]
+    return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n - 1)
+
+
+def make_bootstrap_pf(init_sample, transition_sample, obs_logpdf, ys, n_particles: int):
+    """Bootstrap PF as one jitted function of the key: returns (log-ML estimate, final
+    particles, final log weights).  Resamples (multinomial) before every step > 0."""
+    log_n = math.log(n_particles)
+
+    def step(carry, inp):
+        z, log_w, log_ml = carry
+        key, y_t = inp
+        k_res, k_prop = jax.random.split(key)
+        idx = _multinomial_resample(k_res, log_w, n_particles)
+        z = transition_sample(k_prop, z[idx])
+        log_w = obs_logpdf(z, y_t)
+        return (z, log_w, log_ml + logsumexp(log_w) - log_n), None
+
+    @jax.jit
+    def infer(key):
+        k0, k_rest = jax.random.split(key)
+        z0 = init_sample(k0, n_particles)
+        log_w0 = obs_logpdf(z0, ys[0])
+        keys = jax.random.split(k_rest, ys.shape[0] - 1)
+        (z, log_w, log_ml), _ = lax.scan(step, (z0, log_w0, logsumexp(log_w0) - log_n), (keys, ys[1:]))
+        return log_ml, z, log_w
+
+    return infer
+
+
+def _smc_result(args, infer, exact: float) -> Dict[str, Any]:
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    log_ml, _, log_w = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": {"log_ml": float(log_ml), "ess": common.ess_from_log_weights(np.asarray(log_w))},
+            "notes": [_dtype_note(), "bootstrap particle filter, multinomial resampling every step; "
+                      "ess = ESS of the last step's weights", f"exact log-ML {exact:.6f}"]}
+
+
+def hmm_smc(args, hyper) -> Dict[str, Any]:
+    d = common.load_hmm(args, hyper)
+    log_init = jnp.log(jnp.asarray(d.initial, jnp.float32))
+    log_trans = jnp.log(jnp.asarray(d.transition, jnp.float32))
+    log_emis = jnp.log(jnp.asarray(d.emission, jnp.float32))
+    ys = jnp.asarray(d.y, jnp.int32)
+    infer = make_bootstrap_pf(
+        lambda k, n: jax.random.categorical(k, log_init, shape=(n,)),
+        lambda k, z: jax.random.categorical(k, log_trans[z]),
+        lambda z, y_t: log_emis[z, y_t],
+        ys, args.n_particles)
+    return _smc_result(args, infer, common.exact_hmm_log_ml(d))
+
+
+def lgssm_smc(args, hyper) -> Dict[str, Any]:
+    d = common.load_lgssm(args, hyper)
+    ys = jnp.asarray(d.y, jnp.float32)
+    infer = make_bootstrap_pf(
+        lambda k, n: d.x1_mean + d.x1_sd * jax.random.normal(k, (n,)),
+        lambda k, z: d.a * z + d.q * jax.random.normal(k, z.shape),
+        lambda z, y_t: norm.logpdf(y_t, z, d.r),
+        ys, args.n_particles)
+    return _smc_result(args, infer, common.exact_lgssm_log_ml(d))
+
+
+RUNNERS = {
+    ("polynomial", "is"): polynomial_is,
+    ("polynomial", "hmc"): polynomial_hmc,
+    ("beta_bernoulli", "is"): beta_bernoulli_is,
+    ("hmm", "smc"): hmm_smc,
+    ("lgssm", "smc"): lgssm_smc,
+}

@@ -1,0 +1,285 @@
+//! Code generation for `#[gen]`.
+//!
+//! For `fn model(xs: &[f64]) -> Real { body }` it emits:
+//! - `mod model { pub struct Gf<'a>(..); }`: the generative function as a value (for
+//!   combinators), in a module named like the function so the two can share the name;
+//! - `impl GenerativeFunction for model::Gf<'a>`, whose `run` is the body made generic over
+//!   the handler, with every `X.at(addr)` rewritten into a handler call and `Real` meaning
+//!   the handler's value type;
+//! - `fn model(xs: &[f64]) -> Call<model::Gf<'_>>`, which binds arguments.
+//!
+//! Generated code names the runtime through `::gen_runtime::__private` so user imports
+//! cannot shadow it.
+
+use crate::ast::{address_name, Model};
+use crate::valid::{self, Errors};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{parse_quote, Expr, FnArg, GenericParam, ItemFn, Lifetime, ReturnType, Type};
+
+/// The macro's entry point.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(e) => return e.into_compile_error(),
+    };
+    let mut errors = Errors::default();
+    if !attr.is_empty() {
+        errors.push(syn::Error::new_spanned(&attr, "#[gen] takes no arguments"));
+    }
+    let model = Model::parse(func);
+    valid::check(&model, &mut errors);
+    match errors.finish() {
+        Ok(()) => generate(model),
+        Err(e) => {
+            let mut out = e.into_compile_error();
+            out.extend(fallback(&model.func));
+            out
+        }
+    }
+}
+
+/// On error, still define the function (with its signature, `Real` read as `f64`) so that
+/// callers do not get a cascade of "cannot find function" errors.
+fn fallback(func: &ItemFn) -> TokenStream {
+    if func.sig.inputs.iter().any(|a| matches!(a, FnArg::Receiver(_))) || func.sig.generics.type_params().count() > 0 {
+        return TokenStream::new();
+    }
+    let mut sig = func.sig.clone();
+    sig.asyncness = None;
+    sig.constness = None;
+    ReplaceReal(parse_quote!(f64)).visit_signature_mut(&mut sig);
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    quote! {
+        #(#attrs)*
+        #[allow(unused_variables, clippy::diverging_sub_expression)]
+        #vis #sig { ::core::unimplemented!("#[gen] function with errors") }
+    }
+}
+
+/// Replaces the type `Real` (and paths `Real::...`) by the engine's value type.
+struct ReplaceReal(Type);
+
+impl VisitMut for ReplaceReal {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(p) = ty {
+            if p.qself.is_none() && p.path.is_ident("Real") {
+                *ty = self.0.clone();
+                return;
+            }
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+
+    fn visit_expr_path_mut(&mut self, e: &mut syn::ExprPath) {
+        if e.qself.is_none() && e.path.segments.len() >= 2 && e.path.segments[0].ident == "Real" {
+            let rest: Vec<_> = e.path.segments.iter().skip(1).collect();
+            let real = &self.0;
+            *e = parse_quote!(<#real as ::gen_runtime::__private::Real>::#(#rest)::*);
+            return;
+        }
+        syn::visit_mut::visit_expr_path_mut(self, e);
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// Gives every elided lifetime in an argument type the name `'__a`.
+struct NameElided {
+    used: bool,
+}
+
+impl VisitMut for NameElided {
+    fn visit_type_reference_mut(&mut self, r: &mut syn::TypeReference) {
+        match &r.lifetime {
+            None => {
+                r.lifetime = Some(Lifetime::new("'__a", r.and_token.span));
+                self.used = true;
+            }
+            Some(l) if l.ident == "_" => {
+                r.lifetime = Some(Lifetime::new("'__a", l.span()));
+                self.used = true;
+            }
+            Some(_) => {}
+        }
+        syn::visit_mut::visit_type_reference_mut(self, r);
+    }
+
+    fn visit_lifetime_mut(&mut self, l: &mut Lifetime) {
+        if l.ident == "_" {
+            *l = Lifetime::new("'__a", l.span());
+            self.used = true;
+        }
+    }
+}
+
+/// Rewrites trace sites into handler calls.
+struct RewriteSites;
+
+impl RewriteSites {
+    fn site(addr: &Expr) -> TokenStream {
+        let rt = quote!(::gen_runtime::__private);
+        let span = addr.span();
+        match address_name(addr) {
+            (Some(name), true) => quote_spanned! {span=>
+                #rt::Site::name(#name, { const __KEY: u64 = #rt::name_key(#name); __KEY })
+            },
+            (Some(name), false) => {
+                let Expr::Tuple(t) = strip_parens(addr) else { unreachable!("indexed addresses are tuples") };
+                let idx = t.elems.iter().skip(1);
+                quote_spanned! {span=>
+                    #rt::Site::indexed(#name, { const __KEY: u64 = #rt::name_key(#name); __KEY }, &[#((#idx) as i64),*])
+                }
+            }
+            (None, _) => quote_spanned! {span=> #rt::Site::dynamic(&#rt::part(#addr)) },
+        }
+    }
+}
+
+fn strip_parens(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip_parens(&p.expr),
+        other => other,
+    }
+}
+
+/// Whether `e` is a call of a function named `plate` with two arguments.
+fn plate_call(e: &Expr) -> Option<&syn::ExprCall> {
+    let Expr::Call(c) = strip_parens(e) else { return None };
+    let Expr::Path(p) = &*c.func else { return None };
+    let last = p.path.segments.last()?;
+    (last.ident == "plate" && c.args.len() == 2).then_some(c)
+}
+
+impl VisitMut for RewriteSites {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        syn::visit_mut::visit_expr_mut(self, e);
+        let Expr::MethodCall(m) = e else { return };
+        if m.method != "at" || m.args.len() != 1 {
+            return;
+        }
+        let rt = quote!(::gen_runtime::__private);
+        let site = Self::site(&m.args[0]);
+        let span = m.method.span();
+        let new: TokenStream = if let Some(c) = plate_call(&m.receiver) {
+            let (xs, f) = (&c.args[0], &c.args[1]);
+            quote_spanned! {span=> #rt::Handler::plate(__h, #site, #xs, #f) }
+        } else {
+            let recv = &m.receiver;
+            quote_spanned! {span=> #rt::Traceable::trace(#recv, __h, #site) }
+        };
+        *e = parse_quote!(#new);
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+fn generate(model: Model) -> TokenStream {
+    let func = model.func;
+    let rt = quote!(::gen_runtime::__private);
+    let name = &func.sig.ident;
+    let name_str = name.to_string();
+    let vis = &func.vis;
+    let attrs = &func.attrs;
+    let docs: Vec<_> = attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let other_attrs: Vec<_> = attrs.iter().filter(|a| !a.path().is_ident("doc")).collect();
+
+    // Arguments: name elided lifetimes, collect types and patterns.
+    let mut elided = NameElided { used: false };
+    let mut arg_types = Vec::new();
+    let mut arg_pats = Vec::new();
+    let mut arg_names = Vec::new();
+    for (i, arg) in func.sig.inputs.iter().enumerate() {
+        let FnArg::Typed(t) = arg else { continue };
+        let mut ty = (*t.ty).clone();
+        elided.visit_type_mut(&mut ty);
+        arg_types.push(ty);
+        arg_pats.push((*t.pat).clone());
+        arg_names.push(format_ident!("__arg{}", i));
+    }
+    let mut lifetimes: Vec<Lifetime> = func
+        .sig
+        .generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            GenericParam::Lifetime(l) => Some(l.lifetime.clone()),
+            _ => None,
+        })
+        .collect();
+    if elided.used {
+        lifetimes.push(Lifetime::new("'__a", Span::call_site()));
+    }
+    let marker_ty = if lifetimes.is_empty() { quote!(#name::Gf) } else { quote!(#name::Gf<#(#lifetimes),*>) };
+    let marker_def = if lifetimes.is_empty() {
+        quote! {
+            /// The generative function as a value, for combinators such as `Map`.
+            #[derive(Clone, Copy, Debug, Default)]
+            pub struct Gf;
+            /// The generative function as a value.
+            #[must_use]
+            pub fn gf() -> Gf { Gf }
+        }
+    } else {
+        quote! {
+            /// The generative function as a value, for combinators such as `Map`.
+            #[derive(Clone, Copy, Debug, Default)]
+            pub struct Gf<#(#lifetimes),*>(pub ::core::marker::PhantomData<(#(fn() -> &#lifetimes ()),*)>);
+            /// The generative function as a value.
+            #[must_use]
+            pub fn gf<#(#lifetimes),*>() -> Gf<#(#lifetimes),*> { Gf(::core::marker::PhantomData) }
+        }
+    };
+    let impl_generics = if lifetimes.is_empty() { quote!() } else { quote!(<#(#lifetimes),*>) };
+
+    // Return type, with `Real` as the GAT parameter.
+    let ret_ty: Type = match &func.sig.output {
+        ReturnType::Default => parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    let mut gat_ret = ret_ty.clone();
+    ReplaceReal(parse_quote!(__R)).visit_type_mut(&mut gat_ret);
+
+    let mut body = (*func.block).clone();
+    RewriteSites.visit_block_mut(&mut body);
+    ReplaceReal(parse_quote!(<__H as #rt::Handler<'__c>>::Real)).visit_block_mut(&mut body);
+
+    let fn_args = arg_names.iter().zip(&arg_types).map(|(n, t)| quote!(#n: #t));
+    let mod_doc = format!("The generative function `{name_str}` as a type (`Gf`), made by `#[gen]`.");
+
+    quote! {
+        #[doc = #mod_doc]
+        #[allow(non_snake_case, non_camel_case_types)]
+        #vis mod #name {
+            #marker_def
+        }
+
+        impl #impl_generics #rt::GenerativeFunction for #marker_ty {
+            type Args = (#(#arg_types,)*);
+            type Ret<__R: #rt::Real> = #gat_ret;
+
+            fn name(&self) -> &'static str {
+                #name_str
+            }
+
+            #[allow(unused_mut, unused_variables, unused_parens, clippy::let_unit_value, clippy::unused_unit)]
+            fn run<'__c, __H: #rt::Handler<'__c>>(&self, __h: &mut __H, __args: Self::Args) -> Self::Ret<__H::Real>
+            where
+                f64: #rt::LhsOps<__H::Real> + #rt::LhsOps<__H::Datum>,
+            {
+                let (#(#arg_pats,)*) = __args;
+                #body
+            }
+        }
+
+        #(#docs)*
+        #(#other_attrs)*
+        #[must_use = "a generative function call does nothing until it is simulated, generated or traced with `.at`"]
+        #vis fn #name #impl_generics (#(#fn_args),*) -> #rt::Call<#marker_ty> {
+            #rt::Call::new(#name::gf(), (#(#arg_names,)*))
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Addresses of random choices.
+//!
+//! An address is a path of [`Part`]s: `"a"`, `("y", 3)`, or `"sub" / "a"` for a choice made
+//! inside a call at `"sub"`. Gen.jl writes the last one `:sub => :a`. Combinators address
+//! their children by index: `Map` puts element `i`'s choices under `Part::Index(i)`.
+//!
+//! Each part also has a 64-bit hash ([`Part::key`]). `#[gen]` computes the hash of a literal
+//! address at compile time. The fast paths compare hashes against a precomputed plan instead
+//! of looking addresses up in a map, and the random stream of a choice is keyed by its hash.
+
+use crate::rng::mix64;
+use std::borrow::Cow;
+use std::fmt;
+
+/// One component of an address.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// A name: `"a"`.
+    Name(Cow<'static, str>),
+    /// A name with indices: `("y", 3)` or `("w", i, j)`.
+    Indexed(Cow<'static, str>, Box<[i64]>),
+    /// A bare index, used by combinators for their i-th child.
+    Index(i64),
+}
+
+/// FNV-1a over a string, usable in constants so that `#[gen]` hashes literal addresses at
+/// compile time.
+#[must_use]
+pub const fn name_key(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    mix64(h)
+}
+
+/// The hash of a name with indices, extending the name's hash.
+#[inline]
+#[must_use]
+pub fn indexed_key(name_key: u64, idx: &[i64]) -> u64 {
+    idx.iter().fold(name_key, |h, &i| mix64(h ^ mix64(i as u64 ^ 0x1f83_d9ab_fb41_bd6b)))
+}
+
+/// The hash of a bare index.
+#[inline]
+#[must_use]
+pub fn index_key(i: i64) -> u64 {
+    mix64(i as u64 ^ 0x6a09_e667_f3bc_c909)
+}
+
+impl Part {
+    /// The part's hash (see the module documentation).
+    #[must_use]
+    pub fn key(&self) -> u64 {
+        match self {
+            Part::Name(n) => name_key(n),
+            Part::Indexed(n, idx) => indexed_key(name_key(n), idx),
+            Part::Index(i) => index_key(*i),
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::Name(n) => write!(f, "{n}"),
+            Part::Indexed(n, idx) => {
+                write!(f, "({n:?}")?;
+                for i in idx.iter() {
+                    write!(f, ", {i}")?;
+                }
+                write!(f, ")")
+            }
+            Part::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+impl From<&'static str> for Part {
+    fn from(s: &'static str) -> Self {
+        Part::Name(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Part {
+    fn from(s: String) -> Self {
+        Part::Name(Cow::Owned(s))
+    }
+}
+
+macro_rules! indexed_from {
+    ($($t:ty),*) => {$(
+        impl From<(&'static str, $t)> for Part {
+            fn from((n, i): (&'static str, $t)) -> Self {
+                Part::Indexed(Cow::Borrowed(n), Box::new([i as i64]))
+            }
+        }
+        impl From<(&'static str, $t, $t)> for Part {
+            fn from((n, i, j): (&'static str, $t, $t)) -> Self {
+                Part::Indexed(Cow::Borrowed(n), Box::new([i as i64, j as i64]))
+            }
+        }
+        impl From<$t> for Part {
+            fn from(i: $t) -> Self {
+                Part::Index(i as i64)
+            }
+        }
+    )*};
+}
+indexed_from!(usize, i64, i32, u32, u64);
+
+/// A full address: the path from the top-level generative function to a choice.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address(pub Vec<Part>);
+
+impl Address {
+    /// The empty address (the root).
+    #[must_use]
+    pub const fn root() -> Self {
+        Address(Vec::new())
+    }
+
+    /// This address extended by one part.
+    #[must_use]
+    pub fn join(&self, part: Part) -> Address {
+        let mut parts = self.0.clone();
+        parts.push(part);
+        Address(parts)
+    }
+
+    /// Whether `self` starts with `prefix`.
+    #[must_use]
+    pub fn starts_with(&self, prefix: &Address) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
+
+    /// The parts.
+    #[must_use]
+    pub fn parts(&self) -> &[Part] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return write!(f, "<root>");
+        }
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, "/")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Anything that names an address: a [`Part`], something convertible to one, a path of
+/// parts, or an [`Address`].
+pub trait IntoAddress {
+    /// The address.
+    fn into_address(self) -> Address;
+}
+
+impl IntoAddress for Address {
+    fn into_address(self) -> Address {
+        self
+    }
+}
+
+impl IntoAddress for &Address {
+    fn into_address(self) -> Address {
+        self.clone()
+    }
+}
+
+impl<P: Into<Part>> IntoAddress for P {
+    fn into_address(self) -> Address {
+        Address(vec![self.into()])
+    }
+}
+
+impl<P: Into<Part> + Clone, const K: usize> IntoAddress for [P; K] {
+    fn into_address(self) -> Address {
+        Address(self.into_iter().map(Into::into).collect())
+    }
+}
+
+impl IntoAddress for Vec<Part> {
+    fn into_address(self) -> Address {
+        Address(self)
+    }
+}
+
+/// The address of one trace site as `#[gen]` emits it: the hash is precomputed for literal
+/// names, and the owned [`Part`] is only built by the paths that need it.
+#[derive(Clone, Copy, Debug)]
+pub struct Site<'a> {
+    /// The part's hash ([`Part::key`]).
+    pub key: u64,
+    /// The part, unbuilt.
+    pub part: SitePart<'a>,
+}
+
+/// The unbuilt form of a [`Part`].
+#[derive(Clone, Copy, Debug)]
+pub enum SitePart<'a> {
+    /// A literal name.
+    Name(&'static str),
+    /// A literal name with runtime indices.
+    Indexed(&'static str, &'a [i64]),
+    /// A bare index.
+    Index(i64),
+    /// Any other part, computed at run time.
+    Dynamic(&'a Part),
+}
+
+impl<'a> Site<'a> {
+    /// A literal name whose hash `key` was computed by [`name_key`].
+    #[inline]
+    #[must_use]
+    pub const fn name(name: &'static str, key: u64) -> Self {
+        Site { key, part: SitePart::Name(name) }
+    }
+
+    /// A literal name with indices; `name_key` is the name's precomputed hash.
+    #[inline]
+    #[must_use]
+    pub fn indexed(name: &'static str, name_key: u64, idx: &'a [i64]) -> Self {
+        Site { key: indexed_key(name_key, idx), part: SitePart::Indexed(name, idx) }
+    }
+
+    /// A bare index.
+    #[inline]
+    #[must_use]
+    pub fn index(i: i64) -> Self {
+        Site { key: index_key(i), part: SitePart::Index(i) }
+    }
+
+    /// Any part computed at run time.
+    #[must_use]
+    pub fn dynamic(part: &'a Part) -> Self {
+        Site { key: part.key(), part: SitePart::Dynamic(part) }
+    }
+
+    /// The owned part.
+    #[must_use]
+    pub fn to_part(&self) -> Part {
+        match self.part {
+            SitePart::Name(n) => Part::Name(Cow::Borrowed(n)),
+            SitePart::Indexed(n, idx) => Part::Indexed(Cow::Borrowed(n), idx.into()),
+            SitePart::Index(i) => Part::Index(i),
+            SitePart::Dynamic(p) => p.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Site<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_part().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_keys_agree_with_part_keys() {
+        let idx = [3i64];
+        assert_eq!(Site::indexed("y", name_key("y"), &idx).key, Part::from(("y", 3usize)).key());
+        assert_eq!(Site::name("a", name_key("a")).key, Part::from("a").key());
+        assert_eq!(Site::index(4).key, Part::from(4usize).key());
+        assert_ne!(Part::from(("y", 3usize)).key(), Part::from(("y", 4usize)).key());
+    }
+
+    #[test]
+    fn addresses_display_as_paths() {
+        let a = Address::root().join("sub".into()).join(("y", 2usize).into());
+        assert_eq!(a.to_string(), "sub/(\"y\", 2)");
+    }
+}
+
+/// The hash of a full address from its parent's hash and its last part's hash: the key of
+/// a choice's random stream and the identity the fast paths compare.
+#[inline]
+#[must_use]
+pub const fn chain_key(parent: u64, part_key: u64) -> u64 {
+    mix64(parent.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ part_key)
+}

@@ -1,0 +1,96 @@
+use super::{Distribution, Support, HALF_LN_2PI};
+use crate::error::{require, ParamError};
+use crate::real::{Real, Scalar};
+use crate::rng::KeyRng;
+use rand_distr::{Distribution as _, StandardNormal};
+
+/// The normal distribution N(mu, sigma²).
+#[derive(Clone, Copy, Debug)]
+pub struct Normal<R> {
+    /// Mean.
+    pub mu: R,
+    /// Standard deviation (> 0).
+    pub sigma: R,
+}
+
+/// N(mu, sigma²). Parameters may be `f64` or the engine's `Real`.
+#[inline]
+pub fn normal<R: Real>(mu: impl Into<R>, sigma: impl Into<R>) -> Normal<R> {
+    Normal { mu: mu.into(), sigma: sigma.into() }
+}
+
+impl<R: Real> Distribution for Normal<R> {
+    type Real = R;
+    type Value = R;
+    type Data = f64;
+    const NAME: &'static str = "normal";
+
+    #[inline]
+    fn log_density(&self, x: &R) -> R {
+        let z = (*x - self.mu) / self.sigma;
+        z.square() * -0.5 - self.sigma.ln() - HALF_LN_2PI
+    }
+
+    #[inline]
+    fn log_density_data(&self, x: &f64) -> R {
+        // (mu - x) keeps the observation a constant: no lift to R.
+        let z = (self.mu - *x) / self.sigma;
+        z.square() * -0.5 - self.sigma.ln() - HALF_LN_2PI
+    }
+
+    #[inline]
+    fn lift(&self, x: &f64) -> R {
+        R::cst(*x)
+    }
+
+    #[inline]
+    fn lower(x: &R) -> f64
+    where
+        R: Scalar,
+    {
+        x.value()
+    }
+
+    #[inline]
+    fn sample(&self, rng: &mut KeyRng) -> f64
+    where
+        R: Scalar,
+    {
+        let z: f64 = StandardNormal.sample(rng);
+        self.mu.value() + self.sigma.value() * z
+    }
+
+    fn check(&self) -> Result<(), ParamError>
+    where
+        R: Scalar,
+    {
+        let (mu, sigma) = (self.mu.value(), self.sigma.value());
+        require(mu.is_finite(), "mu", mu, "finite")?;
+        require(sigma > 0.0 && sigma.is_finite(), "sigma", sigma, "sigma > 0")
+    }
+
+    fn support(&self) -> Support {
+        Support::Real
+    }
+
+    fn in_support(&self, x: &f64) -> bool
+    where
+        R: Scalar,
+    {
+        x.is_finite()
+    }
+
+    #[inline]
+    fn flat_dim(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    #[inline]
+    fn from_flat(&self, xs: &[R]) -> R {
+        xs[0]
+    }
+
+    fn write_flat(x: &f64, out: &mut Vec<f64>) {
+        out.push(*x);
+    }
+}

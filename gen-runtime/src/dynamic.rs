@@ -1,0 +1,344 @@
+//! The general interpreter behind every operation of the interface.
+//!
+//! It builds full addresses and looks choices up in choice maps, so it runs any model,
+//! whatever its control flow. The inference hot paths (importance weights, gradients) use
+//! the plan-based handlers of [`crate::native`] instead and fall back to this one when a
+//! model's structure changes between executions.
+
+use crate::address::{chain_key, Address, Part, Site};
+use crate::choice_map::{ChoiceMap, Selection};
+use crate::distributions::{Distribution, Support};
+use crate::error::GenError;
+use crate::gfi::GenerativeFunction;
+use crate::handler::{Handler, Values};
+use crate::rng::Key;
+use crate::value::{ChoiceData, ChoiceValue, Element};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Which operation the interpreter performs.
+pub(crate) enum Op<'c> {
+    Simulate,
+    Generate(&'c ChoiceMap),
+    Assess(&'c ChoiceMap),
+    Update { prev: &'c ChoiceMap, prev_score: f64, constraints: &'c ChoiceMap },
+    Regenerate { prev: &'c ChoiceMap, prev_scores: &'c BTreeMap<Address, f64>, selection: &'c Selection },
+}
+
+/// Where a choice's value comes from.
+enum Source<'c> {
+    /// Drawn now from the prior conditional.
+    Fresh,
+    /// Given by the user (a constraint, or an assessed choice).
+    Given(&'c ChoiceValue),
+    /// Kept from the previous trace (with its old log density, for regenerate).
+    Kept(&'c ChoiceValue, Option<f64>),
+}
+
+/// One visited site, in visit order: what the plan-based handlers of [`crate::native`] are
+/// built from.
+#[derive(Clone, Debug)]
+pub(crate) struct Visit {
+    /// The full address's hash ([`chain_key`]).
+    pub key: u64,
+    /// The full address.
+    pub addr: Address,
+    /// For a continuous single-choice site: its number of reals and its support.
+    pub continuous: Option<(usize, Support)>,
+    /// Whether the site is vector-valued (`plate` or `iid`).
+    pub vector: bool,
+    /// The distribution's name.
+    pub distribution: &'static str,
+}
+
+/// What an execution produced.
+pub(crate) struct Outcome {
+    pub trail: Vec<Visit>,
+    pub choices: ChoiceMap,
+    pub site_scores: BTreeMap<Address, f64>,
+    pub score: f64,
+    pub weight: f64,
+    pub discard: ChoiceMap,
+}
+
+/// The interpreter's state.
+pub(crate) struct Interpreter<'c> {
+    op: Op<'c>,
+    key: Key,
+    prefix: Vec<Part>,
+    prefix_keys: Vec<u64>,
+    choices: ChoiceMap,
+    site_scores: BTreeMap<Address, f64>,
+    score: f64,
+    weight: f64,
+    fresh_score: f64,
+    given_visits: usize,
+    trail: Vec<Visit>,
+    error: Option<GenError>,
+}
+
+impl<'c> Interpreter<'c> {
+    pub(crate) fn new(op: Op<'c>, key: Key) -> Self {
+        Interpreter {
+            op,
+            key,
+            prefix: Vec::new(),
+            prefix_keys: vec![0],
+            choices: ChoiceMap::new(),
+            site_scores: BTreeMap::new(),
+            score: 0.0,
+            weight: 0.0,
+            fresh_score: 0.0,
+            given_visits: 0,
+            trail: Vec::new(),
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, e: GenError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    fn address(&self, site: &Site<'_>) -> (Address, u64) {
+        let mut parts = self.prefix.clone();
+        parts.push(site.to_part());
+        let parent = *self.prefix_keys.last().expect("root key");
+        (Address(parts), chain_key(parent, site.key))
+    }
+
+    fn is_update_like(&self) -> bool {
+        matches!(self.op, Op::Update { .. } | Op::Regenerate { .. })
+    }
+
+    /// Where the value at `addr` comes from under this operation.
+    fn source(&mut self, addr: &Address) -> Source<'c> {
+        match self.op {
+            Op::Simulate => Source::Fresh,
+            Op::Generate(c) => c.get(addr).map_or(Source::Fresh, Source::Given),
+            Op::Assess(c) => match c.get(addr) {
+                Some(v) => Source::Given(v),
+                None => {
+                    self.fail(GenError::MissingChoice { address: addr.clone() });
+                    Source::Fresh
+                }
+            },
+            Op::Update { prev, constraints, .. } => match constraints.get(addr) {
+                Some(v) => Source::Given(v),
+                None => prev.get(addr).map_or(Source::Fresh, |v| Source::Kept(v, None)),
+            },
+            Op::Regenerate { prev, prev_scores, selection } => {
+                if selection.contains(addr) {
+                    Source::Fresh
+                } else {
+                    prev.get(addr).map_or(Source::Fresh, |v| Source::Kept(v, prev_scores.get(addr).copied()))
+                }
+            }
+        }
+    }
+
+    /// Books a choice's log density; `given` says whether the user gave its value.
+    fn record(&mut self, addr: Address, value: ChoiceValue, lp: f64, source: &Source<'c>) {
+        if lp.is_nan() || lp == f64::INFINITY {
+            self.fail(GenError::NonFinite { address: addr.clone(), value: lp });
+        }
+        self.score += lp;
+        match source {
+            Source::Fresh => self.fresh_score += lp,
+            Source::Given(_) => {
+                self.given_visits += 1;
+                self.weight += lp;
+            }
+            Source::Kept(_, old) => {
+                if let Some(old) = old {
+                    self.weight += lp - old;
+                }
+            }
+        }
+        self.site_scores.insert(addr.clone(), lp);
+        self.choices.insert(addr, value);
+    }
+
+    fn check_new(&mut self, addr: &Address) -> bool {
+        if self.choices.contains(addr) {
+            self.fail(GenError::DuplicateAddress { address: addr.clone() });
+            return false;
+        }
+        true
+    }
+
+    fn wrong_type<D: Distribution>(&mut self, addr: &Address, expected: &'static str, found: &ChoiceValue) {
+        self.fail(GenError::WrongType { address: addr.clone(), distribution: D::NAME, expected, found: found.kind() });
+    }
+
+    /// A value given by the user outside the support is an error for generate and assess,
+    /// and probability zero (weight -inf) for update and regenerate, where MH must reject it.
+    fn outside_support<D: Distribution>(&mut self, addr: &Address, value: String, support: String) -> f64 {
+        if !self.is_update_like() {
+            self.fail(GenError::OutsideSupport { address: addr.clone(), distribution: D::NAME, value, support });
+        }
+        f64::NEG_INFINITY
+    }
+
+    /// Checks the run's end state and returns what it produced.
+    pub(crate) fn finish(mut self) -> Result<Outcome, GenError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let given = match self.op {
+            Op::Generate(c) | Op::Assess(c) => Some(c),
+            Op::Update { constraints, .. } => Some(constraints),
+            _ => None,
+        };
+        if let Some(given) = given {
+            if self.given_visits < given.len() {
+                let address = given.addresses().find(|a| !self.choices.contains(a)).cloned().unwrap_or_default();
+                return Err(GenError::UnvisitedConstraint { address });
+            }
+        }
+        let mut discard = ChoiceMap::new();
+        match self.op {
+            Op::Update { prev, prev_score, constraints } => {
+                self.weight = self.score - prev_score - self.fresh_score;
+                for (a, v) in prev.iter() {
+                    if constraints.contains(a) || !self.choices.contains(a) {
+                        discard.insert(a.clone(), v.clone());
+                    }
+                }
+            }
+            Op::Assess(_) => self.weight = self.score,
+            _ => {}
+        }
+        Ok(Outcome { trail: self.trail, choices: self.choices, site_scores: self.site_scores, score: self.score, weight: self.weight, discard })
+    }
+}
+
+impl<'c> Handler<'c> for Interpreter<'c> {
+    type Real = f64;
+    type Datum = f64;
+
+    fn sample<D: Distribution<Real = f64>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
+        let (addr, key) = self.address(&site);
+        if !self.check_new(&addr) {
+            return dist.lift(&D::Data::default());
+        }
+        let continuous = dist.flat_dim().map(|k| (k, dist.support()));
+        self.trail.push(Visit { key, addr: addr.clone(), continuous, vector: false, distribution: D::NAME });
+        let source = self.source(&addr);
+        if let Err(e) = dist.check() {
+            // An invalid parameter downstream of a zero-probability proposal is part of that
+            // zero-probability state, not an error of the model.
+            if !(self.is_update_like() && self.weight == f64::NEG_INFINITY) {
+                self.fail(e.at(addr.clone(), D::NAME));
+            }
+            self.weight = f64::NEG_INFINITY;
+            return dist.lift(&D::Data::default());
+        }
+        let data = match source {
+            Source::Fresh => dist.sample(&mut self.key.split(key).rng()),
+            Source::Given(v) | Source::Kept(v, _) => match D::Data::from_value(v) {
+                Some(x) => x,
+                None => {
+                    self.wrong_type::<D>(&addr, D::Data::KIND, v);
+                    return dist.lift(&D::Data::default());
+                }
+            },
+        };
+        let lp = if dist.in_support(&data) {
+            dist.log_density_data(&data)
+        } else {
+            self.outside_support::<D>(&addr, format!("{data:?}"), dist.support().to_string())
+        };
+        let value = dist.lift(&data);
+        self.record(addr, data.into_value(), lp, &source);
+        value
+    }
+
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = f64>,
+        D::Data: Element,
+        F: Fn(f64) -> D,
+    {
+        self.vector_site(site, xs.len(), |i| f(xs[i]))
+    }
+
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = f64>,
+        D::Data: Element,
+    {
+        self.vector_site(site, n, |_| dist.clone())
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<f64> {
+        let (_, key) = self.address(&site);
+        self.prefix.push(site.to_part());
+        self.prefix_keys.push(key);
+        let ret = gf.run(self, args);
+        self.prefix.pop();
+        self.prefix_keys.pop();
+        ret
+    }
+}
+
+impl<'c> Interpreter<'c> {
+    /// A vector-valued site: element `i` has distribution `dist(i)`.
+    fn vector_site<D, F>(&mut self, site: Site<'_>, n: usize, dist: F) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = f64>,
+        D::Data: Element,
+        F: Fn(usize) -> D,
+    {
+        let (addr, key) = self.address(&site);
+        if !self.check_new(&addr) {
+            return Cow::Owned(vec![D::Data::default(); n]);
+        }
+        self.trail.push(Visit { key, addr: addr.clone(), continuous: None, vector: true, distribution: D::NAME });
+        let source = self.source(&addr);
+        for i in 0..n {
+            if let Err(e) = dist(i).check() {
+                let mut element = addr.clone();
+                element.0.push(Part::Index(i as i64));
+                self.fail(e.at(element, D::NAME));
+                return Cow::Owned(vec![D::Data::default(); n]);
+            }
+        }
+        let values: Values<'c, D::Data> = match source {
+            Source::Fresh => {
+                let mut rng = self.key.split(key).rng();
+                Cow::Owned((0..n).map(|i| dist(i).sample(&mut rng)).collect())
+            }
+            Source::Given(v) | Source::Kept(v, _) => match <D::Data as Element>::slice(v) {
+                Some(xs) if xs.len() == n => Cow::Borrowed(xs),
+                Some(xs) => {
+                    self.fail(GenError::WrongLength { address: addr.clone(), expected: n, found: xs.len() });
+                    return Cow::Owned(vec![D::Data::default(); n]);
+                }
+                None => {
+                    self.wrong_type::<D>(&addr, "vector", v);
+                    return Cow::Owned(vec![D::Data::default(); n]);
+                }
+            },
+        };
+        let mut lp = 0.0;
+        for (i, x) in values.iter().enumerate() {
+            let d = dist(i);
+            if d.in_support(x) {
+                lp += d.log_density_data(x);
+            } else {
+                let mut element = addr.clone();
+                element.0.push(Part::Index(i as i64));
+                lp = self.outside_support::<D>(&element, format!("{x:?}"), d.support().to_string());
+                break;
+            }
+        }
+        let stored = match (&source, &values) {
+            (Source::Given(v) | Source::Kept(v, _), _) => (*v).clone(),
+            (Source::Fresh, vals) => <D::Data as Element>::plate_value(vals.to_vec()),
+        };
+        self.record(addr, stored, lp, &source);
+        values
+    }
+}

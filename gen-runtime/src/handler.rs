@@ -1,0 +1,130 @@
+//! The interface between model bodies and the engines.
+//!
+//! `#[gen]` rewrites every trace site `X.at(addr)` of a model body into a call on a
+//! [`Handler`], and makes the body generic over it. Each operation of the generative
+//! function interface (simulate, generate, update, ...) and each engine (native floats,
+//! dual numbers, Burn tensors) is one handler: the same body is compiled once per handler,
+//! so every operation runs as specialized code (Gen.jl's dynamic DSL runs the body under a
+//! state object per operation in the same way, but interpreted).
+
+use crate::address::Site;
+use crate::distributions::Distribution;
+use crate::gfi::{Call, GenerativeFunction};
+use crate::real::Real;
+use crate::value::Element;
+use std::borrow::Cow;
+use std::ops::{Add, Div, Mul, Sub};
+
+/// The values of a vector-valued site: borrowed from the constraints or trace when they were
+/// given (no copy of an observed data vector per evaluation), owned when sampled.
+pub type Values<'c, T> = Cow<'c, [T]>;
+
+/// What a model body runs against. `'c` is the lifetime of data the handler lends to the body
+/// (constraints, the previous trace).
+///
+/// `Real` is the type of continuous values; `Datum` is the type a [`plate`](crate::plate)
+/// closure receives for each data point (`f64` on the native engine; on a batched engine, the
+/// whole data vector at once, so the closure runs once per batch, not once per point).
+pub trait Handler<'c>: Sized {
+    /// Continuous values.
+    type Real: Real
+        + Add<Self::Datum, Output = Self::Real>
+        + Sub<Self::Datum, Output = Self::Real>
+        + Mul<Self::Datum, Output = Self::Real>
+        + Div<Self::Datum, Output = Self::Real>;
+    /// One data point inside a plate.
+    type Datum: Real
+        + Add<Self::Real, Output = Self::Real>
+        + Sub<Self::Real, Output = Self::Real>
+        + Mul<Self::Real, Output = Self::Real>
+        + Div<Self::Real, Output = Self::Real>;
+
+    /// A random choice from `dist` at `site`.
+    fn sample<D: Distribution<Real = Self::Real>>(&mut self, site: Site<'_>, dist: D) -> D::Value;
+
+    /// One choice per data point `x` in `xs`, from `f(x)`, all at one address: GenJAX's
+    /// `dist.vmap(...) @ addr`. Evaluated as one fused loop.
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Self::Real>,
+        D::Data: Element,
+        F: Fn(Self::Datum) -> D;
+
+    /// `n` independent choices from `dist` at one address.
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Self::Real>,
+        D::Data: Element;
+
+    /// Calls another generative function with its choices under `site`.
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<Self::Real>;
+}
+
+/// Something that can stand before `.at(addr)` in a model body: a distribution, `iid(...)`,
+/// or a call of another generative function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be traced with `.at(...)`",
+    label = "not a distribution, `iid(...)`, or a generative function call",
+    note = "`.at(addr)` records a random choice; it applies to a distribution such as `normal(0.0, 1.0)` or to a call of another `#[gen]` function"
+)]
+pub trait Traceable<'c, H: Handler<'c>> {
+    /// What the body receives.
+    type Output;
+    /// Records it at `site`.
+    fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output;
+}
+
+impl<'c, H: Handler<'c>, D: Distribution<Real = H::Real>> Traceable<'c, H> for D {
+    type Output = D::Value;
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) -> D::Value {
+        h.sample(site, self)
+    }
+}
+
+impl<'c, H: Handler<'c>, G: GenerativeFunction> Traceable<'c, H> for Call<G> {
+    type Output = G::Ret<H::Real>;
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output {
+        h.call(site, &self.gf, self.args)
+    }
+}
+
+/// `n` independent draws from one distribution at one address (see [`iid`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Iid<D> {
+    /// The distribution.
+    pub dist: D,
+    /// The number of draws.
+    pub n: usize,
+}
+
+/// `n` independent draws from `dist` at one address, as one vector-valued choice:
+/// `iid(bernoulli(p), 50).at("ys")`.
+#[must_use]
+pub fn iid<D: Distribution>(dist: D, n: usize) -> Iid<D> {
+    Iid { dist, n }
+}
+
+impl<'c, H: Handler<'c>, D> Traceable<'c, H> for Iid<D>
+where
+    D: Distribution<Real = H::Real>,
+    D::Data: Element,
+{
+    type Output = Values<'c, D::Data>;
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output {
+        h.iid(site, self.dist, self.n)
+    }
+}
+
+/// One choice per data point, all at one address: `plate(xs, |x| normal(a + b * x, 1.0)).at("ys")`.
+///
+/// Inside `#[gen]`, `plate(...).at(addr)` is recognised by the macro and becomes
+/// [`Handler::plate`], which gives the closure's argument the engine's data type (so a
+/// batched engine evaluates the closure once over the whole vector). Outside a model body
+/// this function only exists so the name resolves and is documented.
+#[doc(hidden)]
+pub fn plate<F>(xs: &[f64], f: F) -> (&[f64], F) {
+    (xs, f)
+}

@@ -1,0 +1,83 @@
+//! Generative functions in Rust: the modeling language and runtime of the Gen family.
+//!
+//! Write a model as a function whose random choices carry addresses, then run the generative
+//! function interface on it:
+//!
+//! ```
+//! use gen_runtime::prelude::*;
+//!
+//! // y_i ~ Normal(a + b x_i + c x_i², 0.05), a, b, c ~ Normal(0, 1).
+//! #[gen]
+//! fn polynomial(xs: &[f64]) -> Real {
+//!     let a = normal(0.0, 1.0).at("a");
+//!     let b = normal(0.0, 1.0).at("b");
+//!     let c = normal(0.0, 1.0).at("c");
+//!     plate(xs, |x| normal(a + b * x + c * x * x, 0.05)).at("ys");
+//!     a
+//! }
+//!
+//! let xs = [0.0, 0.5, 1.0];
+//! let observations = choicemap! { "ys" => vec![0.5, 0.2, 1.25] };
+//! let (trace, log_weight) = polynomial(&xs).generate(Key::new(42), &observations)?;
+//! assert!(log_weight.is_finite());
+//! // The score is log p(all choices): assess agrees with it.
+//! let (score, _) = polynomial(&xs).assess(trace.choices())?;
+//! assert!((score - trace.score()).abs() < 1e-12);
+//! # Ok::<(), gen_runtime::GenError>(())
+//! ```
+//!
+//! `Real` in a model body is the engine's number type: `f64` when simulating, a dual number
+//! when differentiating, a batched tensor on the Burn engine. The body is compiled once for
+//! each, so every operation runs as specialized machine code. Scores are log p (Gen.jl's
+//! convention; GenJAX stores the negative).
+//!
+//! `gen` is a reserved keyword in the 2024 edition of Rust: there, write `#[r#gen]` or the
+//! alias `#[generative]`.
+
+pub mod address;
+pub mod choice_map;
+pub mod diagnostics;
+pub mod distributions;
+mod dual;
+mod dynamic;
+pub mod error;
+pub mod exact;
+mod gfi;
+mod handler;
+pub mod native;
+mod real;
+mod rng;
+pub mod value;
+
+pub use address::{Address, IntoAddress, Part, Site};
+pub use choice_map::{ChoiceMap, Selection};
+pub use dual::Dual;
+pub use error::{GenError, ParamError};
+pub use gen_macros::{gen, generative};
+pub use gfi::{Call, GenerativeFunction, Trace};
+pub use native::{importance_log_weights, LogDensity, Particles};
+pub use handler::{iid, plate, Handler, Iid, Traceable, Values};
+pub use real::{digamma, LhsOps, Real, Scalar};
+pub use rng::{Key, KeyRng};
+pub use value::ChoiceValue;
+
+/// Everything a model file needs: the attribute, distributions, choice maps and keys.
+pub mod prelude {
+    pub use crate::distributions::*;
+    pub use crate::{choicemap, gen, generative, iid, plate, select};
+    pub use crate::{Address, Call, ChoiceMap, GenError, GenerativeFunction, Key, Real, Selection, Trace};
+}
+
+/// What `#[gen]`'s generated code names. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::address::{name_key, Part, Site};
+    pub use crate::gfi::{Call, GenerativeFunction};
+    pub use crate::handler::{Handler, Traceable};
+    pub use crate::real::{LhsOps, Real};
+
+    /// Converts an address expression that is not a literal into a part.
+    pub fn part(p: impl Into<Part>) -> Part {
+        p.into()
+    }
+}

@@ -1,0 +1,662 @@
+//! The native engine's hot paths: importance weights and gradients run against a plan.
+//!
+//! The general interpreter ([`crate::dynamic`]) builds an address and looks it up in a map
+//! at every choice. Here a first execution records the sites in visit order (the plan),
+//! with each site's address hash and what to do there (sample it, score a given value, or
+//! read a coordinate of the parameter vector). Later executions walk the plan by position
+//! and only compare hashes, so addresses resolve once, not at every evaluation. A hash that
+//! disagrees means the model took another path (for example after a discrete choice); the
+//! importance path then reruns that particle with the interpreter, the gradient path
+//! reports it.
+
+use crate::address::{chain_key, Address, Site};
+use crate::choice_map::{ChoiceMap, Selection};
+use crate::distributions::{Distribution, Support};
+use crate::dual::Dual;
+use crate::dynamic::{Interpreter, Op, Visit};
+use crate::error::GenError;
+use crate::gfi::{Call, GenerativeFunction};
+use crate::handler::{Handler, Values};
+use crate::rng::Key;
+use crate::value::{ChoiceData, ChoiceValue, Element};
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// Runs one execution with the interpreter and returns its visits and choices.
+fn discover<G: GenerativeFunction>(call: &Call<G>, op: Op<'_>, key: Key) -> Result<(Vec<Visit>, ChoiceMap), GenError> {
+    let mut h = Interpreter::new(op, key);
+    let _ = call.gf.run(&mut h, call.args.clone());
+    let out = h.finish()?;
+    Ok((out.trail, out.choices))
+}
+
+// ---------------------------------------------------------------------------------------
+// Gradients
+
+/// What a gradient evaluation does at one site.
+#[derive(Clone, Debug)]
+enum GradAction {
+    /// A selected continuous choice: coordinates `offset..offset + dim` of the parameter
+    /// vector map to its `flat` reals through `support`.
+    Selected { offset: usize, dim: usize, flat: usize, support: Support },
+    /// Any other choice: its value is fixed.
+    Fixed(ChoiceValue),
+}
+
+#[derive(Clone, Debug)]
+struct GradSite {
+    key: u64,
+    action: GradAction,
+}
+
+/// One selected choice's place in the parameter vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coordinate {
+    /// The choice's address.
+    pub address: Address,
+    /// Its first coordinate.
+    pub offset: usize,
+    /// Its number of coordinates (k - 1 for a k-simplex in unconstrained space).
+    pub dim: usize,
+    /// Its support.
+    pub support: Support,
+}
+
+/// The log density of a model as a function of its selected continuous choices, the other
+/// choices fixed: the target of HMC, NUTS and MALA.
+///
+/// In unconstrained coordinates (the default) each choice is mapped through its support's
+/// bijection and log |det J| is added, so the sampler moves in all of R^d. In constrained
+/// coordinates the choices are used as they are (Gen.jl's `choice_gradients`).
+///
+/// Gradients are forward-mode dual numbers through the model body compiled for
+/// [`Dual<N>`](crate::Dual): one pass for up to 8 coordinates, more passes beyond.
+#[derive(Clone)]
+pub struct LogDensity<G: GenerativeFunction> {
+    call: Call<G>,
+    plan: Vec<GradSite>,
+    coordinates: Vec<Coordinate>,
+    dim: usize,
+    unconstrained: bool,
+}
+
+impl<G: GenerativeFunction> LogDensity<G> {
+    /// The target for `selection` with every other choice fixed to its value in `trace`.
+    ///
+    /// # Errors
+    /// A selected choice that is not continuous, or one inside a `plate`/`iid` vector site.
+    pub fn from_trace(trace: &crate::gfi::Trace<G>, selection: &Selection) -> Result<Self, GenError> {
+        Self::build(&trace.call(), trace.choices(), selection, true)
+    }
+
+    /// The target for `selection` given `observations`; unobserved choices outside the
+    /// selection are drawn once with `key` and then held fixed.
+    ///
+    /// # Errors
+    /// As [`LogDensity::from_trace`], plus those of [`Call::generate`].
+    pub fn new(call: &Call<G>, observations: &ChoiceMap, selection: &Selection, key: Key) -> Result<Self, GenError> {
+        let (trace, _) = call.generate(key, observations)?;
+        Self::build(call, trace.choices(), selection, true)
+    }
+
+    /// The same target in constrained coordinates (no bijection, no Jacobian term).
+    #[must_use]
+    pub fn constrained(mut self) -> Self {
+        self.unconstrained = false;
+        let mut offset = 0;
+        for c in &mut self.coordinates {
+            c.offset = offset;
+            offset += match c.support {
+                Support::Simplex(k) => k,
+                _ => c.dim,
+            };
+        }
+        // Re-derive offsets in the plan from the coordinates.
+        let mut i = 0;
+        for site in &mut self.plan {
+            if let GradAction::Selected { offset, dim, flat, .. } = &mut site.action {
+                *offset = self.coordinates[i].offset;
+                *dim = *flat;
+                self.coordinates[i].dim = *flat;
+                i += 1;
+            }
+        }
+        self.dim = offset;
+        self
+    }
+
+    fn build(call: &Call<G>, choices: &ChoiceMap, selection: &Selection, unconstrained: bool) -> Result<Self, GenError> {
+        let (trail, _) = discover(call, Op::Assess(choices), Key::new(0))?;
+        let mut plan = Vec::with_capacity(trail.len());
+        let mut coordinates = Vec::new();
+        let mut dim = 0;
+        for visit in trail {
+            let value = choices.get(&visit.addr).cloned().ok_or_else(|| GenError::MissingChoice { address: visit.addr.clone() })?;
+            let action = if selection.contains(&visit.addr) {
+                if visit.vector {
+                    return Err(GenError::Unsupported {
+                        address: visit.addr,
+                        message: "gradients with respect to a vector site (plate or iid) are not supported; make its elements scalar choices at indexed addresses".into(),
+                    });
+                }
+                let Some((flat, support)) = visit.continuous else {
+                    return Err(GenError::NotContinuous { address: visit.addr, distribution: visit.distribution });
+                };
+                let d = support.unconstrained_dim(flat);
+                coordinates.push(Coordinate { address: visit.addr.clone(), offset: dim, dim: d, support });
+                let action = GradAction::Selected { offset: dim, dim: d, flat, support };
+                dim += d;
+                action
+            } else {
+                GradAction::Fixed(value)
+            };
+            plan.push(GradSite { key: visit.key, action });
+        }
+        Ok(LogDensity { call: call.clone(), plan, coordinates, dim, unconstrained })
+    }
+
+    /// The number of coordinates.
+    #[must_use]
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Where each selected choice sits in the parameter vector.
+    #[must_use]
+    pub fn coordinates(&self) -> &[Coordinate] {
+        &self.coordinates
+    }
+
+    /// The coordinates of the selected choices of `choices` (their unconstrained values, in
+    /// unconstrained mode).
+    ///
+    /// # Errors
+    /// A selected choice missing from `choices`.
+    pub fn point(&self, choices: &ChoiceMap) -> Result<Vec<f64>, GenError> {
+        let mut theta = Vec::with_capacity(self.dim);
+        let mut flat = Vec::new();
+        for c in &self.coordinates {
+            let v = choices.get(&c.address).ok_or_else(|| GenError::MissingChoice { address: c.address.clone() })?;
+            flat.clear();
+            match v {
+                ChoiceValue::Real(x) => flat.push(*x),
+                ChoiceValue::Reals(xs) => flat.extend_from_slice(xs),
+                other => {
+                    return Err(GenError::WrongType { address: c.address.clone(), distribution: "continuous", expected: "f64", found: other.kind() })
+                }
+            }
+            if self.unconstrained {
+                c.support.inverse(&flat, &mut theta);
+            } else {
+                theta.extend_from_slice(&flat);
+            }
+        }
+        Ok(theta)
+    }
+
+    /// The selected choices at `theta`, as a choice map of constrained values.
+    #[must_use]
+    pub fn choices(&self, theta: &[f64]) -> ChoiceMap {
+        let mut out = ChoiceMap::new();
+        let mut buf = Vec::new();
+        for c in &self.coordinates {
+            let t = &theta[c.offset..c.offset + c.dim];
+            let vals: Vec<f64> = if self.unconstrained {
+                c.support.forward(t, &mut buf);
+                buf.clone()
+            } else {
+                t.to_vec()
+            };
+            match c.support {
+                Support::Simplex(_) | Support::RealVector => out.insert(c.address.clone(), vals),
+                _ => out.insert(c.address.clone(), vals[0]),
+            };
+        }
+        out
+    }
+
+    /// The log density at `theta` (log joint of all choices, plus log |det J| in
+    /// unconstrained mode).
+    ///
+    /// # Errors
+    /// The model took another path than the one the target was built from.
+    pub fn log_density(&self, theta: &[f64]) -> Result<f64, GenError> {
+        let (lp, _) = self.eval::<0>(theta, 0)?;
+        Ok(lp.re)
+    }
+
+    /// The log density at `theta` and its gradient, written to `grad`.
+    ///
+    /// # Errors
+    /// As [`LogDensity::log_density`].
+    ///
+    /// # Panics
+    /// If `theta` or `grad` does not have [`LogDensity::dim`] entries.
+    pub fn log_density_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> Result<f64, GenError> {
+        assert_eq!(theta.len(), self.dim, "theta has the wrong length");
+        assert_eq!(grad.len(), self.dim, "grad has the wrong length");
+        // One instantiation per small width keeps a few coordinates in one pass without
+        // wasted lanes; wider targets take passes of 8.
+        match self.dim {
+            0 => self.log_density(theta),
+            1 => self.pass::<1>(theta, grad),
+            2 => self.pass::<2>(theta, grad),
+            3 => self.pass::<3>(theta, grad),
+            4 => self.pass::<4>(theta, grad),
+            _ => {
+                let mut lp = 0.0;
+                for first in (0..self.dim).step_by(8) {
+                    let (v, eps) = self.eval::<8>(theta, first)?;
+                    lp = v.re;
+                    let n = (self.dim - first).min(8);
+                    grad[first..first + n].copy_from_slice(&eps.eps[..n]);
+                }
+                Ok(lp)
+            }
+        }
+    }
+
+    fn pass<const N: usize>(&self, theta: &[f64], grad: &mut [f64]) -> Result<f64, GenError> {
+        let (lp, _) = self.eval::<N>(theta, 0)?;
+        grad.copy_from_slice(&lp.eps[..self.dim]);
+        Ok(lp.re)
+    }
+
+    fn eval<const N: usize>(&self, theta: &[f64], first: usize) -> Result<(Dual<N>, Dual<N>), GenError> {
+        let mut h = GradEval::<N> {
+            plan: &self.plan,
+            pos: 0,
+            theta,
+            first,
+            lp: Dual::constant(0.0),
+            keys: vec![0],
+            unconstrained: self.unconstrained,
+            failure: None,
+            t_buf: Vec::new(),
+            x_buf: Vec::new(),
+        };
+        let _ = self.call.gf.run(&mut h, self.call.args.clone());
+        if let Some(addr) = h.failure {
+            return Err(GenError::Unsupported {
+                address: addr,
+                message: "the model took a different path than when the gradient target was built".into(),
+            });
+        }
+        if h.pos != self.plan.len() {
+            return Err(GenError::Unsupported { address: Address::root(), message: "the model made fewer choices than when the gradient target was built".into() });
+        }
+        Ok((h.lp, h.lp))
+    }
+}
+
+/// Evaluates the log density with dual numbers along the plan.
+struct GradEval<'p, const N: usize> {
+    plan: &'p [GradSite],
+    pos: usize,
+    theta: &'p [f64],
+    first: usize,
+    lp: Dual<N>,
+    keys: Vec<u64>,
+    unconstrained: bool,
+    failure: Option<Address>,
+    t_buf: Vec<Dual<N>>,
+    x_buf: Vec<Dual<N>>,
+}
+
+impl<'p, const N: usize> GradEval<'p, N> {
+    #[inline]
+    fn next(&mut self, site: &Site<'_>) -> Option<&'p GradSite> {
+        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
+        match self.plan.get(self.pos) {
+            Some(s) if s.key == key => {
+                self.pos += 1;
+                Some(s)
+            }
+            _ => {
+                if self.failure.is_none() {
+                    self.failure = Some(Address(vec![site.to_part()]));
+                }
+                None
+            }
+        }
+    }
+
+    #[inline]
+    fn coordinate(&self, j: usize) -> Dual<N> {
+        let v = self.theta[j];
+        if j >= self.first && j < self.first + N {
+            Dual::variable(v, j - self.first)
+        } else {
+            Dual::constant(v)
+        }
+    }
+}
+
+impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
+    type Real = Dual<N>;
+    type Datum = f64;
+
+    #[inline]
+    fn sample<D: Distribution<Real = Dual<N>>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
+        let Some(s) = self.next(&site) else { return dist.lift(&D::Data::default()) };
+        match &s.action {
+            GradAction::Selected { offset, dim, support, .. } => {
+                let mut t = std::mem::take(&mut self.t_buf);
+                let mut x = std::mem::take(&mut self.x_buf);
+                t.clear();
+                t.extend((*offset..offset + dim).map(|j| self.coordinate(j)));
+                let value = if self.unconstrained {
+                    self.lp += support.forward(&t, &mut x);
+                    dist.from_flat(&x)
+                } else {
+                    dist.from_flat(&t)
+                };
+                self.t_buf = t;
+                self.x_buf = x;
+                self.lp += dist.log_density(&value);
+                value
+            }
+            GradAction::Fixed(v) => match D::Data::from_value(v) {
+                Some(x) => {
+                    self.lp += dist.log_density_data(&x);
+                    dist.lift(&x)
+                }
+                None => {
+                    self.failure.get_or_insert_with(|| Address(vec![site.to_part()]));
+                    dist.lift(&D::Data::default())
+                }
+            },
+        }
+    }
+
+    #[inline]
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Dual<N>>,
+        D::Data: Element,
+        F: Fn(f64) -> D,
+    {
+        let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
+            return Cow::Owned(vec![D::Data::default(); xs.len()]);
+        };
+        let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
+        let mut lp = Dual::constant(0.0);
+        for (x, y) in xs.iter().zip(ys) {
+            lp += f(*x).log_density_data(y);
+        }
+        self.lp += lp;
+        Cow::Borrowed(ys)
+    }
+
+    #[inline]
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Dual<N>>,
+        D::Data: Element,
+    {
+        let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
+            return Cow::Owned(vec![D::Data::default(); n]);
+        };
+        let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
+        let mut lp = Dual::constant(0.0);
+        for y in ys {
+            lp += dist.log_density_data(y);
+        }
+        self.lp += lp;
+        Cow::Borrowed(ys)
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<Dual<N>> {
+        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
+        self.keys.push(key);
+        let ret = gf.run(self, args);
+        self.keys.pop();
+        ret
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Importance weights
+
+/// What an importance-weight evaluation does at one site.
+#[derive(Clone, Debug)]
+enum IsAction {
+    /// Score the observed value.
+    Observed(ChoiceValue),
+    /// Draw from the prior conditional (the proposal) and store it in latent column `column`
+    /// if it is a scalar.
+    Sampled { column: Option<usize> },
+}
+
+#[derive(Clone, Debug)]
+struct IsSite {
+    key: u64,
+    action: IsAction,
+}
+
+/// Log importance weights of particles drawn from the prior, with the latent scalar choices
+/// of each particle. Produced by [`importance_log_weights`].
+#[derive(Clone, Debug)]
+pub struct Particles {
+    /// The addresses of the latent scalar choices (the columns of `latents`).
+    pub addresses: Vec<Address>,
+    /// Row-major, one row per particle; NaN where a particle did not make that choice.
+    pub latents: Vec<f64>,
+    /// log p(observations | latents) of each particle.
+    pub log_weights: Vec<f64>,
+    /// The number of particles that took another path than the plan and were rerun with
+    /// the interpreter.
+    pub irregular: usize,
+}
+
+/// Particles per task: small enough to balance across cores, large enough that spawning a
+/// task costs little against the work in it.
+fn chunk_size(n_particles: usize, work_per_particle: usize) -> usize {
+    let min_work = 1 << 15;
+    let by_work = min_work / work_per_particle.max(1);
+    by_work.clamp(16, n_particles.max(16))
+}
+
+/// Importance sampling with the prior as proposal: for each particle `i`, draws the
+/// unobserved choices with key `key.split(i)` and returns log p(observations | latents).
+/// The same key gives the same particles as [`Call::generate`] with `key.split(i)`,
+/// whatever the thread count.
+///
+/// # Errors
+/// Those of [`Call::generate`] for any particle.
+pub fn importance_log_weights<G: GenerativeFunction>(call: &Call<G>, observations: &ChoiceMap, n_particles: usize, key: Key) -> Result<Particles, GenError> {
+    let (trail, _) = discover(call, Op::Generate(observations), key.split(0))?;
+    let mut addresses = Vec::new();
+    let mut work = 1;
+    let plan: Vec<IsSite> = trail
+        .into_iter()
+        .map(|v| {
+            let action = match observations.get(&v.addr) {
+                Some(value) => {
+                    work += match value {
+                        ChoiceValue::Reals(x) => x.len(),
+                        ChoiceValue::Bools(x) => x.len(),
+                        ChoiceValue::Indices(x) => x.len(),
+                        ChoiceValue::Counts(x) => x.len(),
+                        _ => 1,
+                    };
+                    IsAction::Observed(value.clone())
+                }
+                None => {
+                    work += 4;
+                    let column = (!v.vector).then(|| {
+                        addresses.push(v.addr.clone());
+                        addresses.len() - 1
+                    });
+                    IsAction::Sampled { column }
+                }
+            };
+            IsSite { key: v.key, action }
+        })
+        .collect();
+    let d = addresses.len();
+    let mut log_weights = vec![0.0; n_particles];
+    let mut latents = vec![f64::NAN; n_particles * d];
+    let chunk = chunk_size(n_particles, work);
+    let irregular: Result<usize, GenError> = log_weights
+        .par_chunks_mut(chunk)
+        .zip(latents.par_chunks_mut((chunk * d).max(1)))
+        .enumerate()
+        .map(|(c, (weights, rows))| {
+            let mut irregular = 0;
+            let mut h = IsEval { plan: &plan, pos: 0, key, lw: 0.0, keys: vec![0], row: vec![f64::NAN; d], failed: false };
+            for (j, w) in weights.iter_mut().enumerate() {
+                let i = c * chunk + j;
+                let row = &mut rows[j * d..(j + 1) * d];
+                h.reset(key.split(i as u64));
+                let _ = call.gf.run(&mut h, call.args.clone());
+                if h.failed || h.pos != plan.len() || !h.lw.is_finite() {
+                    // Another path, or a density to diagnose: the interpreter handles both
+                    // and names any error.
+                    irregular += 1;
+                    let (trace, lw) = call.generate(key.split(i as u64), observations)?;
+                    *w = lw;
+                    for (slot, a) in row.iter_mut().zip(&addresses) {
+                        *slot = trace.choices().get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN);
+                    }
+                } else {
+                    *w = h.lw;
+                    row.copy_from_slice(&h.row);
+                }
+            }
+            Ok(irregular)
+        })
+        .sum();
+    Ok(Particles { addresses, latents, log_weights, irregular: irregular? })
+}
+
+/// Evaluates one particle's log weight along the plan.
+struct IsEval<'p> {
+    plan: &'p [IsSite],
+    pos: usize,
+    key: Key,
+    lw: f64,
+    keys: Vec<u64>,
+    row: Vec<f64>,
+    failed: bool,
+}
+
+impl<'p> IsEval<'p> {
+    fn reset(&mut self, key: Key) {
+        self.pos = 0;
+        self.key = key;
+        self.lw = 0.0;
+        self.keys.truncate(1);
+        self.row.fill(f64::NAN);
+        self.failed = false;
+    }
+
+    /// The plan's next site if its hash matches, with the choice's full hash.
+    #[inline]
+    fn next(&mut self, site: &Site<'_>) -> Option<(&'p IsSite, u64)> {
+        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
+        let plan: &'p [IsSite] = self.plan;
+        match plan.get(self.pos) {
+            Some(s) if s.key == key => {
+                self.pos += 1;
+                Some((s, key))
+            }
+            _ => {
+                self.failed = true;
+                None
+            }
+        }
+    }
+}
+
+impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
+    type Real = f64;
+    type Datum = f64;
+
+    #[inline]
+    fn sample<D: Distribution<Real = f64>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
+        let Some((s, key)) = self.next(&site) else { return dist.lift(&D::Data::default()) };
+        match &s.action {
+            IsAction::Observed(v) => match D::Data::from_value(v) {
+                Some(x) => {
+                    self.lw += dist.log_density_data(&x);
+                    dist.lift(&x)
+                }
+                None => {
+                    self.failed = true;
+                    dist.lift(&D::Data::default())
+                }
+            },
+            IsAction::Sampled { column } => {
+                let x = dist.sample(&mut self.key.split(key).rng());
+                if let Some(c) = column {
+                    self.row[*c] = x.clone().into_value().to_f64().unwrap_or(f64::NAN);
+                }
+                dist.lift(&x)
+            }
+        }
+    }
+
+    #[inline]
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = f64>,
+        D::Data: Element,
+        F: Fn(f64) -> D,
+    {
+        let Some((s, key)) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); xs.len()]) };
+        match &s.action {
+            IsAction::Observed(v) => {
+                let Some(ys) = <D::Data as Element>::slice(v).filter(|ys| ys.len() == xs.len()) else {
+                    self.failed = true;
+                    return Cow::Owned(vec![D::Data::default(); xs.len()]);
+                };
+                let mut lw = 0.0;
+                for (x, y) in xs.iter().zip(ys) {
+                    lw += f(*x).log_density_data(y);
+                }
+                self.lw += lw;
+                Cow::Borrowed(ys)
+            }
+            IsAction::Sampled { .. } => {
+                let mut rng = self.key.split(key).rng();
+                Cow::Owned(xs.iter().map(|x| f(*x).sample(&mut rng)).collect())
+            }
+        }
+    }
+
+    #[inline]
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = f64>,
+        D::Data: Element,
+    {
+        let Some((s, key)) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); n]) };
+        match &s.action {
+            IsAction::Observed(v) => {
+                let Some(ys) = <D::Data as Element>::slice(v).filter(|ys| ys.len() == n) else {
+                    self.failed = true;
+                    return Cow::Owned(vec![D::Data::default(); n]);
+                };
+                let mut lw = 0.0;
+                for y in ys {
+                    lw += dist.log_density_data(y);
+                }
+                self.lw += lw;
+                Cow::Borrowed(ys)
+            }
+            IsAction::Sampled { .. } => {
+                let mut rng = self.key.split(key).rng();
+                Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect())
+            }
+        }
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<f64> {
+        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
+        self.keys.push(key);
+        let ret = gf.run(self, args);
+        self.keys.pop();
+        ret
+    }
+}

@@ -1,0 +1,183 @@
+//! The value abstraction every model body is written against.
+//!
+//! A `#[gen]` body is generic over its [`Handler`](crate::Handler), and every continuous
+//! value in it has the handler's `Real` type: `f64` when simulating or scoring, a
+//! forward-mode [`Dual`](crate::Dual) when differentiating, a batched tensor handle on the
+//! Burn engine. So the same source compiles into specialized code for each engine.
+//!
+//! Comparisons are deliberately absent from [`Real`]: on a batched engine a value differs
+//! across particles, so control flow cannot branch on it (JAX's tracing has the same rule).
+
+use std::fmt::Debug;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// Arithmetic with `f64` on the left: `2.0 * x` where `x` is a [`Real`].
+///
+/// Implemented for `f64` over every engine value type. `#[gen]` adds the bound
+/// `f64: LhsOps<R>` to the generated code because Rust cannot imply it from `R: Real`.
+pub trait LhsOps<R>: Add<R, Output = R> + Sub<R, Output = R> + Mul<R, Output = R> + Div<R, Output = R> {}
+impl<R, T> LhsOps<R> for T where T: Add<R, Output = R> + Sub<R, Output = R> + Mul<R, Output = R> + Div<R, Output = R> {}
+
+/// A real number as a model body sees it: `f64`, a dual number, or a batched value.
+pub trait Real:
+    Copy
+    + Debug
+    + From<f64>
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + Add<f64, Output = Self>
+    + Sub<f64, Output = Self>
+    + Mul<f64, Output = Self>
+    + Div<f64, Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + Send
+    + Sync
+    + 'static
+{
+    /// The constant `c`.
+    #[inline]
+    fn cst(c: f64) -> Self {
+        Self::from(c)
+    }
+    /// e^x.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// ln(1 + x), accurate near 0.
+    fn ln_1p(self) -> Self;
+    /// e^x - 1, accurate near 0.
+    fn exp_m1(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// x^n for an integer n.
+    fn powi(self, n: i32) -> Self;
+    /// x^p for a real constant p.
+    fn powf(self, p: f64) -> Self;
+    /// Sine.
+    fn sin(self) -> Self;
+    /// Cosine.
+    fn cos(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Arctangent.
+    fn atan(self) -> Self;
+    /// Absolute value (derivative sign(x), 0 at 0).
+    fn abs(self) -> Self;
+    /// ln Γ(x).
+    fn ln_gamma(self) -> Self;
+    /// 1 / x.
+    #[inline]
+    fn recip(self) -> Self {
+        Self::cst(1.0) / self
+    }
+    /// x².
+    #[inline]
+    fn square(self) -> Self {
+        self * self
+    }
+    /// The logistic sigmoid 1 / (1 + e^-x).
+    #[inline]
+    fn sigmoid(self) -> Self {
+        (Self::cst(1.0) + (-self).exp()).recip()
+    }
+    /// ln(1 + e^x), computed without overflow for large x only where the type can branch;
+    /// the generic form is exact for moderate x.
+    #[inline]
+    fn softplus(self) -> Self {
+        self.exp().ln_1p()
+    }
+}
+
+/// A [`Real`] that is one number per evaluation (not a batch), so it has a value to sample
+/// with and to compare. The native engine's value types are all scalars.
+pub trait Scalar: Real + PartialOrd + PartialOrd<f64> {
+    /// The primal value, without derivative information.
+    fn value(self) -> f64;
+}
+
+macro_rules! forward_f64 {
+    ($($name:ident),*) => {$(
+        #[inline]
+        fn $name(self) -> Self {
+            f64::$name(self)
+        }
+    )*};
+}
+
+impl Real for f64 {
+    forward_f64!(exp, ln, ln_1p, exp_m1, sqrt, sin, cos, tanh, atan, abs);
+    #[inline]
+    fn powi(self, n: i32) -> Self {
+        f64::powi(self, n)
+    }
+    #[inline]
+    fn powf(self, p: f64) -> Self {
+        f64::powf(self, p)
+    }
+    #[inline]
+    fn ln_gamma(self) -> Self {
+        statrs::function::gamma::ln_gamma(self)
+    }
+    #[inline]
+    fn softplus(self) -> Self {
+        // Branching is fine for a scalar: avoids e^x overflow for large x.
+        if self > 30.0 {
+            self + (-self).exp()
+        } else {
+            self.exp().ln_1p()
+        }
+    }
+}
+
+impl Scalar for f64 {
+    #[inline]
+    fn value(self) -> f64 {
+        self
+    }
+}
+
+/// The digamma function ψ(x) = d/dx ln Γ(x), the derivative that [`Real::ln_gamma`] needs.
+///
+/// statrs has no digamma, so this uses the recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 10 and
+/// then the asymptotic series, accurate to about 1e-13 for x > 0.
+pub fn digamma(mut x: f64) -> f64 {
+    if x <= 0.0 && x == x.floor() {
+        return f64::NAN;
+    }
+    let mut acc = 0.0;
+    if x < 0.0 {
+        // Reflection: ψ(1 - x) - ψ(x) = π cot(πx).
+        let pi = std::f64::consts::PI;
+        return digamma(1.0 - x) - pi / (pi * x).tan();
+    }
+    while x < 10.0 {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    // Bernoulli-number series: ln x - 1/(2x) - Σ B_2k / (2k x^2k).
+    let series = inv2
+        * (1.0 / 12.0
+            - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 * (1.0 / 132.0)))));
+    acc + x.ln() - 0.5 * inv - series
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digamma;
+
+    #[test]
+    fn digamma_matches_known_values() {
+        // ψ(1) = -γ, ψ(1/2) = -γ - 2 ln 2, ψ(10) from tables.
+        let gamma = 0.577_215_664_901_532_9;
+        assert!((digamma(1.0) + gamma).abs() < 1e-12);
+        assert!((digamma(0.5) + gamma + 2.0 * 2f64.ln()).abs() < 1e-12);
+        assert!((digamma(10.0) - 2.251_752_589_066_721).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,182 @@
+# One function per (model, method): time Gen.jl's own inference call, then compute the
+# protocol's quality numbers outside the timed region.
+
+"""What a runner hands back to `main` (the fields `main` does not fill itself)."""
+struct RunnerResult
+    compile_time_s::Float64
+    times_s::Vector{Float64}
+    quality::Dict{String,Any}
+    notes::Vector{String}
+end
+
+"""
+    time_calls(call, repeats, seed) -> (compile_time_s, times_s, last_result)
+
+The timing protocol of common.time_calls: `call()` runs the whole inference once and returns
+its result fully built (Gen returns ordinary Julia arrays and traces, nothing is lazy). Call 0
+is the first, compiling call (Julia compiles every method on its first call) and is reported
+as compile time; calls 1..repeats are timed. Gen draws from Julia's global RNG, so each call
+first reseeds it with `seed + call index`, outside the clock.
+"""
+function time_calls(call, repeats::Int, seed::Int)
+    Random.seed!(seed)
+    t0 = time_ns()
+    result = call()
+    compile_time_s = (time_ns() - t0) / 1e9
+    times_s = Float64[]
+    for i in 1:repeats
+        Random.seed!(seed + i)
+        t0 = time_ns()
+        result = call()
+        push!(times_s, (time_ns() - t0) / 1e9)
+    end
+    return compile_time_s, times_s, result
+end
+
+# ---------------------------------------------------------------------------------------
+# Quality helpers (the definitions of comparisons/common.py and comparisons/stan_impl.py)
+# ---------------------------------------------------------------------------------------
+
+"""Kish effective sample size 1 / sum(w_i^2) of normalized weights given as logs."""
+ess_from_log_normalized_weights(lnw::Vector{Float64}) = exp(-logsumexp(2.0 .* lnw))
+
+"""Self-normalized posterior mean and sd per latent; `samples` is N x d."""
+function weighted_moments(samples::Matrix{Float64}, lnw::Vector{Float64})
+    w = exp.(lnw .- logsumexp(lnw))
+    mean = vec(w' * samples)
+    var = vec(w' * (samples .- mean') .^ 2)
+    return mean, sqrt.(max.(var, 0.0))
+end
+
+"""Sample mean and sd (n - 1 denominator) per latent over MCMC draws; `samples` is S x d."""
+function sample_moments(samples::Matrix{Float64})
+    s = size(samples, 1)
+    mean = vec(sum(samples; dims=1)) ./ s
+    denom = s > 1 ? s - 1 : 1
+    var = vec(sum((samples .- mean') .^ 2; dims=1)) ./ denom
+    return mean, sqrt.(var)
+end
+
+"""
+Effective sample size of one chain: Geyer's initial monotone sequence estimator (Stan
+reference manual, "Effective sample size"), without splitting or rank normalization, capped
+at N log10 N like Stan. Same definition as `ess_single_chain` in comparisons/stan_impl.py.
+"""
+function ess_single_chain(x::AbstractVector{Float64})
+    n = length(x)
+    n < 4 && return Float64(n)
+    z = x .- sum(x) / n
+    acov(k) = sum(z[t] * z[t+k] for t in 1:(n-k)) / n
+    c0 = acov(0)
+    c0 > 0 || return 1.0  # a chain that never moved holds the information of one draw
+    tau = -1.0
+    previous = Inf
+    k = 0
+    while k + 1 <= n - 1
+        pair = (acov(k) + acov(k + 1)) / c0
+        pair <= 0 && break
+        pair = min(pair, previous)
+        tau += 2.0 * pair
+        previous = pair
+        k += 2
+    end
+    tau = max(tau, 1.0 / log10(n))
+    return n / tau
+end
+
+# Both iterators are vectors so the comprehension is an N x d matrix.
+latent_matrix(traces, latents) = Float64[tr[addr] for tr in traces, addr in collect(latents)]
+
+function is_quality(traces, lnw::Vector{Float64}, lml::Float64, latents)
+    mean, sd = weighted_moments(latent_matrix(traces, latents), lnw)
+    return Dict{String,Any}(
+        "log_ml" => lml,
+        "ess" => ess_from_log_normalized_weights(lnw),
+        "posterior_mean" => mean,
+        "posterior_sd" => sd,
+    )
+end
+
+const IS_NOTES = [
+    "Gen.importance_sampling with the model's internal proposal (the prior): one generate " *
+    "call per particle in the dynamic modeling language, one address per observation",
+    "compile_time_s: the first call, which includes Julia's compilation of Gen's methods for " *
+    "this model (package loading is not included)",
+    "log_ml and ess from the last timed call; log_ml is Gen's lml_est (log mean weight)",
+]
+
+# ---------------------------------------------------------------------------------------
+# Runners
+# ---------------------------------------------------------------------------------------
+
+function run_polynomial_is(args::Args, hyper::Hyperparameters)::RunnerResult
+    d = load_polynomial(args, hyper)
+    model_args = (d.x, d.noise_sd, d.prior_sd)
+    obs = observations(d.y)
+    call() = importance_sampling(polynomial_model, model_args, obs, args.n_particles)
+    compile_time_s, times_s, (traces, lnw, lml) = time_calls(call, args.repeats, args.seed)
+    return RunnerResult(compile_time_s, times_s, is_quality(traces, lnw, lml, POLYNOMIAL_LATENTS), copy(IS_NOTES))
+end
+
+function run_beta_bernoulli_is(args::Args, hyper::Hyperparameters)::RunnerResult
+    d = load_beta_bernoulli(args, hyper)
+    model_args = (length(d.y), d.alpha, d.beta)
+    obs = observations(d.y)
+    call() = importance_sampling(beta_bernoulli_model, model_args, obs, args.n_particles)
+    compile_time_s, times_s, (traces, lnw, lml) = time_calls(call, args.repeats, args.seed)
+    return RunnerResult(compile_time_s, times_s, is_quality(traces, lnw, lml, BETA_BERNOULLI_LATENTS), copy(IS_NOTES))
+end
+
+"""
+One full HMC run as the benchmark defines it: start at a = b = c = 0 (the initial trace is
+`generate` with the latents constrained to zero), `n_warmup + n_samples` calls of `Gen.hmc`
+with the fixed step size and leapfrog count and Gen's default identity metric, keeping the
+last `n_samples` states. Returns the kept draws (n_samples x 3) and the acceptance indicators.
+"""
+function polynomial_hmc_chain(model_args, obs, args::Args)
+    init = merge(obs, choicemap((:a, 0.0), (:b, 0.0), (:c, 0.0)))
+    trace, _ = generate(polynomial_model, model_args, init)
+    selection = Gen.select(POLYNOMIAL_LATENTS...)
+    draws = Matrix{Float64}(undef, args.n_samples, length(POLYNOMIAL_LATENTS))
+    accepted = Vector{Bool}(undef, args.n_samples)
+    for iteration in 1:(args.n_warmup + args.n_samples)
+        trace, was_accepted = hmc(trace, selection; L=args.n_leapfrog, eps=args.step_size)
+        k = iteration - args.n_warmup
+        if k >= 1
+            accepted[k] = was_accepted
+            for (j, addr) in enumerate(POLYNOMIAL_LATENTS)
+                draws[k, j] = trace[addr]
+            end
+        end
+    end
+    return draws, accepted
+end
+
+function run_polynomial_hmc(args::Args, hyper::Hyperparameters)::RunnerResult
+    d = load_polynomial(args, hyper)
+    model_args = (d.x, d.noise_sd, d.prior_sd)
+    obs = observations(d.y)
+    call() = polynomial_hmc_chain(model_args, obs, args)
+    compile_time_s, times_s, (draws, accepted) = time_calls(call, args.repeats, args.seed)
+    mean, sd = sample_moments(draws)
+    ess = [ess_single_chain(draws[:, j]) for j in 1:size(draws, 2)]
+    quality = Dict{String,Any}(
+        "posterior_mean" => mean,
+        "posterior_sd" => sd,
+        "acceptance_rate" => count(accepted) / length(accepted),
+        "ess" => minimum(ess),
+        "ess_per_latent" => ess,
+    )
+    notes = [
+        "Gen.hmc(trace, select(:a, :b, :c); L=$(args.n_leapfrog), eps=$(args.step_size)), " *
+        "identity metric, no adaptation, $(args.n_warmup) warm-up + $(args.n_samples) kept " *
+        "iterations from a = b = c = 0; each leapfrog step is an update plus a " *
+        "choice_gradients call on the dynamic trace",
+        "compile_time_s: the first full run, which includes Julia's compilation " *
+        "(package loading is not included)",
+        "acceptance_rate: fraction of accepted transitions among the kept ones; Gen.hmc " *
+        "reports no divergences, so that key is absent",
+        "ess: smallest single-chain ESS over the latents (Geyer initial monotone sequence)",
+    ]
+    return RunnerResult(compile_time_s, times_s, quality, notes)
+end
