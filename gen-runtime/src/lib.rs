@@ -65,7 +65,7 @@ pub use value::ChoiceValue;
 pub mod prelude {
     pub use crate::distributions::*;
     pub use crate::{choicemap, gen, generative, iid, plate, select};
-    pub use crate::{Address, Call, ChoiceMap, GenError, GenerativeFunction, Key, Real, Selection, Trace};
+    pub use crate::{Address, Call, ChoiceMap, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
 }
 
 /// What `#[gen]`'s generated code names. Not part of the public API.

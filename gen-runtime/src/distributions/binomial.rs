@@ -81,10 +81,7 @@ impl<R: Real> Distribution for Binomial<R> {
 
     /// {0, ..., n}, or all naturals if n + 1 does not fit in `usize`.
     fn support(&self) -> Support {
-        usize::try_from(self.n)
-            .ok()
-            .and_then(|n| n.checked_add(1))
-            .map_or(Support::Naturals, Support::Range)
+        usize::try_from(self.n).ok().and_then(|n| n.checked_add(1)).map_or(Support::Naturals, Support::Range)
     }
 
     fn in_support(&self, k: &u64) -> bool

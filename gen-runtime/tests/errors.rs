@@ -1,0 +1,79 @@
+//! Bad input gives a typed error naming the address or parameter (SPEC section 8).
+
+use gen_runtime::prelude::*;
+
+#[gen]
+fn model(sigma: f64) {
+    let mu = normal(0.0, 1.0).at("mu");
+    normal(mu, sigma).at("y");
+}
+
+#[test]
+fn a_constraint_at_an_unvisited_address_is_named() {
+    let err = model(1.0).generate(Key::new(0), &choicemap! { "y" => 0.5, "z" => 1.0 }).err().unwrap();
+    assert_eq!(err, GenError::UnvisitedConstraint { address: "z".into_address() });
+    assert!(err.to_string().contains("`z`"));
+}
+
+#[test]
+fn a_value_outside_the_support_is_named() {
+    #[gen]
+    fn positive() {
+        exponential(1.0).at("rate");
+    }
+    let err = positive().generate(Key::new(0), &choicemap! { "rate" => -2.0 }).err().unwrap();
+    assert!(matches!(&err, GenError::OutsideSupport { address, .. } if *address == "rate".into_address()), "{err}");
+    // In update the same value is a zero-probability proposal, not an error.
+    let t = positive().simulate(Key::new(0)).unwrap();
+    let (_, w, _) = t.update(Key::new(1), &choicemap! { "rate" => -2.0 }).unwrap();
+    assert_eq!(w, f64::NEG_INFINITY);
+}
+
+#[test]
+fn a_non_positive_sigma_is_named() {
+    let err = model(0.0).simulate(Key::new(0)).err().unwrap();
+    match &err {
+        GenError::InvalidParameter { address, parameter, .. } => {
+            assert_eq!(*address, "y".into_address());
+            assert_eq!(*parameter, "sigma");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("sigma"));
+}
+
+#[test]
+fn a_missing_choice_in_assess_is_named() {
+    let err = model(1.0).assess(&choicemap! { "y" => 0.5 }).err().unwrap();
+    assert_eq!(err, GenError::MissingChoice { address: "mu".into_address() });
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_named() {
+    let err = model(1.0).generate(Key::new(0), &choicemap! { "y" => true }).err().unwrap();
+    assert!(matches!(&err, GenError::WrongType { address, found: "bool", .. } if *address == "y".into_address()), "{err}");
+}
+
+#[test]
+fn a_plate_of_the_wrong_length_is_named() {
+    #[gen]
+    fn line(xs: &[f64]) {
+        let a = normal(0.0, 1.0).at("a");
+        plate(xs, |x| normal(a * x, 1.0)).at("ys");
+    }
+    let xs = [1.0, 2.0, 3.0];
+    let err = line(&xs).generate(Key::new(0), &choicemap! { "ys" => vec![1.0, 2.0] }).err().unwrap();
+    assert_eq!(err, GenError::WrongLength { address: "ys".into_address(), expected: 3, found: 2 });
+}
+
+#[test]
+fn a_duplicate_runtime_address_is_named() {
+    #[gen]
+    fn twice(n: usize) {
+        for _ in 0..n {
+            normal(0.0, 1.0).at(("x", 0));
+        }
+    }
+    let err = twice(2).simulate(Key::new(0)).err().unwrap();
+    assert_eq!(err, GenError::DuplicateAddress { address: ("x", 0usize).into_address() });
+}
