@@ -1,6 +1,7 @@
 //! The parsed model of a `#[gen]` function: its signature and its trace sites.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{Expr, ExprLit, ItemFn, Lit};
 
@@ -10,8 +11,10 @@ pub struct SiteInfo {
     pub name: Option<String>,
     /// Whether the address is a literal name alone (no indices).
     pub plain: bool,
-    /// Where it is.
+    /// Where it is: the `at` of `.at(...)`.
     pub span: Span,
+    /// The tokens of its arguments, so errors about the address can point at the address.
+    pub args: TokenStream,
     /// The enclosing branches, as (branch id, arm) pairs from outermost to innermost.
     pub branches: Vec<(usize, usize)>,
     /// Whether it is inside a loop.
@@ -57,6 +60,7 @@ impl<'ast> Visit<'ast> for SiteCollector {
                 name,
                 plain,
                 span: m.method.span(),
+                args: m.args.to_token_stream(),
                 branches: self.branches.clone(),
                 in_loop: self.loops > 0,
                 arity: m.args.len(),

@@ -121,8 +121,10 @@ struct RewriteSites;
 
 impl RewriteSites {
     fn site(addr: &Expr) -> TokenStream {
-        let rt = quote!(::gen_runtime::__private);
         let span = addr.span();
+        // Spanned like the address, so a type error in it points at the address, not at the
+        // attribute.
+        let rt = quote_spanned!(span=> ::gen_runtime::__private);
         match address_name(addr) {
             (Some(name), true) => quote_spanned! {span=>
                 #rt::Site::name(#name, { const __KEY: u64 = #rt::name_key(#name); __KEY })
@@ -161,9 +163,11 @@ impl VisitMut for RewriteSites {
         if m.method != "at" || m.args.len() != 1 {
             return;
         }
-        let rt = quote!(::gen_runtime::__private);
         let site = Self::site(&m.args[0]);
         let span = m.method.span();
+        // The whole call, path included, carries the site's span: otherwise rustc reports an
+        // unsatisfied `Traceable` bound at the attribute instead of at `.at`.
+        let rt = quote_spanned!(span=> ::gen_runtime::__private);
         let new: TokenStream = if let Some(c) = plate_call(&m.receiver) {
             let (xs, f) = (&c.args[0], &c.args[1]);
             quote_spanned! {span=> #rt::Handler::plate(__h, #site, #xs, #f) }
@@ -281,5 +285,50 @@ fn generate(model: Model) -> TokenStream {
         #vis fn #name #impl_generics (#(#fn_args),*) -> #rt::Call<#marker_ty> {
             #rt::Call::new(#name::gf(), (#(#arg_names,)*))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Snapshots of the expansion, so a codegen change is reviewed as a diff of
+    //! `src/snapshots/*.snap` (regenerate with `INSTA_UPDATE=always`, or `cargo insta review`).
+
+    use super::expand;
+    use quote::quote;
+
+    fn pretty(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        let out = expand(attr, item);
+        let file: syn::File = syn::parse2(out).expect("the expansion parses as a file");
+        prettyplease::unparse(&file)
+    }
+
+    #[test]
+    fn plate_and_indexed_addresses_in_a_loop() {
+        let item = quote! {
+            /// Hierarchical regression: one plate for the observations, one indexed choice
+            /// per group.
+            pub fn groups(xs: &[f64], n_groups: usize) -> Real {
+                let mu = normal(0.0, 1.0).at("mu");
+                let tau = half_normal(1.0).at("tau");
+                for g in 0..n_groups {
+                    normal(mu, tau).at(("offset", g));
+                }
+                plate(xs, |x| normal(mu + tau * x, 1.0)).at("ys");
+                mu
+            }
+        };
+        insta::assert_snapshot!(pretty(quote!(), item));
+    }
+
+    #[test]
+    fn call_of_another_generative_function() {
+        let item = quote! {
+            fn outer(xs: &[f64]) -> (Real, Real) {
+                let shift = normal(0.0, 1.0).at("shift");
+                let slope = line(xs).at("line");
+                (shift, shift + slope)
+            }
+        };
+        insta::assert_snapshot!(pretty(quote!(), item));
     }
 }

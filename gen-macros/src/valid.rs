@@ -23,6 +23,18 @@ impl Errors {
     }
 }
 
+impl SiteInfo {
+    /// An error at the site's address (its arguments), or at the `at` of `.at()` when it has
+    /// none.
+    fn error(&self, message: impl std::fmt::Display) -> syn::Error {
+        if self.args.is_empty() {
+            syn::Error::new(self.span, message)
+        } else {
+            syn::Error::new_spanned(&self.args, message)
+        }
+    }
+}
+
 /// Whether two sites can both run in one execution: they can unless they sit in different
 /// arms of the same `if` or `match`.
 fn may_both_run(a: &SiteInfo, b: &SiteInfo) -> bool {
@@ -83,26 +95,25 @@ pub fn check(model: &Model, errors: &mut Errors) {
 
     for (i, site) in model.sites.iter().enumerate() {
         if site.arity != 1 {
-            errors.push(syn::Error::new(site.span, "`.at` takes exactly one argument: the address, e.g. `.at(\"a\")` or `.at((\"y\", i))`"));
+            errors.push(site.error("`.at` takes exactly one argument: the address, e.g. `.at(\"a\")` or `.at((\"y\", i))`"));
             continue;
         }
         let Some(name) = &site.name else { continue };
         if name.is_empty() {
-            errors.push(syn::Error::new(site.span, "an address name cannot be empty"));
+            errors.push(site.error("an address name cannot be empty"));
         }
         if !site.plain {
             continue;
         }
         if site.in_loop {
-            errors.push(syn::Error::new(
-                site.span,
+            errors.push(site.error(
                 format!("the literal address \"{name}\" is inside a loop or closure, so it would be visited more than once; index it: `.at((\"{name}\", i))`"),
             ));
             continue;
         }
         if let Some(first) = model.sites[..i].iter().find(|s| s.plain && s.name.as_ref() == Some(name) && may_both_run(s, site)) {
-            let mut e = syn::Error::new(site.span, format!("duplicate address \"{name}\": every random choice needs its own address"));
-            e.combine(syn::Error::new(first.span, format!("\"{name}\" is first used here")));
+            let mut e = site.error(format!("duplicate address \"{name}\": every random choice needs its own address"));
+            e.combine(first.error(format!("\"{name}\" is first used here")));
             errors.push(e);
         }
     }

@@ -1,0 +1,10 @@
+use gen_runtime::prelude::*;
+
+#[gen]
+fn model() -> Real {
+    let a = normal(0.0, 1.0).at("a");
+    let _label = String::from("x").at("label");
+    a
+}
+
+fn main() {}
