@@ -18,7 +18,6 @@ JAX runs in its default precision (float32); quality numbers are recomputed in f
 from __future__ import annotations
 
 import math
-from importlib.metadata import version as _dist_version
 from typing import Any, Dict
 
 import jax

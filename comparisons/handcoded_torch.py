@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from typing import Any, Dict
 
-import numpy as np
 import torch
 
 import common

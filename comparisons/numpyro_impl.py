@@ -172,12 +172,14 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
         raise RuntimeError(f"NumPyro HMC did not use the requested configuration: num_steps {np.unique(num_steps)}, "
                            f"step size {np.unique(eps)} (asked {args.n_leapfrog}, {args.step_size})")
 
+    peak = common.peak_memory_bytes()  # before the extra MCMC.run measurement below
     notes = [_dtype_note(),
              f"kernel.init (set-up, untimed) {init_s:.3f} s; timed call = one jit of lax.scan over kernel.sample",
              "acceptance_rate = mean Metropolis acceptance probability",
              _mcmc_run_cost(args, model_args)]
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.hmc_quality(zs, acc, int(div.sum())), "notes": notes}
+            "quality": common.hmc_quality(zs, acc, int(div.sum())), "notes": notes,
+            "peak_memory_bytes": peak}
 
 
 def _mcmc_run_cost(args, model_args) -> str:

@@ -1,10 +1,9 @@
 """Entry point for Stan: ``run_stan.py <protocol flags>`` (comparisons/PROTOCOL.md).
 
-Stan has its own entry rather than ``run.py --framework stan`` for one reason: its sampling
-runs outside this Python process (httpstan's forked worker, or the compiled static-HMC
-driver), so the peak memory that ``common.main`` measures (this process's ru_maxrss) would
-leave out the sampler. The runners record the real figure and this file points
-``common.peak_memory_bytes`` at it; everything else is ``common.main`` unchanged.
+The same as ``run.py --framework stan`` would be (``common.main`` over ``stan_impl.RUNNERS``);
+it is its own file so the Stan implementation did not have to edit run.py's table while the
+frameworks were written in parallel. Adding ``"stan": "stan_impl"`` to ``run.py``'s MODULES and
+pointing the manifest's entry there would make this file unnecessary.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ def main(argv=None) -> None:
         common.emit_error("stan", f"cannot import the Stan implementation (is this the "
                                   f"comparisons/.venv-stan virtualenv?): {type(e).__name__}: {e}")
         return
-    common.peak_memory_bytes = stan_impl.peak_memory_bytes
     common.main(stan_impl.NAME, stan_impl.version, stan_impl.RUNNERS, args=args)
 
 

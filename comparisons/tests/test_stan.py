@@ -2,8 +2,8 @@
 
 Run from the repository root with the Stan virtualenv:
     comparisons/.venv-stan/bin/python -m pytest comparisons/tests/test_stan.py
-Tiny sizes, but the first run compiles two Stan models (about a minute each on 2 cores);
-later runs reuse comparisons/.build/.
+Tiny sizes, but the first run compiles two httpstan models and the static-HMC driver (about
+a minute each on 2 cores); later runs reuse comparisons/.build/.
 """
 
 from __future__ import annotations
@@ -108,6 +108,31 @@ def test_static_hmc_matches_exact_posterior(data_dir):
     # Step 0.01 on the sd-1.0 data is far inside the stable region: nearly every proposal is kept.
     assert result["quality"]["acceptance_rate"] > 0.95
     assert_near_exact(result, exact(data_dir))
+
+
+@pytest.fixture(scope="module")
+def beta_bernoulli_dir(tmp_path_factory) -> str:
+    committed = os.path.join(REPO, "data")
+    if os.path.exists(os.path.join(committed, "beta_bernoulli.csv")):
+        return committed
+    d = tmp_path_factory.mktemp("bb")
+    y = (np.random.default_rng(42).random(50) < 0.7).astype(int)
+    with open(os.path.join(str(d), "beta_bernoulli.csv"), "w") as fh:
+        fh.write("y\n" + "".join(f"{v}\n" for v in y))
+    return str(d)
+
+
+def test_beta_bernoulli_nuts_matches_exact_posterior(beta_bernoulli_dir):
+    rc, result = run(beta_bernoulli_dir, "--model", "beta_bernoulli", "--method", "nuts",
+                     "--n-samples", "1000", "--n-warmup", "500", "--repeats", "1", "--seed", "5")
+    assert rc == 0, result
+    args = common.parse_args("stan", ["--data-dir", beta_bernoulli_dir])
+    reference = common.exact_beta_bernoulli(
+        common.load_beta_bernoulli(args, common.load_hyperparameters(beta_bernoulli_dir)))
+    q = result["quality"]
+    mcse = q["posterior_sd"][0] / np.sqrt(q["ess"])
+    assert abs(q["posterior_mean"][0] - reference["posterior_mean"][0]) < 5 * mcse
+    assert abs(q["posterior_sd"][0] - reference["posterior_sd"][0]) < 0.25 * reference["posterior_sd"][0]
 
 
 def test_unsupported_method_is_a_json_error(data_dir):
