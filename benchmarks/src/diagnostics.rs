@@ -28,7 +28,10 @@ pub fn ess(x: &[f64]) -> f64 {
         return f64::NAN;
     }
     let autocorr = |lag: usize| -> f64 {
-        (0..n - lag).map(|i| (x[i] - mean) * (x[i + lag] - mean)).sum::<f64>() / (n as f64 * var)
+        (0..n - lag)
+            .map(|i| (x[i] - mean) * (x[i + lag] - mean))
+            .sum::<f64>()
+            / (n as f64 * var)
     };
     // Sum autocorrelation pairs while positive, forcing them to be non-increasing.
     let mut tau = -1.0;
@@ -51,7 +54,9 @@ pub fn ess(x: &[f64]) -> f64 {
 #[must_use]
 pub fn batch_means_mcse(x: &[f64], n_batches: usize) -> f64 {
     let size = x.len() / n_batches;
-    let means: Vec<f64> = (0..n_batches).map(|b| x[b * size..(b + 1) * size].iter().sum::<f64>() / size as f64).collect();
+    let means: Vec<f64> = (0..n_batches)
+        .map(|b| x[b * size..(b + 1) * size].iter().sum::<f64>() / size as f64)
+        .collect();
     let (_, sd) = mean_sd(&means);
     // Sample (not population) variance of the batch means.
     let var = sd * sd * n_batches as f64 / (n_batches as f64 - 1.0);

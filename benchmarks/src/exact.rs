@@ -62,7 +62,12 @@ pub fn polynomial(data: &PolynomialData) -> GaussianPosterior {
     let quad = yty / s2 - b.iter().zip(&mean).map(|(b, m)| b * m).sum::<f64>();
     let log_ml = -0.5 * (n * LN_2PI + ln_det_sigma + quad);
     let sd = (0..K).map(|i| cov[i * K + i].sqrt()).collect();
-    GaussianPosterior { mean, cov, sd, log_ml }
+    GaussianPosterior {
+        mean,
+        cov,
+        sd,
+        log_ml,
+    }
 }
 
 /// Lower Cholesky factor of the symmetric positive-definite k x k matrix `a` (row-major), or
@@ -124,7 +129,13 @@ pub fn beta_bernoulli(data: &BetaBernoulliData) -> BetaPosterior {
     let log_ml = ln_beta(a, b) - ln_beta(data.alpha, data.beta);
     let mean = a / (a + b);
     let sd = (a * b / ((a + b) * (a + b) * (a + b + 1.0))).sqrt();
-    BetaPosterior { alpha: a, beta: b, mean, sd, log_ml }
+    BetaPosterior {
+        alpha: a,
+        beta: b,
+        mean,
+        sd,
+        log_ml,
+    }
 }
 
 /// ln B(a, b).
@@ -155,7 +166,10 @@ pub fn ln_gamma(x: f64) -> f64 {
     }
     let x = x - 1.0;
     let t = x + G + 0.5;
-    let series = COEFFS[1..].iter().enumerate().fold(COEFFS[0], |acc, (i, c)| acc + c / (x + i as f64 + 1.0));
+    let series = COEFFS[1..]
+        .iter()
+        .enumerate()
+        .fold(COEFFS[0], |acc, (i, c)| acc + c / (x + i as f64 + 1.0));
     0.5 * LN_2PI + (x + 0.5) * t.ln() - t + series.ln()
 }
 
@@ -220,7 +234,8 @@ mod tests {
         for i in 0..n {
             for j in 0..n {
                 let (pi, pj) = (phi(data.x[i]), phi(data.x[j]));
-                sigma[i * n + j] = s02 * (0..3).map(|m| pi[m] * pj[m]).sum::<f64>() + if i == j { s2 } else { 0.0 };
+                sigma[i * n + j] = s02 * (0..3).map(|m| pi[m] * pj[m]).sum::<f64>()
+                    + if i == j { s2 } else { 0.0 };
             }
         }
         let l = cholesky(&sigma, n).unwrap();
@@ -233,11 +248,23 @@ mod tests {
     #[test]
     fn polynomial_log_ml_matches_the_dense_gaussian() {
         let x = linspace01(12);
-        let y = x.iter().map(|x| 0.3 + 0.1 * x - x * x + 0.2 * (7.0 * x).sin()).collect();
+        let y = x
+            .iter()
+            .map(|x| 0.3 + 0.1 * x - x * x + 0.2 * (7.0 * x).sin())
+            .collect();
         for noise_sd in [0.05, 1.0] {
-            let data = PolynomialData { x: x.clone(), y: Vec::clone(&y), noise_sd, prior_sd: 1.0 };
+            let data = PolynomialData {
+                x: x.clone(),
+                y: Vec::clone(&y),
+                noise_sd,
+                prior_sd: 1.0,
+            };
             let fast = polynomial(&data).log_ml;
-            assert!((fast - dense_log_ml(&data)).abs() < 1e-8, "{fast} vs {}", dense_log_ml(&data));
+            assert!(
+                (fast - dense_log_ml(&data)).abs() < 1e-8,
+                "{fast} vs {}",
+                dense_log_ml(&data)
+            );
         }
     }
 
@@ -250,11 +277,19 @@ mod tests {
 
     #[test]
     fn beta_bernoulli_of_no_data_is_the_prior() {
-        let post = beta_bernoulli(&BetaBernoulliData { y: vec![], alpha: 2.0, beta: 3.0 });
+        let post = beta_bernoulli(&BetaBernoulliData {
+            y: vec![],
+            alpha: 2.0,
+            beta: 3.0,
+        });
         assert!(post.log_ml.abs() < 1e-14);
         assert!((post.mean - 0.4).abs() < 1e-14);
         // One success: p(y=1) = alpha / (alpha + beta).
-        let one = beta_bernoulli(&BetaBernoulliData { y: vec![1], alpha: 2.0, beta: 3.0 });
+        let one = beta_bernoulli(&BetaBernoulliData {
+            y: vec![1],
+            alpha: 2.0,
+            beta: 3.0,
+        });
         assert!((one.log_ml - 0.4f64.ln()).abs() < 1e-13);
     }
 
@@ -273,7 +308,15 @@ mod tests {
 
     #[test]
     fn kalman_of_one_step_is_the_marginal_gaussian() {
-        let spec = LgssmSpec { a: 0.9, q: 0.5, r: 2.0, x1_mean: 1.0, x1_sd: 1.5, t: 1, seed: 0 };
+        let spec = LgssmSpec {
+            a: 0.9,
+            q: 0.5,
+            r: 2.0,
+            x1_mean: 1.0,
+            x1_sd: 1.5,
+            t: 1,
+            seed: 0,
+        };
         let got = kalman_log_ml(&LgssmData { y: vec![0.3], spec });
         let var: f64 = 1.5 * 1.5 + 4.0;
         let want = -0.5 * (LN_2PI + var.ln() + (0.3f64 - 1.0).powi(2) / var);

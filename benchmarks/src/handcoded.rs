@@ -20,11 +20,15 @@ use crate::models::HmcConfig;
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
 
 /// Particles per RNG stream and per rayon task.
-pub const CHUNK: usize = 1024;
+pub const CHUNK: usize = 256;
 
-/// Likelihood terms (particles x data points) below which one thread is faster than rayon: a few
-/// hundred microseconds of work, against tens of microseconds to wake the pool on two cores.
-pub const PARALLEL_WORK: usize = 1 << 19;
+/// Work units below which one thread is faster than rayon (tens of microseconds of work, the
+/// order of waking the pool). A unit is one likelihood term; a particle's prior draws and weight
+/// count as [`PARTICLE_OVERHEAD`] more.
+pub const PARALLEL_WORK: usize = 1 << 16;
+
+/// Work of drawing one particle and exponentiating its weight, in likelihood terms.
+pub const PARTICLE_OVERHEAD: usize = 16;
 
 /// Independent-looking seed of stream `stream` (SplitMix64 finaliser over the pair).
 #[must_use]
@@ -65,19 +69,38 @@ fn for_each_chunk<const D: usize>(
             .enumerate()
             .for_each(|(i, (lat, lw))| kernel(i, lat, lw));
     } else {
-        for (i, (lat, lw)) in latents.chunks_mut(CHUNK).zip(log_w.chunks_mut(CHUNK)).enumerate() {
+        for (i, (lat, lw)) in latents
+            .chunks_mut(CHUNK)
+            .zip(log_w.chunks_mut(CHUNK))
+            .enumerate()
+        {
             kernel(i, lat, lw);
         }
     }
 }
 
+/// exp(d) for a log weight d <= 0 relative to the largest, with weights below e^-700 set to 0:
+/// they cannot change a sum that holds 1, and exp's subnormal results (and arithmetic on them) are
+/// slow, which made the sharp noise-0.05 posteriors measurably slower than the noise-1.0 ones.
+#[inline]
+fn scaled_weight(d: f64) -> f64 {
+    if d < -700.0 {
+        0.0
+    } else {
+        d.exp()
+    }
+}
+
 /// Log-ML, ESS and weighted moments from log weights (stable: weights are scaled by the max).
 fn summarize_weights<const D: usize>(log_weights: Vec<f64>, latents: &[[f64; D]]) -> IsOutput {
-    let max = log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let max = log_weights
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let (mut sum, mut sum_sq) = (0.0, 0.0);
     let (mut m1, mut m2) = ([0.0; D], [0.0; D]);
     for (lw, theta) in log_weights.iter().zip(latents) {
-        let w = (lw - max).exp();
+        let w = scaled_weight(lw - max);
         sum += w;
         sum_sq += w * w;
         for d in 0..D {
@@ -87,8 +110,18 @@ fn summarize_weights<const D: usize>(log_weights: Vec<f64>, latents: &[[f64; D]]
     }
     let n = log_weights.len() as f64;
     let posterior_mean: Vec<f64> = m1.iter().map(|m| m / sum).collect();
-    let posterior_sd = m2.iter().zip(&posterior_mean).map(|(m2, m)| (m2 / sum - m * m).max(0.0).sqrt()).collect();
-    IsOutput { log_ml: max + (sum / n).ln(), ess: sum * sum / sum_sq, posterior_mean, posterior_sd, log_weights }
+    let posterior_sd = m2
+        .iter()
+        .zip(&posterior_mean)
+        .map(|(m2, m)| (m2 / sum - m * m).max(0.0).sqrt())
+        .collect();
+    IsOutput {
+        log_ml: max + (sum / n).ln(),
+        ess: sum * sum / sum_sq,
+        posterior_mean,
+        posterior_sd,
+        log_weights,
+    }
 }
 
 /// Sum of squared residuals of a + b x + c x^2 against y.
@@ -134,7 +167,12 @@ pub fn polynomial_is(data: &PolynomialData, n_particles: usize, seed: u64) -> Is
             *w = log_norm - half_precision * sum_sq_residuals(&data.x, &data.y, *theta);
         }
     };
-    for_each_chunk(n_particles * n >= PARALLEL_WORK, &mut latents, &mut log_w, kernel);
+    for_each_chunk(
+        n_particles * (n + PARTICLE_OVERHEAD) >= PARALLEL_WORK,
+        &mut latents,
+        &mut log_w,
+        kernel,
+    );
     summarize_weights(log_w, &latents)
 }
 
@@ -153,10 +191,19 @@ pub fn beta_bernoulli_is(data: &BetaBernoulliData, n_particles: usize, seed: u64
             let p: f64 = prior.sample(&mut rng);
             let (ln_p, ln_q) = (p.ln(), (-p).ln_1p());
             *theta = [p];
-            *w = data.y.iter().map(|&y| if y == 1 { ln_p } else { ln_q }).sum();
+            *w = data
+                .y
+                .iter()
+                .map(|&y| if y == 1 { ln_p } else { ln_q })
+                .sum();
         }
     };
-    for_each_chunk(n_particles * data.y.len() >= PARALLEL_WORK, &mut latents, &mut log_w, kernel);
+    for_each_chunk(
+        n_particles * (data.y.len() + PARTICLE_OVERHEAD) >= PARALLEL_WORK,
+        &mut latents,
+        &mut log_w,
+        kernel,
+    );
     summarize_weights(log_w, &latents)
 }
 
@@ -196,7 +243,12 @@ fn potential_and_gradient(data: &PolynomialData, q: [f64; 3]) -> (f64, [f64; 3])
             g2[l] += r * x * x;
         }
     }
-    let (mut ss, mut g0, mut g1, mut g2) = (ss.iter().sum::<f64>(), g0.iter().sum::<f64>(), g1.iter().sum::<f64>(), g2.iter().sum::<f64>());
+    let (mut ss, mut g0, mut g1, mut g2) = (
+        ss.iter().sum::<f64>(),
+        g0.iter().sum::<f64>(),
+        g1.iter().sum::<f64>(),
+        g2.iter().sum::<f64>(),
+    );
     for (&x, &y) in xr.iter().zip(yr) {
         let r = y - (a + x * (b + c * x));
         ss += r * r;
@@ -207,7 +259,14 @@ fn potential_and_gradient(data: &PolynomialData, q: [f64; 3]) -> (f64, [f64; 3])
     let inv_s2 = 1.0 / (data.noise_sd * data.noise_sd);
     let inv_s02 = 1.0 / (data.prior_sd * data.prior_sd);
     let u = 0.5 * inv_s02 * (a * a + b * b + c * c) + 0.5 * inv_s2 * ss;
-    (u, [a * inv_s02 - inv_s2 * g0, b * inv_s02 - inv_s2 * g1, c * inv_s02 - inv_s2 * g2])
+    (
+        u,
+        [
+            a * inv_s02 - inv_s2 * g0,
+            b * inv_s02 - inv_s2 * g1,
+            c * inv_s02 - inv_s2 * g2,
+        ],
+    )
 }
 
 /// Fixed-step HMC on the polynomial model: one chain from zeros, unit mass, leapfrog with one
@@ -238,7 +297,8 @@ pub fn polynomial_hmc(data: &PolynomialData, config: &HmcConfig, seed: u64) -> H
         }
         let energy_error = u_new + 0.5 * dot(&p, &p) - h0;
         let divergent = !energy_error.is_finite() || energy_error > DIVERGENCE_THRESHOLD;
-        let accept = !divergent && (energy_error <= 0.0 || rng.random::<f64>() < (-energy_error).exp());
+        let accept =
+            !divergent && (energy_error <= 0.0 || rng.random::<f64>() < (-energy_error).exp());
         if accept {
             (q, u, grad) = (q_new, u_new, g_new);
         }
@@ -248,8 +308,16 @@ pub fn polynomial_hmc(data: &PolynomialData, config: &HmcConfig, seed: u64) -> H
             divergences += usize::from(divergent);
         }
     }
-    let acceptance_rate = if config.n_samples == 0 { f64::NAN } else { accepted as f64 / config.n_samples as f64 };
-    HmcOutput { samples, acceptance_rate, divergences }
+    let acceptance_rate = if config.n_samples == 0 {
+        f64::NAN
+    } else {
+        accepted as f64 / config.n_samples as f64
+    };
+    HmcOutput {
+        samples,
+        acceptance_rate,
+        divergences,
+    }
 }
 
 fn dot(a: &[f64; 3], b: &[f64; 3]) -> f64 {
@@ -282,10 +350,15 @@ fn systematic_resample(w: &[f64], sum: f64, u: f64, ancestors: &mut [usize]) {
     }
 }
 
-/// Draws a category from cumulative probabilities with one uniform variate.
+/// Draws a category from cumulative probabilities with one uniform variate: the number of
+/// cumulative probabilities at or below it, counted without branches (with random u a search
+/// mispredicts about once per draw, which dominated the particle filter).
 #[inline]
 fn draw(cdf: &[f64], u: f64) -> usize {
-    cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1)
+    cdf[..cdf.len() - 1]
+        .iter()
+        .map(|&c| usize::from(u >= c))
+        .sum()
 }
 
 fn cumulative(p: &[f64]) -> Vec<f64> {
@@ -304,8 +377,15 @@ fn cumulative(p: &[f64]) -> Vec<f64> {
 #[must_use]
 pub fn hmm_bootstrap_pf(data: &HmmData, n_particles: usize, seed: u64) -> SmcOutput {
     let spec = &data.spec;
+    let k = spec.initial.len();
     let initial = cumulative(&spec.initial);
-    let transition: Vec<Vec<f64>> = spec.transition.iter().map(|row| cumulative(row)).collect();
+    // Flat tables: one indexing step per lookup instead of chasing a Vec per row.
+    let transition: Vec<f64> = spec
+        .transition
+        .iter()
+        .flat_map(|row| cumulative(row))
+        .collect();
+    let mut likelihood = vec![0.0; k];
     let mut rng = SmallRng::seed_from_u64(stream_seed(seed, 0));
     let mut z = vec![0usize; n_particles];
     let mut z_prev = vec![0usize; n_particles];
@@ -320,13 +400,17 @@ pub fn hmm_bootstrap_pf(data: &HmmData, n_particles: usize, seed: u64) -> SmcOut
             systematic_resample(&w, sum, rng.random(), &mut ancestors);
             std::mem::swap(&mut z, &mut z_prev);
             for (z, &a) in z.iter_mut().zip(&ancestors) {
-                *z = draw(&transition[z_prev[a]], rng.random());
+                let from = z_prev[a] * k;
+                *z = draw(&transition[from..from + k], rng.random());
             }
+        }
+        for (l, row) in likelihood.iter_mut().zip(&spec.emission) {
+            *l = row[y];
         }
         let mut sum_sq = 0.0;
         sum = 0.0;
         for (w, &z) in w.iter_mut().zip(&z) {
-            *w = spec.emission[z][y];
+            *w = likelihood[z];
             sum += *w;
             sum_sq += *w * *w;
         }
@@ -353,7 +437,8 @@ pub fn lgssm_bootstrap_pf(data: &LgssmData, n_particles: usize, seed: u64) -> Sm
     let mut sum = 0.0;
     for (t, &y) in data.y.iter().enumerate() {
         if t == 0 {
-            x.iter_mut().for_each(|x| *x = s.x1_mean + s.x1_sd * rng.sample::<f64, _>(StandardNormal));
+            x.iter_mut()
+                .for_each(|x| *x = s.x1_mean + s.x1_sd * rng.sample::<f64, _>(StandardNormal));
         } else {
             systematic_resample(&w, sum, rng.random(), &mut ancestors);
             std::mem::swap(&mut x, &mut x_prev);
@@ -362,11 +447,14 @@ pub fn lgssm_bootstrap_pf(data: &LgssmData, n_particles: usize, seed: u64) -> Sm
             }
         }
         // Log weights scaled by their max so that a far-off observation cannot underflow every weight.
-        let max = x.iter().map(|&x| -half_precision * (y - x) * (y - x)).fold(f64::NEG_INFINITY, f64::max);
+        let max = x
+            .iter()
+            .map(|&x| -half_precision * (y - x) * (y - x))
+            .fold(f64::NEG_INFINITY, f64::max);
         let mut sum_sq = 0.0;
         sum = 0.0;
         for (w, &x) in w.iter_mut().zip(&x) {
-            *w = (-half_precision * (y - x) * (y - x) - max).exp();
+            *w = scaled_weight(-half_precision * (y - x) * (y - x) - max);
             sum += *w;
             sum_sq += *w * *w;
         }
@@ -389,12 +477,22 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_parallel_path() {
-        let x = crate::data::linspace01(300);
+        let x = crate::data::linspace01(40);
         let y = x.iter().map(|x| 0.5 - 1.25 * x + 2.0 * x * x).collect();
-        let data = PolynomialData { x, y, noise_sd: 1.0, prior_sd: 1.0 };
-        // 3000 particles x 300 points crosses PARALLEL_WORK, one chunk does not: same first chunk.
+        let data = PolynomialData {
+            x,
+            y,
+            noise_sd: 1.0,
+            prior_sd: 1.0,
+        };
+        // 3000 particles x 40 points cross PARALLEL_WORK, one chunk does not: same first chunk.
         let big = polynomial_is(&data, 3000, 7);
-        assert!(3000 * 300 >= PARALLEL_WORK && CHUNK * 300 < PARALLEL_WORK);
+        const {
+            assert!(
+                3000 * (40 + PARTICLE_OVERHEAD) >= PARALLEL_WORK
+                    && CHUNK * (40 + PARTICLE_OVERHEAD) < PARALLEL_WORK
+            )
+        };
         let small = polynomial_is(&data, CHUNK, 7);
         assert_eq!(&big.log_weights[..CHUNK], &small.log_weights[..]);
     }

@@ -38,7 +38,14 @@ impl Model {
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Polynomial, Self::BetaBernoulli, Self::Hmm, Self::Lgssm].into_iter().find(|m| m.as_str() == s)
+        [
+            Self::Polynomial,
+            Self::BetaBernoulli,
+            Self::Hmm,
+            Self::Lgssm,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 
@@ -74,7 +81,9 @@ impl Method {
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Is, Self::Hmc, Self::Smc].into_iter().find(|m| m.as_str() == s)
+        [Self::Is, Self::Hmc, Self::Smc]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 }
 
@@ -100,7 +109,12 @@ pub struct HmcConfig {
 
 impl Default for HmcConfig {
     fn default() -> Self {
-        Self { n_samples: 1000, n_warmup: 500, step_size: 0.01, n_leapfrog: 20 }
+        Self {
+            n_samples: 1000,
+            n_warmup: 500,
+            step_size: 0.01,
+            n_leapfrog: 20,
+        }
     }
 }
 
@@ -155,7 +169,10 @@ impl Config {
             s.push_str(&format!(" N={n}"));
         }
         if let Some(h) = self.hmc {
-            s.push_str(&format!(" samples={} warmup={} eps={} L={}", h.n_samples, h.n_warmup, h.step_size, h.n_leapfrog));
+            s.push_str(&format!(
+                " samples={} warmup={} eps={} L={}",
+                h.n_samples, h.n_warmup, h.step_size, h.n_leapfrog
+            ));
         }
         s
     }
@@ -192,14 +209,14 @@ impl Repeats {
         }
     }
 
-    /// Repeats for an external row, which cannot be timed before it runs: 20 for IS and SMC,
+    /// Repeats for an external row, which cannot be timed before it runs: 10 for IS and SMC,
     /// 5 for HMC (a full chain per repeat).
     #[must_use]
     pub fn resolve_external(self, method: Method) -> usize {
         match (self, method) {
             (Self::Fixed(n), _) => n.max(Self::MIN),
             (Self::Auto, Method::Hmc) => Self::MIN,
-            (Self::Auto, Method::Is | Method::Smc) => 20,
+            (Self::Auto, Method::Is | Method::Smc) => 10,
         }
     }
 }

@@ -23,8 +23,10 @@ impl Progress {
             ProgressBar::hidden()
         };
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} (eta {eta}) {wide_msg}")
-                .expect("the template is valid"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} (eta {eta}) {wide_msg}",
+            )
+            .expect("the template is valid"),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         Self { bar, interactive }
@@ -33,7 +35,10 @@ impl Progress {
     /// A progress reporter that only prints lines (for set-up steps outside a suite).
     #[must_use]
     pub fn lines_only() -> Self {
-        Self { bar: ProgressBar::hidden(), interactive: false }
+        Self {
+            bar: ProgressBar::hidden(),
+            interactive: false,
+        }
     }
 
     /// Shows what is running now.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::adapters::external::TimedOut;
 use crate::adapters::{self, Adapter, Availability, RunResult};
 use crate::data::{self, DataSet, DatasetsSpec};
 use crate::export::{self, FrameworkInfo, Metadata, ResultsWriter, RowStatus, SummaryRow};
@@ -54,12 +55,27 @@ impl Suite {
             Self::Smoke => "test",
         }
     }
+
+    /// Default wall-clock limit of one external run: short for the suites meant to finish in
+    /// minutes, where one slow framework must not eat the budget.
+    #[must_use]
+    pub fn default_timeout_s(self) -> u64 {
+        match self {
+            Self::All => 60,
+            Self::Smoke => 60,
+            _ => 300,
+        }
+    }
 }
 
 /// Default particle counts for polynomial IS (SPEC 6).
 pub const DEFAULT_IS_PARTICLES: [usize; 3] = [100, 1000, 10_000];
 /// Default particle count for Beta-Bernoulli IS (GenJAX paper, Fig. 16a).
 pub const DEFAULT_BETA_BERNOULLI_PARTICLES: [usize; 1] = [2000];
+/// Polynomial data sizes of the `all` suite.
+pub const ALL_SIZES: [usize; 3] = [10, 100, 1000];
+/// Polynomial IS particle counts of the `all` suite.
+pub const ALL_IS_PARTICLES: [usize; 2] = [1000, 10_000];
 /// Default particle counts for the particle filters.
 pub const DEFAULT_SMC_PARTICLES: [usize; 3] = [100, 1000, 10_000];
 
@@ -80,8 +96,8 @@ pub struct RunOptions {
     pub device: Device,
     /// Result folder (`None`: `data/benchmark_<suite>_<timestamp>`).
     pub out: Option<PathBuf>,
-    /// Limit per external run, seconds.
-    pub timeout_s: u64,
+    /// Limit per external run, seconds (`None`: [`Suite::default_timeout_s`]).
+    pub timeout_s: Option<u64>,
     /// Base seed.
     pub seed: u64,
     /// Skip drawing figures at the end.
@@ -110,19 +126,34 @@ pub struct Outcome {
 /// The configurations of `suite` under `opts`, grouped by model and method.
 #[must_use]
 pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> Vec<Config> {
-    let sizes = opts.data_sizes.clone().unwrap_or_else(|| spec.polynomial.sizes.clone());
-    let noise = opts.noise_sds.clone().unwrap_or_else(|| spec.polynomial.noise_sds.clone());
-    let particles = |default: &[usize]| opts.n_particles.clone().unwrap_or_else(|| default.to_vec());
+    let sizes = opts
+        .data_sizes
+        .clone()
+        .unwrap_or_else(|| spec.polynomial.sizes.clone());
+    let noise = opts
+        .noise_sds
+        .clone()
+        .unwrap_or_else(|| spec.polynomial.noise_sds.clone());
+    let particles =
+        |default: &[usize]| opts.n_particles.clone().unwrap_or_else(|| default.to_vec());
     let mut out = Vec::new();
-    let polynomial_is = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]| {
-        for &sd in noise {
-            for &n in sizes {
-                for &np in particles {
-                    out.push(Config { model: Model::Polynomial, method: Method::Is, n_points: n, noise_sd: Some(sd), n_particles: Some(np), hmc: None });
+    let polynomial_is =
+        |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]| {
+            for &sd in noise {
+                for &n in sizes {
+                    for &np in particles {
+                        out.push(Config {
+                            model: Model::Polynomial,
+                            method: Method::Is,
+                            n_points: n,
+                            noise_sd: Some(sd),
+                            n_particles: Some(np),
+                            hmc: None,
+                        });
+                    }
                 }
             }
-        }
-    };
+        };
     let polynomial_hmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64]| {
         for &sd in noise {
             for &n in sizes {
@@ -152,21 +183,39 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
     let state_space = |out: &mut Vec<Config>, particles: &[usize]| {
         for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
             for &np in particles {
-                out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None });
+                out.push(Config {
+                    model,
+                    method: Method::Smc,
+                    n_points: t,
+                    noise_sd: None,
+                    n_particles: Some(np),
+                    hmc: None,
+                });
             }
         }
     };
     match suite {
-        Suite::PolynomialIs => polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES)),
+        Suite::PolynomialIs => {
+            polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES))
+        }
         Suite::PolynomialHmc => polynomial_hmc(&mut out, &sizes, &noise),
         Suite::PolynomialAll => {
             polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
             polynomial_hmc(&mut out, &sizes, &noise);
         }
-        Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES)),
+        Suite::BetaBernoulli => {
+            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES))
+        }
         Suite::Hmm => state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES)),
         Suite::All => {
-            polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
+            // Every external configuration is a subprocess paying interpreter start-up and
+            // compilation, so the main job takes every third size and the two larger particle
+            // counts; the single suites cover the full grid.
+            let sizes = opts
+                .data_sizes
+                .clone()
+                .unwrap_or_else(|| ALL_SIZES.to_vec());
+            polynomial_is(&mut out, &sizes, &noise, &particles(&ALL_IS_PARTICLES));
             polynomial_hmc(&mut out, &sizes, &noise);
             beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
             state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES));
@@ -185,7 +234,11 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
 }
 
 /// Loads the data set of every configuration (once per file), failing on the first bad file.
-fn load_data(configs: &[Config], dir: &std::path::Path, spec: &DatasetsSpec) -> anyhow::Result<Vec<(Arc<DataSet>, Arc<Reference>)>> {
+fn load_data(
+    configs: &[Config],
+    dir: &std::path::Path,
+    spec: &DatasetsSpec,
+) -> anyhow::Result<Vec<(Arc<DataSet>, Arc<Reference>)>> {
     let mut cache: HashMap<String, (Arc<DataSet>, Arc<Reference>)> = HashMap::new();
     configs
         .iter()
@@ -195,8 +248,15 @@ fn load_data(configs: &[Config], dir: &std::path::Path, spec: &DatasetsSpec) -> 
                 return Ok(hit.clone());
             }
             let data = match c.model {
-                Model::Polynomial => DataSet::Polynomial(data::load_polynomial(dir, spec, c.n_points, c.noise_sd.unwrap_or(0.05))?),
-                Model::BetaBernoulli => DataSet::BetaBernoulli(data::load_beta_bernoulli(dir, spec)?),
+                Model::Polynomial => DataSet::Polynomial(data::load_polynomial(
+                    dir,
+                    spec,
+                    c.n_points,
+                    c.noise_sd.unwrap_or(0.05),
+                )?),
+                Model::BetaBernoulli => {
+                    DataSet::BetaBernoulli(data::load_beta_bernoulli(dir, spec)?)
+                }
                 Model::Hmm => DataSet::Hmm(data::load_hmm(dir, spec)?),
                 Model::Lgssm => DataSet::Lgssm(data::load_lgssm(dir, spec)?),
             };
@@ -231,16 +291,30 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         adapters.retain(|a| selected.iter().any(|s| s == a.name()));
     }
     let repeats = opts.repeats.map_or(Repeats::Auto, Repeats::Fixed);
-    let dir = opts.out.clone().unwrap_or_else(|| data_dir.join(format!("benchmark_{}_{}", suite.name(), export::timestamp())));
+    let timeout_s = opts.timeout_s.unwrap_or_else(|| suite.default_timeout_s());
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        data_dir.join(format!(
+            "benchmark_{}_{}",
+            suite.name(),
+            export::timestamp()
+        ))
+    });
 
     #[derive(Serialize)]
     struct Configuration<'a> {
         options: &'a RunOptions,
         repeats: Repeats,
+        timeout_s: u64,
         configurations: &'a [Config],
         data_dir: String,
     }
-    let configuration = serde_json::to_value(Configuration { options: opts, repeats, configurations: &configs, data_dir: data_dir.display().to_string() })?;
+    let configuration = serde_json::to_value(Configuration {
+        options: opts,
+        repeats,
+        timeout_s,
+        configurations: &configs,
+        data_dir: data_dir.display().to_string(),
+    })?;
     let metadata = Metadata {
         suite: suite.name().to_owned(),
         status: "running".to_owned(),
@@ -261,7 +335,15 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     let mut writer = ResultsWriter::create(&dir, metadata)?;
     interrupt::install()?;
 
-    let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| a.supports(c.model, c.method)).count()).sum();
+    let total: usize = adapters
+        .iter()
+        .map(|a| {
+            configs
+                .iter()
+                .filter(|c| a.supports(c.model, c.method))
+                .count()
+        })
+        .sum();
     let progress = Progress::new(total as u64);
     progress.println(format!("results: {}", dir.display()));
     let mut outcome = Outcome {
@@ -275,7 +357,9 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     };
 
     'frameworks: for adapter in &mut adapters {
-        let supported: Vec<usize> = (0..configs.len()).filter(|&i| adapter.supports(configs[i].model, configs[i].method)).collect();
+        let supported: Vec<usize> = (0..configs.len())
+            .filter(|&i| adapter.supports(configs[i].model, configs[i].method))
+            .collect();
         if supported.is_empty() {
             continue;
         }
@@ -285,8 +369,12 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         progress.set_message(format!("{}: preparing", adapter.name()));
         let availability = match adapter.availability() {
             // The smoke run never installs anything that was not asked for by name.
-            Availability::NeedsSetup { what } if suite == Suite::Smoke && opts.frameworks.is_none() => {
-                Availability::Skipped { reason: format!("{what} (name it in --frameworks to create it)") }
+            Availability::NeedsSetup { what }
+                if suite == Suite::Smoke && opts.frameworks.is_none() =>
+            {
+                Availability::Skipped {
+                    reason: format!("{what} (name it in --frameworks to create it)"),
+                }
             }
             Availability::NeedsSetup { .. } => adapter.prepare(&progress),
             other => other,
@@ -299,8 +387,13 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         writer.record_framework(info.clone())?;
         if let Availability::Skipped { reason } = &availability {
             progress.println(format!("{}: skipped ({reason})", adapter.name()));
-            outcome.skipped.push(format!("{}: {reason}", adapter.name()));
-            let mut pairs: Vec<(Model, Method)> = supported.iter().map(|&i| (configs[i].model, configs[i].method)).collect();
+            outcome
+                .skipped
+                .push(format!("{}: {reason}", adapter.name()));
+            let mut pairs: Vec<(Model, Method)> = supported
+                .iter()
+                .map(|&i| (configs[i].model, configs[i].method))
+                .collect();
             pairs.dedup();
             for (model, method) in pairs {
                 writer.write(&SummaryRow::skipped(&info, model, method, reason), &[])?;
@@ -310,10 +403,23 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             }
             continue;
         }
+        // Configurations at least as large as one that timed out would time out too.
+        let mut timed_out: Vec<Config> = Vec::new();
         for &i in &supported {
             let config = &configs[i];
             if interrupt::requested() {
                 break 'frameworks;
+            }
+            if let Some(limit) = timed_out.iter().find(|t| at_least_as_large(config, t)) {
+                let message = format!("not run: timed out at {}", limit.label());
+                let row = SummaryRow::failed(&info, config, opts.seed, &message);
+                writer.write(&row, &[])?;
+                progress.println(describe(&row, config));
+                outcome
+                    .failed
+                    .push(format!("{} {}: {message}", row.framework, config.label()));
+                progress.inc();
+                continue;
             }
             progress.set_message(format!("{}: {}", adapter.name(), config.label()));
             let (data, reference) = &inputs[i];
@@ -325,7 +431,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
                 repeats,
                 seed: opts.seed,
                 device: opts.device,
-                timeout: Duration::from_secs(opts.timeout_s),
+                timeout: Duration::from_secs(timeout_s),
             };
             let result: anyhow::Result<RunResult> = adapter.run(&task);
             let (row, times) = match result {
@@ -335,13 +441,31 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
                     (row, result.times_s)
                 }
                 Err(e) if e.is::<Interrupted>() => break 'frameworks,
-                Err(e) => (SummaryRow::failed(&info, config, opts.seed, &format!("{e:#}")), Vec::new()),
+                Err(e) => {
+                    if e.is::<TimedOut>() {
+                        timed_out.push(config.clone());
+                    }
+                    (
+                        SummaryRow::failed(&info, config, opts.seed, &format!("{e:#}")),
+                        Vec::new(),
+                    )
+                }
             };
             writer.write(&row, &times)?;
             progress.println(describe(&row, config));
             match (row.status, row.quality_ok) {
-                (Some(RowStatus::Failed), _) => outcome.failed.push(format!("{} {}: {}", row.framework, config.label(), row.message)),
-                (_, Some(false)) => outcome.quality_failures.push(format!("{} {}: {}", row.framework, config.label(), row.quality_reason)),
+                (Some(RowStatus::Failed), _) => outcome.failed.push(format!(
+                    "{} {}: {}",
+                    row.framework,
+                    config.label(),
+                    row.message
+                )),
+                (_, Some(false)) => outcome.quality_failures.push(format!(
+                    "{} {}: {}",
+                    row.framework,
+                    config.label(),
+                    row.quality_reason
+                )),
                 _ => {}
             }
             progress.inc();
@@ -359,6 +483,15 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         }
     }
     Ok(outcome)
+}
+
+/// Whether `config` is the same model and method as `other` with at least its data size and
+/// particle count (so at least its work).
+fn at_least_as_large(config: &Config, other: &Config) -> bool {
+    config.model == other.model
+        && config.method == other.method
+        && config.n_points >= other.n_points
+        && config.n_particles.unwrap_or(0) >= other.n_particles.unwrap_or(0)
 }
 
 /// One line per finished configuration.
@@ -386,7 +519,12 @@ fn describe(row: &SummaryRow, config: &Config) -> String {
             }
             s
         }
-        _ => format!("{:<16} {:<48} FAILED: {}", row.framework, config.label(), row.message),
+        _ => format!(
+            "{:<16} {:<48} FAILED: {}",
+            row.framework,
+            config.label(),
+            row.message
+        ),
     }
 }
 

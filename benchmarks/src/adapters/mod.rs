@@ -204,7 +204,8 @@ fn loose_f64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::Error> 
     }
     Ok(Some(match Loose::deserialize(de)? {
         Loose::Number(v) => v,
-        Loose::Text(s) => parse_non_finite(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a number")))?,
+        Loose::Text(s) => parse_non_finite(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a number")))?,
         Loose::Null(()) => f64::NAN,
     }))
 }

@@ -1,0 +1,171 @@
+//! External frameworks through the protocol, with a fake framework: a good result, an error
+//! result, a crash and a hang are recorded as rows and the run goes on; unusable manifests are
+//! skipped with the reason.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use benchmarks::export::{read_summary, RowStatus};
+
+/// A stand-in interpreter whose behaviour depends on --n-points.
+const FAKE_PYTHON: &str = r#"#!/bin/bash
+args=" $* "
+case "$args" in
+  *" --version "*) echo '{"framework": "fake", "version": "1.2.3"}'; exit 0 ;;
+  *" --n-points 10 "*)
+    echo "log line on stderr" >&2
+    echo '{"framework": "fake", "version": "1.2.3", "model": "polynomial", "method": "is",'
+    echo ' "compile_time_s": 0.5, "times_s": [0.001, 0.002, 0.003, 0.002, 0.001],'
+    echo ' "quality": {"log_ml": NaN, "ess": 12.0, "posterior_mean": [0.1, 0.2, 0.3]},'
+    echo ' "peak_memory_bytes": 1000000, "notes": ["a note"], "flags": ["fake-flag"]}'
+    exit 0 ;;
+  *" --n-points 50 "*) echo '{"framework": "fake", "error": "no such model here"}'; exit 1 ;;
+  *" --n-points 100 "*) echo "Traceback: boom" >&2; exit 3 ;;
+  *) sleep 30; exit 0 ;;
+esac
+"#;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn failures_are_rows_and_the_run_goes_on() {
+    let root = common::scratch_root("external");
+    let comparisons = root.join("comparisons");
+    write(&comparisons.join("PROTOCOL.md"), "scratch");
+    let methods = r#""methods": {"polynomial": ["is"]}"#;
+    write(
+        &comparisons.join("frameworks/fake.json"),
+        &format!(
+            r#"{{"name": "fake", "display": "Fake", "language": "python", "env": "fake", "requirements": "r.txt", "entry": ["comparisons/fake.py"], {methods}}}"#
+        ),
+    );
+    write(
+        &comparisons.join("frameworks/nofile.json"),
+        &format!(
+            r#"{{"name": "nofile", "language": "python", "env": "nofile", "requirements": "absent.txt", "entry": ["x.py"], {methods}}}"#
+        ),
+    );
+    write(
+        &comparisons.join("frameworks/jl.json"),
+        &format!(r#"{{"name": "jl", "language": "julia", "entry": ["julia/run.jl"], {methods}}}"#),
+    );
+    write(&comparisons.join("frameworks/broken.json"), "{ not json");
+    let python = comparisons.join(".venv-fake/bin/python");
+    write(&python, FAKE_PYTHON);
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let list = common::bin()
+        .arg("list")
+        .env("BENCHMARKS_ROOT", &root)
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    let line = |name: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from\n{list}"))
+            .to_owned()
+    };
+    assert!(line("fake").contains("1.2.3"), "{list}");
+    assert!(line("nofile").contains("env not created"), "{list}");
+    assert!(line("jl").contains("julia not on PATH"), "{list}");
+    assert!(line("broken").contains("does not parse"), "{list}");
+
+    let out = root.join("out");
+    let status = common::bin()
+        .env("BENCHMARKS_ROOT", &root)
+        .env("PATH", "/usr/bin:/bin")
+        .args([
+            "polynomial-is",
+            "--frameworks",
+            "fake,nofile,jl",
+            "--data-size",
+            "10,50,100,500,1000",
+            "--noise-sd",
+            "1.0",
+        ])
+        .args(["--n-particles", "100", "--timeout", "2", "--no-plots"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let rows = read_summary(&out.join("summary.csv")).unwrap();
+    let find = |framework: &str, n: Option<usize>| {
+        rows.iter()
+            .find(|r| r.framework == framework && r.n_points == n)
+            .unwrap_or_else(|| panic!("no row {framework} {n:?}: {rows:#?}"))
+    };
+
+    let good = find("fake", Some(10));
+    assert_eq!(good.status, Some(RowStatus::Ok));
+    assert_eq!(
+        (good.repeats, good.median_time, good.compile_time),
+        (Some(5), Some(0.002), Some(0.5))
+    );
+    assert_eq!(good.version, "1.2.3");
+    assert_eq!(good.quality_ok, Some(false));
+    assert!(
+        good.quality_reason.contains("log-ML is NaN"),
+        "{}",
+        good.quality_reason
+    );
+    assert_eq!(good.memory_kind, "process_max_rss");
+    assert!(good.notes.contains("a note") && good.flags == "fake-flag");
+
+    let error = find("fake", Some(50));
+    assert_eq!(
+        (error.status, error.message.as_str()),
+        (Some(RowStatus::Failed), "no such model here")
+    );
+    let crash = find("fake", Some(100));
+    assert_eq!(crash.status, Some(RowStatus::Failed));
+    assert!(
+        crash.message.contains("boom") && crash.message.contains("exit status: 3"),
+        "{}",
+        crash.message
+    );
+    let hang = find("fake", Some(500));
+    assert!(
+        hang.message.contains("timed out after 2 s"),
+        "{}",
+        hang.message
+    );
+    let larger = find("fake", Some(1000));
+    assert!(
+        larger.message.contains("not run") && larger.message.contains("n=500"),
+        "{}",
+        larger.message
+    );
+
+    let nofile = find("nofile", None);
+    assert_eq!(nofile.status, Some(RowStatus::Skipped));
+    assert!(nofile.message.contains("absent.txt"), "{}", nofile.message);
+    assert!(
+        !comparisons.join(".venv-nofile").exists(),
+        "a failed set-up leaves nothing behind"
+    );
+    assert!(find("jl", None).message.contains("julia not on PATH"));
+
+    let metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(metadata["status"], "finished");
+    let fake = metadata["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "fake")
+        .unwrap();
+    assert_eq!(fake["availability"]["version"], "1.2.3");
+    common::cleanup(&root);
+}
