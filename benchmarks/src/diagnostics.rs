@@ -1,7 +1,7 @@
 //! The few MCMC diagnostics the suite needs for its quality columns: moments, effective sample
 //! size and batch-means Monte Carlo standard error of one chain.
 //!
-//! TODO(lead): replace with gen_runtime's diagnostics (rank-normalised split R-hat, bulk/tail ESS).
+//! The ESS itself is `gen_runtime::diagnostics`'s; moments and batch means are the suite's own.
 
 /// Mean and (population) standard deviation.
 #[must_use]
@@ -12,42 +12,15 @@ pub fn mean_sd(x: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Effective sample size of one chain by Geyer's initial monotone sequence estimator
-/// (Geyer 1992; the single-chain form of Stan's estimator, without rank normalisation).
-///
-/// Returns NaN for a chain with zero variance (it never moved: no information about mixing).
+/// Effective sample size of the mean of one chain, as ArviZ's `ess(method="mean")` defines it
+/// (`gen_runtime::diagnostics`). NaN for a chain that never moved: ArviZ reports full ESS for
+/// constant draws, but a sampler that rejected everything has told us nothing about mixing.
 #[must_use]
 pub fn ess(x: &[f64]) -> f64 {
-    let n = x.len();
-    if n < 4 {
+    if x.iter().all(|&v| v == x[0]) {
         return f64::NAN;
     }
-    let (mean, sd) = mean_sd(x);
-    let var = sd * sd;
-    if var <= 0.0 || !var.is_finite() {
-        return f64::NAN;
-    }
-    let autocorr = |lag: usize| -> f64 {
-        (0..n - lag)
-            .map(|i| (x[i] - mean) * (x[i + lag] - mean))
-            .sum::<f64>()
-            / (n as f64 * var)
-    };
-    // Sum autocorrelation pairs while positive, forcing them to be non-increasing.
-    let mut tau = -1.0;
-    let mut previous_pair = f64::INFINITY;
-    let mut lag = 0;
-    while lag + 1 < n {
-        let pair = autocorr(lag) + autocorr(lag + 1);
-        if pair <= 0.0 {
-            break;
-        }
-        let pair = pair.min(previous_pair);
-        tau += 2.0 * pair;
-        previous_pair = pair;
-        lag += 2;
-    }
-    n as f64 / tau.max(1.0 / (n as f64).log10().max(1.0))
+    gen_runtime::diagnostics::ess_mean(&[x]).unwrap_or(f64::NAN)
 }
 
 /// Monte Carlo standard error of the chain mean by non-overlapping batch means.

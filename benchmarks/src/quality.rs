@@ -30,32 +30,32 @@ pub struct Reference {
 
 impl Reference {
     /// The exact reference of `data`: Gaussian conjugacy (polynomial), Beta conjugacy, the forward
-    /// algorithm (HMM) and the Kalman filter (LGSSM).
+    /// algorithm (HMM) and the Kalman filter (LGSSM). Data the reference rejects has none.
     #[must_use]
     pub fn exact(data: &DataSet) -> Self {
         match data {
-            DataSet::Polynomial(d) => {
-                let post = exact::polynomial(d);
-                Self {
+            DataSet::Polynomial(d) => exact::polynomial(d).map_or_else(
+                |_| Self::default(),
+                |post| Self {
                     log_ml: Some(post.log_ml),
                     posterior_mean: Some(post.mean),
                     posterior_sd: Some(post.sd),
-                }
-            }
-            DataSet::BetaBernoulli(d) => {
-                let post = exact::beta_bernoulli(d);
-                Self {
+                },
+            ),
+            DataSet::BetaBernoulli(d) => exact::beta_bernoulli(d).map_or_else(
+                |_| Self::default(),
+                |post| Self {
                     log_ml: Some(post.log_ml),
                     posterior_mean: Some(vec![post.mean]),
                     posterior_sd: Some(vec![post.sd]),
-                }
-            }
+                },
+            ),
             DataSet::Hmm(d) => Self {
-                log_ml: Some(exact::hmm_log_ml(d)),
+                log_ml: exact::hmm_log_ml(d).ok(),
                 ..Self::default()
             },
             DataSet::Lgssm(d) => Self {
-                log_ml: Some(exact::kalman_log_ml(d)),
+                log_ml: exact::kalman_log_ml(d).ok(),
                 ..Self::default()
             },
         }
