@@ -14,7 +14,7 @@
 use crate::ast::{address_name, Model};
 use crate::valid::{self, Errors};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{parse_quote, Expr, FnArg, GenericParam, ItemFn, Lifetime, ReturnType, Type};
@@ -85,6 +85,59 @@ impl VisitMut for ReplaceReal {
     }
 
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// The expression that lifts the argument `name: &ty` (given in `f64`) to `__R`.
+fn lift(name: &impl quote::ToTokens, ty: &Type) -> TokenStream {
+    let rt = quote!(::gen_runtime::__private);
+    if valid::mentions_real(ty) {
+        let from = replaced(ty, parse_quote!(f64));
+        let to = replaced(ty, parse_quote!(__R));
+        quote!(<#from as #rt::Lift<#to>>::lift(#name))
+    } else {
+        quote!(::core::clone::Clone::clone(#name))
+    }
+}
+
+/// `impl UnfoldKernel` when the signature is `(t: usize, state: S, params...) -> S`.
+fn unfold_kernel(args: &[Type], ret: &Type, impl_generics: &TokenStream, marker: &TokenStream) -> TokenStream {
+    let is_usize = matches!(args.first(), Some(Type::Path(p)) if p.qself.is_none() && p.path.is_ident("usize"));
+    let same_state = args.get(1).is_some_and(|s| s.to_token_stream().to_string() == ret.to_token_stream().to_string());
+    if !(is_usize && same_state) {
+        return TokenStream::new();
+    }
+    let rt = quote!(::gen_runtime::__private);
+    let params = &args[2..];
+    let params_r: Vec<Type> = params.iter().map(|t| replaced(t, parse_quote!(__R))).collect();
+    let names: Vec<_> = (0..params.len()).map(|i| format_ident!("__p{}", i)).collect();
+    let lift_params = names.iter().zip(params).map(|(n, t)| lift(n, t));
+    let lift_state = lift(&format_ident!("__state"), ret);
+    quote! {
+        impl #impl_generics #rt::UnfoldKernel for #marker {
+            type Params<__R: #rt::Real> = (#(#params_r,)*);
+
+            fn kernel_args<__R: #rt::Real>(&self, __t: usize, __state: Self::Ret<__R>, __params: &Self::Params<__R>) -> Self::Args<__R> {
+                let (#(#names,)*) = __params;
+                (__t, __state, #(::core::clone::Clone::clone(#names),)*)
+            }
+
+            fn lift_state<__R: #rt::Real>(&self, __state: &Self::Ret<f64>) -> Self::Ret<__R> {
+                #lift_state
+            }
+
+            fn lift_params<__R: #rt::Real>(&self, __params: &Self::Params<f64>) -> Self::Params<__R> {
+                let (#(#names,)*) = __params;
+                (#(#lift_params,)*)
+            }
+        }
+    }
+}
+
+/// `ty` with `Real` replaced by `by`.
+fn replaced(ty: &Type, by: Type) -> Type {
+    let mut ty = ty.clone();
+    ReplaceReal(by).visit_type_mut(&mut ty);
+    ty
 }
 
 /// Gives every elided lifetime in an argument type the name `'__a`.
@@ -251,7 +304,13 @@ fn generate(model: Model) -> TokenStream {
     RewriteSites.visit_block_mut(&mut body);
     ReplaceReal(parse_quote!(<__H as #rt::Handler<'__c>>::Real)).visit_block_mut(&mut body);
 
-    let fn_args = arg_names.iter().zip(&arg_types).map(|(n, t)| quote!(#n: #t));
+    // Arguments with `Real` are generic over the engine's value type; the others are the
+    // same for every engine and are cloned when a call is lifted.
+    let args_r: Vec<Type> = arg_types.iter().map(|t| replaced(t, parse_quote!(__R))).collect();
+    let lifts = arg_names.iter().zip(&arg_types).map(|(n, t)| lift(n, t));
+    let kernel = unfold_kernel(&arg_types, &ret_ty, &impl_generics, &marker_ty);
+    let fn_args = arg_names.iter().zip(&args_r).map(|(n, t)| quote!(#n: #t));
+    let wrapper_generics = quote!(<#(#lifetimes,)* __R: #rt::Real>);
     let mod_doc = format!("The generative function `{name_str}` as a type (`Gf`), made by `#[gen]`.");
 
     quote! {
@@ -262,15 +321,20 @@ fn generate(model: Model) -> TokenStream {
         }
 
         impl #impl_generics #rt::GenerativeFunction for #marker_ty {
-            type Args = (#(#arg_types,)*);
+            type Args<__R: #rt::Real> = (#(#args_r,)*);
             type Ret<__R: #rt::Real> = #gat_ret;
 
             fn name(&self) -> &'static str {
                 #name_str
             }
 
+            fn lift_args<__R: #rt::Real>(&self, __args: &Self::Args<f64>) -> Self::Args<__R> {
+                let (#(#arg_names,)*) = __args;
+                (#(#lifts,)*)
+            }
+
             #[allow(unused_mut, unused_variables, unused_parens, clippy::let_unit_value, clippy::unused_unit)]
-            fn run<'__c, __H: #rt::Handler<'__c>>(&self, __h: &mut __H, __args: Self::Args) -> Self::Ret<__H::Real>
+            fn run<'__c, __H: #rt::Handler<'__c>>(&self, __h: &mut __H, __args: Self::Args<__H::Real>) -> Self::Ret<__H::Real>
             where
                 f64: #rt::LhsOps<__H::Real> + #rt::LhsOps<__H::Datum>,
             {
@@ -279,10 +343,12 @@ fn generate(model: Model) -> TokenStream {
             }
         }
 
+        #kernel
+
         #(#docs)*
         #(#other_attrs)*
         #[must_use = "a generative function call does nothing until it is simulated, generated or traced with `.at`"]
-        #vis fn #name #impl_generics (#(#fn_args),*) -> #rt::Call<#marker_ty> {
+        #vis fn #name #wrapper_generics (#(#fn_args),*) -> #rt::Call<#marker_ty, __R> {
             #rt::Call::new(#name::gf(), (#(#arg_names,)*))
         }
     }

@@ -83,6 +83,13 @@ pub fn check(model: &Model, errors: &mut Errors) {
             FnArg::Typed(t) => {
                 if let Type::ImplTrait(i) = &*t.ty {
                     errors.push(syn::Error::new_spanned(i, "#[gen] arguments cannot be `impl Trait`: name a concrete type"));
+                } else if contains_reference(&t.ty) && mentions_real(&t.ty) {
+                    // A borrowed `&[f64]` cannot become a borrowed slice of dual numbers or a
+                    // batch without a copy, so engines could not lift such an argument.
+                    errors.push(syn::Error::new_spanned(
+                        &t.ty,
+                        "#[gen] arguments cannot borrow `Real` values: pass them owned (`Vec<Real>`, `[Real; N]`) or as data (`&[f64]`)",
+                    ));
                 }
             }
         }
@@ -124,6 +131,22 @@ fn contains_reference(ty: &Type) -> bool {
     impl<'ast> syn::visit::Visit<'ast> for Finder {
         fn visit_type_reference(&mut self, _: &'ast syn::TypeReference) {
             self.0 = true;
+        }
+    }
+    let mut f = Finder(false);
+    syn::visit::Visit::visit_type(&mut f, ty);
+    f.0
+}
+
+/// Whether `ty` mentions the engine's value type `Real`.
+pub fn mentions_real(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+            if p.qself.is_none() && p.path.is_ident("Real") {
+                self.0 = true;
+            }
+            syn::visit::visit_type_path(self, p);
         }
     }
     let mut f = Finder(false);

@@ -272,7 +272,11 @@ impl<'c> Handler<'c> for Interpreter<'c> {
         self.vector_site(site, n, |_| dist.clone())
     }
 
-    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<f64> {
+    fn fail(&mut self, error: GenError) {
+        Interpreter::fail(self, error);
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<f64>) -> G::Ret<f64> {
         let (_, key) = self.address(&site);
         self.prefix.push(site.to_part());
         self.prefix_keys.push(key);

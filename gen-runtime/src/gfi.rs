@@ -38,8 +38,13 @@ use std::fmt;
 /// what they build. `run` executes the body under a handler; every operation of the
 /// interface is a handler.
 pub trait GenerativeFunction: Clone + Send + Sync {
-    /// The arguments, as a tuple.
-    type Args: Clone + Send + Sync;
+    /// The arguments, as a tuple, for continuous values of type `R`.
+    ///
+    /// Generic over `R` like the return value, so that a model can pass a latent value to
+    /// another one (`sub(x).at("s")` with `x` a dual number while differentiating, a batch
+    /// on the Burn engine), and an [`Unfold`](crate::combinators::Unfold) kernel can receive
+    /// its state.
+    type Args<R: Real>: Clone + Send + Sync;
     /// The return value for continuous values of type `R`.
     type Ret<R: Real>: Clone + Send + Sync;
 
@@ -47,32 +52,46 @@ pub trait GenerativeFunction: Clone + Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Runs the body under `h`.
-    fn run<'c, H: Handler<'c>>(&self, h: &mut H, args: Self::Args) -> Self::Ret<H::Real>
+    fn run<'c, H: Handler<'c>>(&self, h: &mut H, args: Self::Args<H::Real>) -> Self::Ret<H::Real>
     where
         f64: LhsOps<H::Real> + LhsOps<H::Datum>;
 
+    /// The arguments with their continuous values made `R`s (see [`Lift`](crate::Lift)):
+    /// how an engine runs a call given in `f64` for dual numbers or batches.
+    fn lift_args<R: Real>(&self, args: &Self::Args<f64>) -> Self::Args<R>;
+
     /// Binds arguments: the value that `.at(addr)` traces and that the interface runs.
-    fn apply(self, args: Self::Args) -> Call<Self> {
+    fn apply<R: Real>(self, args: Self::Args<R>) -> Call<Self, R> {
         Call { gf: self, args }
     }
 }
 
 /// A generative function with its arguments: what `model(args)` returns in Rust, and what
 /// `.at(addr)` traces inside another model.
-#[derive(Clone)]
-pub struct Call<G: GenerativeFunction> {
+///
+/// `R` is the type of the continuous values among the arguments: `f64` for the calls the
+/// interface runs, the handler's `Real` for a call traced inside a model body.
+pub struct Call<G: GenerativeFunction, R: Real = f64> {
     /// The generative function.
     pub gf: G,
     /// Its arguments.
-    pub args: G::Args,
+    pub args: G::Args<R>,
+}
+
+impl<G: GenerativeFunction, R: Real> Clone for Call<G, R> {
+    fn clone(&self) -> Self {
+        Call { gf: self.gf.clone(), args: self.args.clone() }
+    }
+}
+
+impl<G: GenerativeFunction, R: Real> Call<G, R> {
+    /// Binds `args` to `gf`.
+    pub fn new(gf: G, args: G::Args<R>) -> Self {
+        Call { gf, args }
+    }
 }
 
 impl<G: GenerativeFunction> Call<G> {
-    /// Binds `args` to `gf`.
-    pub fn new(gf: G, args: G::Args) -> Self {
-        Call { gf, args }
-    }
-
     fn execute<'c>(&self, op: Op<'c>, key: Key) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
         let mut h = Interpreter::new(op, key);
         let retval = self.gf.run(&mut h, self.args.clone());
@@ -131,7 +150,7 @@ impl<G: GenerativeFunction> Call<G> {
 #[derive(Clone)]
 pub struct Trace<G: GenerativeFunction> {
     gf: G,
-    args: G::Args,
+    args: G::Args<f64>,
     retval: G::Ret<f64>,
     choices: ChoiceMap,
     site_scores: BTreeMap<Address, f64>,
@@ -145,7 +164,7 @@ impl<G: GenerativeFunction> Trace<G> {
     }
 
     /// The arguments.
-    pub fn args(&self) -> &G::Args {
+    pub fn args(&self) -> &G::Args<f64> {
         &self.args
     }
 
@@ -189,7 +208,7 @@ impl<G: GenerativeFunction> Trace<G> {
     /// # Errors
     /// A constraint at an address the new execution never visits, of the wrong type, or an
     /// invalid parameter.
-    pub fn update_with_args(&self, key: Key, args: G::Args, constraints: &ChoiceMap) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
+    pub fn update_with_args(&self, key: Key, args: G::Args<f64>, constraints: &ChoiceMap) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
         let call = Call::new(self.gf.clone(), args);
         let op = Op::Update { prev: &self.choices, prev_score: self.score, constraints };
         call.execute(op, key)

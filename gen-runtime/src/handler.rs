@@ -9,6 +9,7 @@
 
 use crate::address::Site;
 use crate::distributions::Distribution;
+use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
 use crate::real::Real;
 use crate::value::Element;
@@ -56,8 +57,12 @@ pub trait Handler<'c>: Sized {
         D: Distribution<Real = Self::Real>,
         D::Data: Element;
 
+    /// Reports an error found while running the body (a combinator's bad arguments): the
+    /// operation returns it when the run ends.
+    fn fail(&mut self, error: GenError);
+
     /// Calls another generative function with its choices under `site`.
-    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<Self::Real>;
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<Self::Real>) -> G::Ret<Self::Real>;
 }
 
 /// Something that can stand before `.at(addr)` in a model body: a distribution, `iid(...)`,
@@ -82,7 +87,7 @@ impl<'c, H: Handler<'c>, D: Distribution<Real = H::Real>> Traceable<'c, H> for D
     }
 }
 
-impl<'c, H: Handler<'c>, G: GenerativeFunction> Traceable<'c, H> for Call<G> {
+impl<'c, H: Handler<'c>, G: GenerativeFunction> Traceable<'c, H> for Call<G, H::Real> {
     type Output = G::Ret<H::Real>;
     #[inline(always)]
     fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output {

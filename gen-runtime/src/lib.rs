@@ -36,6 +36,7 @@
 
 pub mod address;
 pub mod choice_map;
+pub mod combinators;
 pub mod diagnostics;
 pub mod distributions;
 mod dual;
@@ -57,13 +58,14 @@ pub use gen_macros::{gen, generative};
 pub use gfi::{Call, GenerativeFunction, Trace};
 pub use native::{importance_log_weights, LogDensity, Particles};
 pub use handler::{iid, plate, Handler, Iid, Traceable, Values};
-pub use real::{digamma, LhsOps, Real, Scalar};
+pub use real::{digamma, LhsOps, Lift, Real, Scalar};
 pub use rng::{Key, KeyRng};
 pub use value::ChoiceValue;
 
 /// Everything a model file needs: the attribute, distributions, choice maps and keys.
 pub mod prelude {
     pub use crate::distributions::*;
+    pub use crate::combinators::{Branch, Map, Switch, Unfold};
     pub use crate::{choicemap, gen, generative, iid, plate, select};
     pub use crate::{Address, Call, ChoiceMap, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
 }
@@ -72,9 +74,10 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::address::{name_key, Part, Site};
+    pub use crate::combinators::UnfoldKernel;
     pub use crate::gfi::{Call, GenerativeFunction};
     pub use crate::handler::{Handler, Traceable};
-    pub use crate::real::{LhsOps, Real};
+    pub use crate::real::{LhsOps, Lift, Real};
 
     /// Converts an address expression that is not a literal into a part.
     pub fn part(p: impl Into<Part>) -> Part {

@@ -275,18 +275,19 @@ impl<G: GenerativeFunction> LogDensity<G> {
             t_buf: Vec::new(),
             x_buf: Vec::new(),
         };
-        let _ = self.call.gf.run(&mut h, self.call.args.clone());
-        if let Some(addr) = h.failure {
-            return Err(GenError::Unsupported {
-                address: addr,
-                message: "the model took a different path than when the gradient target was built".into(),
-            });
+        let _ = self.call.gf.run(&mut h, self.call.gf.lift_args(&self.call.args));
+        if let Some(e) = h.failure {
+            return Err(e);
         }
         if h.pos != self.plan.len() {
             return Err(GenError::Unsupported { address: Address::root(), message: "the model made fewer choices than when the gradient target was built".into() });
         }
         Ok((h.lp, h.lp))
     }
+}
+
+fn another_path(address: Address) -> GenError {
+    GenError::Unsupported { address, message: "the model took a different path than when the gradient target was built".into() }
 }
 
 /// Evaluates the log density with dual numbers along the plan.
@@ -298,7 +299,7 @@ struct GradEval<'p, const N: usize> {
     lp: Dual<N>,
     keys: Vec<u64>,
     unconstrained: bool,
-    failure: Option<Address>,
+    failure: Option<GenError>,
     t_buf: Vec<Dual<N>>,
     x_buf: Vec<Dual<N>>,
 }
@@ -313,9 +314,7 @@ impl<'p, const N: usize> GradEval<'p, N> {
                 Some(s)
             }
             _ => {
-                if self.failure.is_none() {
-                    self.failure = Some(Address(vec![site.to_part()]));
-                }
+                self.failure.get_or_insert_with(|| another_path(Address(vec![site.to_part()])));
                 None
             }
         }
@@ -362,7 +361,7 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
                     dist.lift(&x)
                 }
                 None => {
-                    self.failure.get_or_insert_with(|| Address(vec![site.to_part()]));
+                    self.failure.get_or_insert_with(|| another_path(Address(vec![site.to_part()])));
                     dist.lift(&D::Data::default())
                 }
             },
@@ -406,7 +405,11 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
         Cow::Borrowed(ys)
     }
 
-    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<Dual<N>> {
+    fn fail(&mut self, error: GenError) {
+        self.failure.get_or_insert(error);
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<Dual<N>>) -> G::Ret<Dual<N>> {
         let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
         self.keys.push(key);
         let ret = gf.run(self, args);
@@ -652,7 +655,12 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
         }
     }
 
-    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args) -> G::Ret<f64> {
+    fn fail(&mut self, _: GenError) {
+        // The interpreter reruns the particle and reports the error.
+        self.failed = true;
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<f64>) -> G::Ret<f64> {
         let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
         self.keys.push(key);
         let ret = gf.run(self, args);

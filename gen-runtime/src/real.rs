@@ -141,6 +141,58 @@ impl Scalar for f64 {
     }
 }
 
+/// Converts arguments given as `f64` into the same shape with the engine's [`Real`]: what an
+/// engine does to the arguments of a call before it runs the body for dual numbers or
+/// batches (`#[gen]` emits the calls; combinators forward them).
+///
+/// Implemented for `f64` (to any `R`), and for vectors, arrays, options and tuples of
+/// liftable values. Arguments whose types do not mention `Real` are cloned, not lifted.
+pub trait Lift<T> {
+    /// The value with each `f64` made an `R`.
+    fn lift(&self) -> T;
+}
+
+impl<R: Real> Lift<R> for f64 {
+    #[inline]
+    fn lift(&self) -> R {
+        R::from(*self)
+    }
+}
+
+impl<T, U: Lift<T>> Lift<Vec<T>> for Vec<U> {
+    fn lift(&self) -> Vec<T> {
+        self.iter().map(Lift::lift).collect()
+    }
+}
+
+impl<T, U: Lift<T>, const K: usize> Lift<[T; K]> for [U; K] {
+    fn lift(&self) -> [T; K] {
+        std::array::from_fn(|i| self[i].lift())
+    }
+}
+
+impl<T, U: Lift<T>> Lift<Option<T>> for Option<U> {
+    fn lift(&self) -> Option<T> {
+        self.as_ref().map(Lift::lift)
+    }
+}
+
+macro_rules! lift_tuple {
+    ($(($($t:ident $u:ident $i:tt),+))*) => {$(
+        impl<$($t, $u: Lift<$t>),+> Lift<($($t,)+)> for ($($u,)+) {
+            fn lift(&self) -> ($($t,)+) {
+                ($(self.$i.lift(),)+)
+            }
+        }
+    )*};
+}
+lift_tuple! {
+    (T0 U0 0)
+    (T0 U0 0, T1 U1 1)
+    (T0 U0 0, T1 U1 1, T2 U2 2)
+    (T0 U0 0, T1 U1 1, T2 U2 2, T3 U3 3)
+}
+
 /// The digamma function ψ(x) = d/dx ln Γ(x), the derivative that [`Real::ln_gamma`] needs.
 ///
 /// statrs has no digamma, so this uses the recurrence ψ(x) = ψ(x + 1) - 1/x up to x ≥ 10 and
