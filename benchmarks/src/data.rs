@@ -145,37 +145,15 @@ impl DatasetsSpec {
                 sizes: vec![10, 50, 100, 500, 1000],
                 seed: 42,
             },
-            beta_bernoulli: BetaBernoulliSpec {
-                alpha: 2.0,
-                beta: 2.0,
-                p_true: 0.7,
-                n: 50,
-                seed: 42,
-            },
+            beta_bernoulli: BetaBernoulliSpec { alpha: 2.0, beta: 2.0, p_true: 0.7, n: 50, seed: 42 },
             hmm: HmmSpec {
                 initial: vec![third, third, third],
-                transition: vec![
-                    vec![0.8, 0.1, 0.1],
-                    vec![0.1, 0.8, 0.1],
-                    vec![0.1, 0.1, 0.8],
-                ],
-                emission: vec![
-                    vec![0.7, 0.1, 0.1, 0.1],
-                    vec![0.1, 0.7, 0.1, 0.1],
-                    vec![0.1, 0.1, 0.4, 0.4],
-                ],
+                transition: vec![vec![0.8, 0.1, 0.1], vec![0.1, 0.8, 0.1], vec![0.1, 0.1, 0.8]],
+                emission: vec![vec![0.7, 0.1, 0.1, 0.1], vec![0.1, 0.7, 0.1, 0.1], vec![0.1, 0.1, 0.4, 0.4]],
                 t: 50,
                 seed: 42,
             },
-            lgssm: LgssmSpec {
-                a: 0.9,
-                q: 0.5,
-                r: 1.0,
-                x1_mean: 0.0,
-                x1_sd: 1.0,
-                t: 100,
-                seed: 42,
-            },
+            lgssm: LgssmSpec { a: 0.9, q: 0.5, r: 1.0, x1_mean: 0.0, x1_sd: 1.0, t: 100, seed: 42 },
         }
     }
 }
@@ -220,17 +198,11 @@ pub fn linspace01(n: usize) -> Vec<f64> {
 /// Floats are written with Rust's shortest round-tripping formatting, so reading them back gives
 /// the identical f64, and the output is byte-for-byte identical from run to run.
 pub fn generate(dir: &Path, spec: &DatasetsSpec) -> Result<Vec<PathBuf>, DataError> {
-    fs::create_dir_all(dir).map_err(|source| DataError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    fs::create_dir_all(dir).map_err(|source| DataError::Write { path: dir.to_path_buf(), source })?;
     let mut written = Vec::new();
     let mut write = |name: &str, contents: String| -> Result<(), DataError> {
         let path = dir.join(name);
-        fs::write(&path, contents).map_err(|source| DataError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        fs::write(&path, contents).map_err(|source| DataError::Write { path: path.clone(), source })?;
         written.push(path);
         Ok(())
     };
@@ -241,10 +213,7 @@ pub fn generate(dir: &Path, spec: &DatasetsSpec) -> Result<Vec<PathBuf>, DataErr
             write(&polynomial_file_name(n, sd), polynomial_csv(poly, n, sd))?;
         }
     }
-    write(
-        BETA_BERNOULLI_FILE,
-        beta_bernoulli_csv(&spec.beta_bernoulli),
-    )?;
+    write(BETA_BERNOULLI_FILE, beta_bernoulli_csv(&spec.beta_bernoulli))?;
     write(HMM_FILE, hmm_csv(&spec.hmm))?;
     write(LGSSM_FILE, lgssm_csv(&spec.lgssm))?;
     let mut json = serde_json::to_string_pretty(spec).expect("the spec is plain data");
@@ -255,11 +224,7 @@ pub fn generate(dir: &Path, spec: &DatasetsSpec) -> Result<Vec<PathBuf>, DataErr
 
 fn polynomial_csv(spec: &PolynomialSpec, n: usize, sd: f64) -> String {
     let mut rng = ChaCha20Rng::seed_from_u64(spec.seed);
-    let [a, b, c] = [
-        spec.true_coeffs[0],
-        spec.true_coeffs[1],
-        spec.true_coeffs[2],
-    ];
+    let [a, b, c] = [spec.true_coeffs[0], spec.true_coeffs[1], spec.true_coeffs[2]];
     let mut out = String::from("x,y\n");
     for x in linspace01(n) {
         let eps: f64 = rng.sample(StandardNormal);
@@ -397,41 +362,21 @@ impl DataSet {
 /// Reads `datasets.json` from `dir`.
 pub fn load_spec(dir: &Path) -> Result<DatasetsSpec, DataError> {
     let path = dir.join(SPEC_FILE);
-    let text = fs::read_to_string(&path).map_err(|source| DataError::Unreadable {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| DataError::Malformed {
-        path,
-        line: e.line() as u64,
-        message: e.to_string(),
-    })
+    let text = fs::read_to_string(&path).map_err(|source| DataError::Unreadable { path: path.clone(), source })?;
+    serde_json::from_str(&text).map_err(|e| DataError::Malformed { path, line: e.line() as u64, message: e.to_string() })
 }
 
 /// Loads `polynomial_n{n}_sd{sd}.csv` and checks it has `n` rows.
-pub fn load_polynomial(
-    dir: &Path,
-    spec: &DatasetsSpec,
-    n: usize,
-    noise_sd: f64,
-) -> Result<PolynomialData, DataError> {
+pub fn load_polynomial(dir: &Path, spec: &DatasetsSpec, n: usize, noise_sd: f64) -> Result<PolynomialData, DataError> {
     let path = dir.join(polynomial_file_name(n, noise_sd));
     let rows = read_table(&path, &["x", "y"], |_, _, v| Ok(v))?;
     expect_rows(&path, rows.len(), n)?;
     let (x, y) = rows.into_iter().map(|r| (r[0], r[1])).unzip();
-    Ok(PolynomialData {
-        x,
-        y,
-        noise_sd,
-        prior_sd: spec.polynomial.prior_sd,
-    })
+    Ok(PolynomialData { x, y, noise_sd, prior_sd: spec.polynomial.prior_sd })
 }
 
 /// Loads `beta_bernoulli.csv`; every y must be 0 or 1.
-pub fn load_beta_bernoulli(
-    dir: &Path,
-    spec: &DatasetsSpec,
-) -> Result<BetaBernoulliData, DataError> {
+pub fn load_beta_bernoulli(dir: &Path, spec: &DatasetsSpec) -> Result<BetaBernoulliData, DataError> {
     let path = dir.join(BETA_BERNOULLI_FILE);
     let rows = read_table(&path, &["y"], |_, _, v| match v[0] {
         0.0 => Ok(0u8),
@@ -439,11 +384,7 @@ pub fn load_beta_bernoulli(
         other => Err(format!("y = {other} is not 0 or 1")),
     })?;
     expect_rows(&path, rows.len(), spec.beta_bernoulli.n)?;
-    Ok(BetaBernoulliData {
-        y: rows,
-        alpha: spec.beta_bernoulli.alpha,
-        beta: spec.beta_bernoulli.beta,
-    })
+    Ok(BetaBernoulliData { y: rows, alpha: spec.beta_bernoulli.alpha, beta: spec.beta_bernoulli.beta })
 }
 
 /// Loads `hmm.csv`; every y must be a symbol index of the emission matrix.
@@ -459,10 +400,7 @@ pub fn load_hmm(dir: &Path, spec: &DatasetsSpec) -> Result<HmmData, DataError> {
         }
     })?;
     expect_rows(&path, rows.len(), spec.hmm.t)?;
-    Ok(HmmData {
-        y: rows,
-        spec: spec.hmm.clone(),
-    })
+    Ok(HmmData { y: rows, spec: spec.hmm.clone() })
 }
 
 /// Loads `lgssm.csv`.
@@ -470,10 +408,7 @@ pub fn load_lgssm(dir: &Path, spec: &DatasetsSpec) -> Result<LgssmData, DataErro
     let path = dir.join(LGSSM_FILE);
     let rows = read_table(&path, &["t", "y"], |_, _, v| Ok(v[1]))?;
     expect_rows(&path, rows.len(), spec.lgssm.t)?;
-    Ok(LgssmData {
-        y: rows,
-        spec: spec.lgssm.clone(),
-    })
+    Ok(LgssmData { y: rows, spec: spec.lgssm.clone() })
 }
 
 fn expect_rows(path: &Path, found: usize, expected: usize) -> Result<(), DataError> {
@@ -489,36 +424,13 @@ fn expect_rows(path: &Path, found: usize, expected: usize) -> Result<(), DataErr
 
 /// Reads a headed CSV of finite numbers with exactly `columns`, mapping each row through `check`
 /// (which gets the path, the line and the parsed values and may reject the row).
-fn read_table<T>(
-    path: &Path,
-    columns: &[&str],
-    check: impl Fn(&Path, u64, Vec<f64>) -> Result<T, String>,
-) -> Result<Vec<T>, DataError> {
-    let file = fs::File::open(path).map_err(|source| DataError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let malformed = |line: u64, message: String| DataError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(file);
-    let header = reader
-        .headers()
-        .map_err(|e| malformed(1, csv_message(&e)))?
-        .clone();
+fn read_table<T>(path: &Path, columns: &[&str], check: impl Fn(&Path, u64, Vec<f64>) -> Result<T, String>) -> Result<Vec<T>, DataError> {
+    let file = fs::File::open(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    let malformed = |line: u64, message: String| DataError::Malformed { path: path.to_path_buf(), line, message };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let header = reader.headers().map_err(|e| malformed(1, csv_message(&e)))?.clone();
     if header.iter().map(str::trim).ne(columns.iter().copied()) {
-        return Err(malformed(
-            1,
-            format!(
-                "header is `{}`, expected `{}`",
-                header.iter().collect::<Vec<_>>().join(","),
-                columns.join(",")
-            ),
-        ));
+        return Err(malformed(1, format!("header is `{}`, expected `{}`", header.iter().collect::<Vec<_>>().join(","), columns.join(","))));
     }
     let mut out = Vec::new();
     for record in reader.records() {
@@ -529,14 +441,9 @@ fn read_table<T>(
         let line = record.position().map_or(0, csv::Position::line);
         let mut values = Vec::with_capacity(columns.len());
         for (field, name) in record.iter().zip(columns) {
-            let value: f64 = field.trim().parse().map_err(|_| {
-                malformed(line, format!("column `{name}`: `{field}` is not a number"))
-            })?;
+            let value: f64 = field.trim().parse().map_err(|_| malformed(line, format!("column `{name}`: `{field}` is not a number")))?;
             if !value.is_finite() {
-                return Err(malformed(
-                    line,
-                    format!("column `{name}`: `{field}` is not finite"),
-                ));
+                return Err(malformed(line, format!("column `{name}`: `{field}` is not finite")));
             }
             values.push(value);
         }
@@ -547,9 +454,7 @@ fn read_table<T>(
 
 fn csv_message(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("{len} fields where the header has {expected_len}")
         }
         _ => e.to_string(),
@@ -569,9 +474,6 @@ mod tests {
     #[test]
     fn noise_levels_are_spelled_as_in_the_file_names() {
         assert_eq!(polynomial_file_name(10, 0.05), "polynomial_n10_sd0.05.csv");
-        assert_eq!(
-            polynomial_file_name(1000, 1.0),
-            "polynomial_n1000_sd1.0.csv"
-        );
+        assert_eq!(polynomial_file_name(1000, 1.0), "polynomial_n1000_sd1.0.csv");
     }
 }

@@ -27,9 +27,7 @@ pub fn ess(x: &[f64]) -> f64 {
 #[must_use]
 pub fn batch_means_mcse(x: &[f64], n_batches: usize) -> f64 {
     let size = x.len() / n_batches;
-    let means: Vec<f64> = (0..n_batches)
-        .map(|b| x[b * size..(b + 1) * size].iter().sum::<f64>() / size as f64)
-        .collect();
+    let means: Vec<f64> = (0..n_batches).map(|b| x[b * size..(b + 1) * size].iter().sum::<f64>() / size as f64).collect();
     let (_, sd) = mean_sd(&means);
     // Sample (not population) variance of the batch means.
     let var = sd * sd * n_batches as f64 / (n_batches as f64 - 1.0);

@@ -45,44 +45,23 @@ static ATTEMPTS: Mutex<Option<HashMap<PathBuf, Result<PathBuf, String>>>> = Mute
 ///
 /// On failure the half-made env is removed (so the next run tries again) and the error names the
 /// step and ends with the tail of the log.
-pub fn ensure_venv(
-    root: &Path,
-    env: &str,
-    requirements: &str,
-    python: &str,
-    progress: &Progress,
-) -> Result<PathBuf, String> {
+pub fn ensure_venv(root: &Path, env: &str, requirements: &str, python: &str, progress: &Progress) -> Result<PathBuf, String> {
     let dir = venv_dir(root, env);
-    let mut attempts = ATTEMPTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut attempts = ATTEMPTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let attempts = attempts.get_or_insert_with(HashMap::new);
     if let Some(previous) = attempts.get(&dir) {
         return previous.clone();
     }
-    let outcome = if venv_exists(root, env) {
-        Ok(venv_python(root, env))
-    } else {
-        create(root, env, requirements, python, progress)
-    };
+    let outcome = if venv_exists(root, env) { Ok(venv_python(root, env)) } else { create(root, env, requirements, python, progress) };
     attempts.insert(dir, outcome.clone());
     outcome
 }
 
-fn create(
-    root: &Path,
-    env: &str,
-    requirements: &str,
-    python: &str,
-    progress: &Progress,
-) -> Result<PathBuf, String> {
+fn create(root: &Path, env: &str, requirements: &str, python: &str, progress: &Progress) -> Result<PathBuf, String> {
     let dir = venv_dir(root, env);
     let requirements_path = comparisons_dir(root).join(requirements);
     if !requirements_path.is_file() {
-        return Err(format!(
-            "requirements file {} not found",
-            requirements_path.display()
-        ));
+        return Err(format!("requirements file {} not found", requirements_path.display()));
     }
     let log = install_log(root, env);
     progress.println(format!(
@@ -92,16 +71,9 @@ fn create(
         log.display()
     ));
     progress.set_message(format!("pip install -r {requirements}"));
-    let result = run_logged(
-        Command::new(python).arg("-m").arg("venv").arg(&dir),
-        &log,
-        "python -m venv",
-    )
-    .and_then(|()| {
+    let result = run_logged(Command::new(python).arg("-m").arg("venv").arg(&dir), &log, "python -m venv").and_then(|()| {
         run_logged(
-            Command::new(dir.join("bin").join("pip"))
-                .args(["install", "--disable-pip-version-check", "-r"])
-                .arg(&requirements_path),
+            Command::new(dir.join("bin").join("pip")).args(["install", "--disable-pip-version-check", "-r"]).arg(&requirements_path),
             &log,
             "pip install",
         )
@@ -122,18 +94,9 @@ fn create(
 /// Runs `cmd` with its output appended to `log`; the error says which step failed, with the
 /// log's tail. Honours a stop request by killing the step.
 fn run_logged(cmd: &mut Command, log: &Path, step: &str) -> Result<(), String> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let file = fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| format!("cannot open {}: {e}", log.display()))?;
     let err_file = file.try_clone().map_err(|e| e.to_string())?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err_file)
-        .spawn()
-        .map_err(|e| format!("{step} could not start: {e}"))?;
+    let mut child = cmd.stdin(Stdio::null()).stdout(file).stderr(err_file).spawn().map_err(|e| format!("{step} could not start: {e}"))?;
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break status;
@@ -157,11 +120,7 @@ fn run_logged(cmd: &mut Command, log: &Path, step: &str) -> Result<(), String> {
 #[must_use]
 pub fn tail(text: &str, max: usize) -> String {
     let text = text.trim();
-    let start = text
-        .char_indices()
-        .rev()
-        .nth(max.saturating_sub(1))
-        .map_or(0, |(i, _)| i);
+    let start = text.char_indices().rev().nth(max.saturating_sub(1)).map_or(0, |(i, _)| i);
     let prefix = if start > 0 { "..." } else { "" };
     format!("{prefix}{}", text[start..].replace('\n', " | "))
 }

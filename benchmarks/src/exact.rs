@@ -53,11 +53,8 @@ pub fn beta_bernoulli(data: &BetaBernoulliData) -> Result<BetaPosterior, ExactEr
 /// # Errors
 /// Malformed parameters or an observation out of range.
 pub fn hmm_log_ml(data: &HmmData) -> Result<f64, ExactError> {
-    let hmm = DiscreteHmm {
-        initial: data.spec.initial.clone(),
-        transition: data.spec.transition.clone(),
-        emission: data.spec.emission.clone(),
-    };
+    let hmm =
+        DiscreteHmm { initial: data.spec.initial.clone(), transition: data.spec.transition.clone(), emission: data.spec.emission.clone() };
     Ok(exact::hmm_forward(&hmm, &data.y)?.log_marginal_likelihood)
 }
 
@@ -76,26 +73,13 @@ mod tests {
     use super::*;
     use crate::data::{HmmSpec, LgssmSpec};
 
-
-
-
     #[test]
     fn beta_bernoulli_of_no_data_is_the_prior() {
-        let post = beta_bernoulli(&BetaBernoulliData {
-            y: vec![],
-            alpha: 2.0,
-            beta: 3.0,
-        })
-        .unwrap();
+        let post = beta_bernoulli(&BetaBernoulliData { y: vec![], alpha: 2.0, beta: 3.0 }).unwrap();
         assert!(post.log_ml.abs() < 1e-14);
         assert!((post.mean - 0.4).abs() < 1e-14);
         // One success: p(y=1) = alpha / (alpha + beta).
-        let one = beta_bernoulli(&BetaBernoulliData {
-            y: vec![1],
-            alpha: 2.0,
-            beta: 3.0,
-        })
-        .unwrap();
+        let one = beta_bernoulli(&BetaBernoulliData { y: vec![1], alpha: 2.0, beta: 3.0 }).unwrap();
         assert!((one.log_ml - 0.4f64.ln()).abs() < 1e-13);
     }
 
@@ -114,15 +98,7 @@ mod tests {
 
     #[test]
     fn kalman_of_one_step_is_the_marginal_gaussian() {
-        let spec = LgssmSpec {
-            a: 0.9,
-            q: 0.5,
-            r: 2.0,
-            x1_mean: 1.0,
-            x1_sd: 1.5,
-            t: 1,
-            seed: 0,
-        };
+        let spec = LgssmSpec { a: 0.9, q: 0.5, r: 2.0, x1_mean: 1.0, x1_sd: 1.5, t: 1, seed: 0 };
         let got = kalman_log_ml(&LgssmData { y: vec![0.3], spec }).unwrap();
         let var: f64 = 1.5 * 1.5 + 4.0;
         let want = -0.5 * (LN_2PI + var.ln() + (0.3f64 - 1.0).powi(2) / var);

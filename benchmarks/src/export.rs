@@ -175,13 +175,7 @@ impl SummaryRow {
 
     /// A measured row.
     #[must_use]
-    pub fn measured(
-        info: &FrameworkInfo,
-        config: &Config,
-        seed: u64,
-        result: &RunResult,
-        quality: &Assessment,
-    ) -> Self {
+    pub fn measured(info: &FrameworkInfo, config: &Config, seed: u64, result: &RunResult, quality: &Assessment) -> Self {
         let stats = TimeStats::from_times(&result.times_s);
         let q = &result.quality;
         let ess_per_s = q.ess.zip(stats.map(|s| s.median)).map(|(e, t)| e / t);
@@ -199,10 +193,7 @@ impl SummaryRow {
             iqr_time: stats.map(|s| s.iqr),
             compile_time: Some(result.compile_time_s),
             peak_memory_bytes: result.peak_memory.map(|m| m.bytes),
-            memory_kind: result
-                .peak_memory
-                .map(|m| m.kind.as_str().to_owned())
-                .unwrap_or_default(),
+            memory_kind: result.peak_memory.map(|m| m.kind.as_str().to_owned()).unwrap_or_default(),
             log_ml: q.log_ml,
             log_ml_exact: quality.log_ml_exact,
             log_ml_error: quality.log_ml_error,
@@ -226,11 +217,7 @@ impl SummaryRow {
     /// A row for a run that crashed, timed out or reported an error.
     #[must_use]
     pub fn failed(info: &FrameworkInfo, config: &Config, seed: u64, message: &str) -> Self {
-        Self {
-            status: Some(RowStatus::Failed),
-            message: single_line(message),
-            ..Self::base(info, config, seed)
-        }
+        Self { status: Some(RowStatus::Failed), message: single_line(message), ..Self::base(info, config, seed) }
     }
 
     /// A row for a framework that cannot run here: one per model and method of the suite.
@@ -317,24 +304,13 @@ impl ResultsWriter {
     pub fn create(dir: &Path, metadata: Metadata) -> anyhow::Result<Self> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let summary_path = dir.join("summary.csv");
-        let file = File::create(&summary_path)
-            .with_context(|| format!("cannot create {}", summary_path.display()))?;
-        let mut summary = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(file);
+        let file = File::create(&summary_path).with_context(|| format!("cannot create {}", summary_path.display()))?;
+        let mut summary = csv::WriterBuilder::new().has_headers(false).from_writer(file);
         // The header goes out at once so that even a run stopped before its first row leaves a
         // readable (empty) table.
-        summary
-            .write_record(summary_header())
-            .context("writing the summary header")?;
+        summary.write_record(summary_header()).context("writing the summary header")?;
         summary.flush().context("flushing summary.csv")?;
-        let writer = Self {
-            dir: dir.to_path_buf(),
-            summary,
-            timing: HashMap::new(),
-            metadata,
-            rows: 0,
-        };
+        let writer = Self { dir: dir.to_path_buf(), summary, timing: HashMap::new(), metadata, rows: 0 };
         writer.write_metadata()?;
         Ok(writer)
     }
@@ -354,11 +330,7 @@ impl ResultsWriter {
     /// Appends a configuration's summary row and its repeats, flushing both files.
     pub fn write(&mut self, row: &SummaryRow, times_s: &[f64]) -> anyhow::Result<()> {
         if !times_s.is_empty() {
-            let name = format!(
-                "{}_{}_timing.csv",
-                sanitize(&row.framework),
-                sanitize(&row.method)
-            );
+            let name = format!("{}_{}_timing.csv", sanitize(&row.framework), sanitize(&row.method));
             let path = self.dir.join(&name);
             let writer = match self.timing.entry(name) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -369,11 +341,7 @@ impl ResultsWriter {
                         .append(true)
                         .open(&path)
                         .with_context(|| format!("cannot open {}", path.display()))?;
-                    e.insert(
-                        csv::WriterBuilder::new()
-                            .has_headers(!exists)
-                            .from_writer(file),
-                    )
+                    e.insert(csv::WriterBuilder::new().has_headers(!exists).from_writer(file))
                 }
             };
             for (repeat, &time_s) in times_s.iter().enumerate() {
@@ -391,9 +359,7 @@ impl ResultsWriter {
                     })
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            writer
-                .flush()
-                .with_context(|| format!("flushing {}", path.display()))?;
+            writer.flush().with_context(|| format!("flushing {}", path.display()))?;
         }
         self.summary.serialize(row).context("writing summary.csv")?;
         self.summary.flush().context("flushing summary.csv")?;
@@ -411,12 +377,7 @@ impl ResultsWriter {
     /// Marks the run finished or interrupted.
     pub fn finish(&mut self, interrupted: bool) -> anyhow::Result<()> {
         self.summary.flush().context("flushing summary.csv")?;
-        self.metadata.status = if interrupted {
-            "interrupted"
-        } else {
-            "finished"
-        }
-        .to_owned();
+        self.metadata.status = if interrupted { "interrupted" } else { "finished" }.to_owned();
         self.metadata.finished = Some(now_rfc3339());
         self.write_metadata()
     }
@@ -435,22 +396,15 @@ impl ResultsWriter {
 #[must_use]
 pub fn summary_header() -> Vec<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.serialize(SummaryRow::default())
-        .expect("a default row serialises");
+    w.serialize(SummaryRow::default()).expect("a default row serialises");
     let bytes = w.into_inner().expect("writing to memory cannot fail");
     let text = String::from_utf8(bytes).expect("the header is UTF-8");
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::to_owned)
-        .collect()
+    text.lines().next().unwrap_or_default().split(',').map(str::to_owned).collect()
 }
 
 /// Reads every row of a `summary.csv`, naming the file and line of a row that does not parse.
 pub fn read_summary(path: &Path) -> anyhow::Result<Vec<SummaryRow>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     reader
         .deserialize()
         .map(|r| {
@@ -477,15 +431,7 @@ pub fn now_rfc3339() -> String {
 /// A framework or method name made safe for a file name.
 #[must_use]
 pub fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
 }
 
 /// `;`-separated lists of floats in one CSV cell (serde's csv support has no nested sequences).
@@ -504,10 +450,7 @@ mod semicolon_list {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        text.split(';')
-            .map(|x| x.trim().parse::<f64>().map_err(serde::de::Error::custom))
-            .collect::<Result<_, _>>()
-            .map(Some)
+        text.split(';').map(|x| x.trim().parse::<f64>().map_err(serde::de::Error::custom)).collect::<Result<_, _>>().map(Some)
     }
 }
 
@@ -517,18 +460,7 @@ mod tests {
 
     #[test]
     fn the_genjax_columns_come_first() {
-        assert_eq!(
-            summary_header()[..7],
-            [
-                "framework",
-                "method",
-                "n_particles",
-                "mean_time",
-                "std_time",
-                "n_points",
-                "n_samples"
-            ]
-        );
+        assert_eq!(summary_header()[..7], ["framework", "method", "n_particles", "mean_time", "std_time", "n_points", "n_samples"]);
     }
 
     #[test]
@@ -544,11 +476,7 @@ mod tests {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.serialize(&row).unwrap();
         let bytes = w.into_inner().unwrap();
-        let back: SummaryRow = csv::Reader::from_reader(&bytes[..])
-            .deserialize()
-            .next()
-            .unwrap()
-            .unwrap();
+        let back: SummaryRow = csv::Reader::from_reader(&bytes[..]).deserialize().next().unwrap().unwrap();
         assert_eq!(back.framework, "x");
         assert_eq!(back.mean_time, Some(1e-5));
         assert!(back.posterior_mean.as_ref().unwrap()[2].is_nan());

@@ -63,17 +63,9 @@ fn for_each_chunk<const D: usize>(
     kernel: impl Fn(usize, &mut [[f64; D]], &mut [f64]) + Sync,
 ) {
     if parallel {
-        latents
-            .par_chunks_mut(CHUNK)
-            .zip(log_w.par_chunks_mut(CHUNK))
-            .enumerate()
-            .for_each(|(i, (lat, lw))| kernel(i, lat, lw));
+        latents.par_chunks_mut(CHUNK).zip(log_w.par_chunks_mut(CHUNK)).enumerate().for_each(|(i, (lat, lw))| kernel(i, lat, lw));
     } else {
-        for (i, (lat, lw)) in latents
-            .chunks_mut(CHUNK)
-            .zip(log_w.chunks_mut(CHUNK))
-            .enumerate()
-        {
+        for (i, (lat, lw)) in latents.chunks_mut(CHUNK).zip(log_w.chunks_mut(CHUNK)).enumerate() {
             kernel(i, lat, lw);
         }
     }
@@ -93,10 +85,7 @@ fn scaled_weight(d: f64) -> f64 {
 
 /// Log-ML, ESS and weighted moments from log weights (stable: weights are scaled by the max).
 fn summarize_weights<const D: usize>(log_weights: Vec<f64>, latents: &[[f64; D]]) -> IsOutput {
-    let max = log_weights
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max);
+    let max = log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (mut sum, mut sum_sq) = (0.0, 0.0);
     let (mut m1, mut m2) = ([0.0; D], [0.0; D]);
     for (lw, theta) in log_weights.iter().zip(latents) {
@@ -110,18 +99,8 @@ fn summarize_weights<const D: usize>(log_weights: Vec<f64>, latents: &[[f64; D]]
     }
     let n = log_weights.len() as f64;
     let posterior_mean: Vec<f64> = m1.iter().map(|m| m / sum).collect();
-    let posterior_sd = m2
-        .iter()
-        .zip(&posterior_mean)
-        .map(|(m2, m)| (m2 / sum - m * m).max(0.0).sqrt())
-        .collect();
-    IsOutput {
-        log_ml: max + (sum / n).ln(),
-        ess: sum * sum / sum_sq,
-        posterior_mean,
-        posterior_sd,
-        log_weights,
-    }
+    let posterior_sd = m2.iter().zip(&posterior_mean).map(|(m2, m)| (m2 / sum - m * m).max(0.0).sqrt()).collect();
+    IsOutput { log_ml: max + (sum / n).ln(), ess: sum * sum / sum_sq, posterior_mean, posterior_sd, log_weights }
 }
 
 /// Sum of squared residuals of a + b x + c x^2 against y.
@@ -167,12 +146,7 @@ pub fn polynomial_is(data: &PolynomialData, n_particles: usize, seed: u64) -> Is
             *w = log_norm - half_precision * sum_sq_residuals(&data.x, &data.y, *theta);
         }
     };
-    for_each_chunk(
-        n_particles * (n + PARTICLE_OVERHEAD) >= PARALLEL_WORK,
-        &mut latents,
-        &mut log_w,
-        kernel,
-    );
+    for_each_chunk(n_particles * (n + PARTICLE_OVERHEAD) >= PARALLEL_WORK, &mut latents, &mut log_w, kernel);
     summarize_weights(log_w, &latents)
 }
 
@@ -191,19 +165,10 @@ pub fn beta_bernoulli_is(data: &BetaBernoulliData, n_particles: usize, seed: u64
             let p: f64 = prior.sample(&mut rng);
             let (ln_p, ln_q) = (p.ln(), (-p).ln_1p());
             *theta = [p];
-            *w = data
-                .y
-                .iter()
-                .map(|&y| if y == 1 { ln_p } else { ln_q })
-                .sum();
+            *w = data.y.iter().map(|&y| if y == 1 { ln_p } else { ln_q }).sum();
         }
     };
-    for_each_chunk(
-        n_particles * (data.y.len() + PARTICLE_OVERHEAD) >= PARALLEL_WORK,
-        &mut latents,
-        &mut log_w,
-        kernel,
-    );
+    for_each_chunk(n_particles * (data.y.len() + PARTICLE_OVERHEAD) >= PARALLEL_WORK, &mut latents, &mut log_w, kernel);
     summarize_weights(log_w, &latents)
 }
 
@@ -243,12 +208,7 @@ fn potential_and_gradient(data: &PolynomialData, q: [f64; 3]) -> (f64, [f64; 3])
             g2[l] += r * x * x;
         }
     }
-    let (mut ss, mut g0, mut g1, mut g2) = (
-        ss.iter().sum::<f64>(),
-        g0.iter().sum::<f64>(),
-        g1.iter().sum::<f64>(),
-        g2.iter().sum::<f64>(),
-    );
+    let (mut ss, mut g0, mut g1, mut g2) = (ss.iter().sum::<f64>(), g0.iter().sum::<f64>(), g1.iter().sum::<f64>(), g2.iter().sum::<f64>());
     for (&x, &y) in xr.iter().zip(yr) {
         let r = y - (a + x * (b + c * x));
         ss += r * r;
@@ -259,14 +219,7 @@ fn potential_and_gradient(data: &PolynomialData, q: [f64; 3]) -> (f64, [f64; 3])
     let inv_s2 = 1.0 / (data.noise_sd * data.noise_sd);
     let inv_s02 = 1.0 / (data.prior_sd * data.prior_sd);
     let u = 0.5 * inv_s02 * (a * a + b * b + c * c) + 0.5 * inv_s2 * ss;
-    (
-        u,
-        [
-            a * inv_s02 - inv_s2 * g0,
-            b * inv_s02 - inv_s2 * g1,
-            c * inv_s02 - inv_s2 * g2,
-        ],
-    )
+    (u, [a * inv_s02 - inv_s2 * g0, b * inv_s02 - inv_s2 * g1, c * inv_s02 - inv_s2 * g2])
 }
 
 /// Fixed-step HMC on the polynomial model: one chain from zeros, unit mass, leapfrog with one
@@ -297,8 +250,7 @@ pub fn polynomial_hmc(data: &PolynomialData, config: &HmcConfig, seed: u64) -> H
         }
         let energy_error = u_new + 0.5 * dot(&p, &p) - h0;
         let divergent = !energy_error.is_finite() || energy_error > DIVERGENCE_THRESHOLD;
-        let accept =
-            !divergent && (energy_error <= 0.0 || rng.random::<f64>() < (-energy_error).exp());
+        let accept = !divergent && (energy_error <= 0.0 || rng.random::<f64>() < (-energy_error).exp());
         if accept {
             (q, u, grad) = (q_new, u_new, g_new);
         }
@@ -308,16 +260,8 @@ pub fn polynomial_hmc(data: &PolynomialData, config: &HmcConfig, seed: u64) -> H
             divergences += usize::from(divergent);
         }
     }
-    let acceptance_rate = if config.n_samples == 0 {
-        f64::NAN
-    } else {
-        accepted as f64 / config.n_samples as f64
-    };
-    HmcOutput {
-        samples,
-        acceptance_rate,
-        divergences,
-    }
+    let acceptance_rate = if config.n_samples == 0 { f64::NAN } else { accepted as f64 / config.n_samples as f64 };
+    HmcOutput { samples, acceptance_rate, divergences }
 }
 
 fn dot(a: &[f64; 3], b: &[f64; 3]) -> f64 {
@@ -355,10 +299,7 @@ fn systematic_resample(w: &[f64], sum: f64, u: f64, ancestors: &mut [usize]) {
 /// mispredicts about once per draw, which dominated the particle filter).
 #[inline]
 fn draw(cdf: &[f64], u: f64) -> usize {
-    cdf[..cdf.len() - 1]
-        .iter()
-        .map(|&c| usize::from(u >= c))
-        .sum()
+    cdf[..cdf.len() - 1].iter().map(|&c| usize::from(u >= c)).sum()
 }
 
 fn cumulative(p: &[f64]) -> Vec<f64> {
@@ -380,11 +321,7 @@ pub fn hmm_bootstrap_pf(data: &HmmData, n_particles: usize, seed: u64) -> SmcOut
     let k = spec.initial.len();
     let initial = cumulative(&spec.initial);
     // Flat tables: one indexing step per lookup instead of chasing a Vec per row.
-    let transition: Vec<f64> = spec
-        .transition
-        .iter()
-        .flat_map(|row| cumulative(row))
-        .collect();
+    let transition: Vec<f64> = spec.transition.iter().flat_map(|row| cumulative(row)).collect();
     let mut likelihood = vec![0.0; k];
     let mut rng = SmallRng::seed_from_u64(stream_seed(seed, 0));
     let mut z = vec![0usize; n_particles];
@@ -437,8 +374,7 @@ pub fn lgssm_bootstrap_pf(data: &LgssmData, n_particles: usize, seed: u64) -> Sm
     let mut sum = 0.0;
     for (t, &y) in data.y.iter().enumerate() {
         if t == 0 {
-            x.iter_mut()
-                .for_each(|x| *x = s.x1_mean + s.x1_sd * rng.sample::<f64, _>(StandardNormal));
+            x.iter_mut().for_each(|x| *x = s.x1_mean + s.x1_sd * rng.sample::<f64, _>(StandardNormal));
         } else {
             systematic_resample(&w, sum, rng.random(), &mut ancestors);
             std::mem::swap(&mut x, &mut x_prev);
@@ -447,10 +383,7 @@ pub fn lgssm_bootstrap_pf(data: &LgssmData, n_particles: usize, seed: u64) -> Sm
             }
         }
         // Log weights scaled by their max so that a far-off observation cannot underflow every weight.
-        let max = x
-            .iter()
-            .map(|&x| -half_precision * (y - x) * (y - x))
-            .fold(f64::NEG_INFINITY, f64::max);
+        let max = x.iter().map(|&x| -half_precision * (y - x) * (y - x)).fold(f64::NEG_INFINITY, f64::max);
         let mut sum_sq = 0.0;
         sum = 0.0;
         for (w, &x) in w.iter_mut().zip(&x) {
@@ -479,20 +412,10 @@ mod tests {
     fn results_do_not_depend_on_the_parallel_path() {
         let x = crate::data::linspace01(40);
         let y = x.iter().map(|x| 0.5 - 1.25 * x + 2.0 * x * x).collect();
-        let data = PolynomialData {
-            x,
-            y,
-            noise_sd: 1.0,
-            prior_sd: 1.0,
-        };
+        let data = PolynomialData { x, y, noise_sd: 1.0, prior_sd: 1.0 };
         // 3000 particles x 40 points cross PARALLEL_WORK, one chunk does not: same first chunk.
         let big = polynomial_is(&data, 3000, 7);
-        const {
-            assert!(
-                3000 * (40 + PARTICLE_OVERHEAD) >= PARALLEL_WORK
-                    && CHUNK * (40 + PARTICLE_OVERHEAD) < PARALLEL_WORK
-            )
-        };
+        const { assert!(3000 * (40 + PARTICLE_OVERHEAD) >= PARALLEL_WORK && CHUNK * (40 + PARTICLE_OVERHEAD) < PARALLEL_WORK) };
         let small = polynomial_is(&data, CHUNK, 7);
         assert_eq!(&big.log_weights[..CHUNK], &small.log_weights[..]);
     }

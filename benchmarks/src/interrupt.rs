@@ -16,9 +16,7 @@ pub fn install() -> anyhow::Result<()> {
                 // A second Ctrl-C means the user does not want to wait for the current run.
                 std::process::exit(130);
             }
-            eprintln!(
-                "\ninterrupted: finishing the current file, then stopping (Ctrl-C again to abort)"
-            );
+            eprintln!("\ninterrupted: finishing the current file, then stopping (Ctrl-C again to abort)");
         });
     });
     result.map_err(|e| anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))

@@ -42,27 +42,15 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name")
-                    .and_then(|r| r.split(':').nth(1))
-            })
-            .map_or_else(
-                || std::env::consts::ARCH.to_owned(),
-                |s| s.trim().to_owned(),
-            );
+            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)))
+            .map_or_else(|| std::env::consts::ARCH.to_owned(), |s| s.trim().to_owned());
         let mut cores: Vec<(&str, &str)> = Vec::new();
         let (mut physical_id, mut core_id) = ("0", None);
         for line in cpuinfo.lines() {
-            if let Some(v) = line
-                .strip_prefix("physical id")
-                .and_then(|r| r.split(':').nth(1))
-            {
+            if let Some(v) = line.strip_prefix("physical id").and_then(|r| r.split(':').nth(1)) {
                 physical_id = v.trim();
             }
-            if let Some(v) = line
-                .strip_prefix("core id")
-                .and_then(|r| r.split(':').nth(1))
-            {
+            if let Some(v) = line.strip_prefix("core id").and_then(|r| r.split(':').nth(1)) {
                 core_id = Some(v.trim());
             }
             if line.trim().is_empty() {
@@ -81,24 +69,12 @@ impl Machine {
         });
         let os = std::fs::read_to_string("/etc/os-release")
             .ok()
-            .and_then(|s| {
-                s.lines().find_map(|l| {
-                    l.strip_prefix("PRETTY_NAME=")
-                        .map(|v| v.trim_matches('"').to_owned())
-                })
-            })
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
             .unwrap_or_else(|| std::env::consts::OS.to_owned());
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map_or_else(|_| String::new(), |s| s.trim().to_owned());
-        let gpus = command_output(
-            "nvidia-smi",
-            &[
-                "--query-gpu=name,memory.total,driver_version",
-                "--format=csv,noheader",
-            ],
-        )
-        .map(|s| s.lines().map(str::to_owned).collect())
-        .unwrap_or_default();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| String::new(), |s| s.trim().to_owned());
+        let gpus = command_output("nvidia-smi", &["--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"])
+            .map(|s| s.lines().map(str::to_owned).collect())
+            .unwrap_or_default();
         Self {
             cpu_model,
             logical_cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -117,31 +93,16 @@ impl GitInfo {
     #[must_use]
     pub fn detect(root: &Path) -> Self {
         let git = |args: &[&str]| {
-            Command::new("git")
-                .arg("-C")
-                .arg(root)
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| o.stdout)
+            Command::new("git").arg("-C").arg(root).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
         };
-        let commit =
-            git(&["rev-parse", "HEAD"]).map(|o| String::from_utf8_lossy(&o).trim().to_owned());
-        let dirty = commit
-            .as_ref()
-            .and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]))
-            .map(|o| !o.is_empty());
+        let commit = git(&["rev-parse", "HEAD"]).map(|o| String::from_utf8_lossy(&o).trim().to_owned());
+        let dirty = commit.as_ref().and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"])).map(|o| !o.is_empty());
         Self { commit, dirty }
     }
 }
 
 fn command_output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
+    let out = Command::new(program).args(args).output().ok().filter(|o| o.status.success())?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (!text.is_empty()).then_some(text)
 }

@@ -121,11 +121,7 @@ impl RunArgs {
             frameworks: self.frameworks,
             n_particles: self.n_particles.map(to_usize),
             data_sizes: self.data_size.map(to_usize),
-            noise_sds: self.noise_sd.map(|v| {
-                v.iter()
-                    .map(|s| s.parse().expect("clap checked the value"))
-                    .collect()
-            }),
+            noise_sds: self.noise_sd.map(|v| v.iter().map(|s| s.parse().expect("clap checked the value")).collect()),
             repeats: self.repeats.map(|r| r as usize),
             device: self.device,
             out: self.out,
@@ -164,9 +160,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             (Suite::Smoke, a)
         }
         Command::Plot { data, out } => {
-            let name = data
-                .file_name()
-                .context("--data must name a result folder")?;
+            let name = data.file_name().context("--data must name a result folder")?;
             let out = out.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
             let files = plots::plot_dir(&data, &out)?;
             println!("{} files (SVG, PNG, PDF) in {}", files.len(), out.display());
@@ -205,25 +199,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     } else if !outcome.quality_failures.is_empty() {
         // Expected for some configurations (prior-proposal IS and step-0.01 HMC at noise 0.05).
-        println!(
-            "{} rows with quality_ok = false (see quality_reason in summary.csv)",
-            outcome.quality_failures.len()
-        );
+        println!("{} rows with quality_ok = false (see quality_reason in summary.csv)", outcome.quality_failures.len());
     }
     if outcome.interrupted {
-        println!(
-            "interrupted: every finished configuration is in {}",
-            outcome.dir.display()
-        );
+        println!("interrupted: every finished configuration is in {}", outcome.dir.display());
         return Ok(ExitCode::from(130));
     }
-    let smoke_failed = suite == Suite::Smoke
-        && !(outcome.failed.is_empty() && outcome.quality_failures.is_empty());
-    Ok(if smoke_failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    let smoke_failed = suite == Suite::Smoke && !(outcome.failed.is_empty() && outcome.quality_failures.is_empty());
+    Ok(if smoke_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn list() {
@@ -235,33 +218,15 @@ fn list() {
         (Model::Hmm, Method::Smc),
         (Model::Lgssm, Method::Smc),
     ];
-    println!(
-        "{:<16} {:<24} {:<10} {:<10} {:<40} methods",
-        "framework", "display", "kind", "status", "version / reason"
-    );
+    println!("{:<16} {:<24} {:<10} {:<10} {:<40} methods", "framework", "display", "kind", "status", "version / reason");
     for adapter in adapters::registry(&root) {
         let (status, detail) = match adapter.availability() {
             Availability::Available { version } => ("available", version),
             Availability::NeedsSetup { what } => ("setup", what),
             Availability::Skipped { reason } => ("skipped", reason),
         };
-        let methods: Vec<String> = pairs
-            .iter()
-            .filter(|(m, x)| adapter.supports(*m, *x))
-            .map(|(m, x)| format!("{m}/{x}"))
-            .collect();
-        let kind = serde_json::to_value(adapter.kind())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        println!(
-            "{:<16} {:<24} {:<10} {:<10} {:<40} {}",
-            adapter.name(),
-            adapter.display_name(),
-            kind,
-            status,
-            detail,
-            methods.join(" ")
-        );
+        let methods: Vec<String> = pairs.iter().filter(|(m, x)| adapter.supports(*m, *x)).map(|(m, x)| format!("{m}/{x}")).collect();
+        let kind = serde_json::to_value(adapter.kind()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        println!("{:<16} {:<24} {:<10} {:<10} {:<40} {}", adapter.name(), adapter.display_name(), kind, status, detail, methods.join(" "));
     }
 }

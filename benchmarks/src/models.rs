@@ -38,14 +38,7 @@ impl Model {
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Polynomial,
-            Self::BetaBernoulli,
-            Self::Hmm,
-            Self::Lgssm,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        [Self::Polynomial, Self::BetaBernoulli, Self::Hmm, Self::Lgssm].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -81,9 +74,7 @@ impl Method {
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Is, Self::Hmc, Self::Smc]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [Self::Is, Self::Hmc, Self::Smc].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -109,12 +100,7 @@ pub struct HmcConfig {
 
 impl Default for HmcConfig {
     fn default() -> Self {
-        Self {
-            n_samples: 1000,
-            n_warmup: 500,
-            step_size: 0.01,
-            n_leapfrog: 20,
-        }
+        Self { n_samples: 1000, n_warmup: 500, step_size: 0.01, n_leapfrog: 20 }
     }
 }
 
@@ -169,10 +155,7 @@ impl Config {
             s.push_str(&format!(" N={n}"));
         }
         if let Some(h) = self.hmc {
-            s.push_str(&format!(
-                " samples={} warmup={} eps={} L={}",
-                h.n_samples, h.n_warmup, h.step_size, h.n_leapfrog
-            ));
+            s.push_str(&format!(" samples={} warmup={} eps={} L={}", h.n_samples, h.n_warmup, h.step_size, h.n_leapfrog));
         }
         s
     }

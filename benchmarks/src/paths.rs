@@ -20,9 +20,7 @@ pub fn repo_root() -> PathBuf {
             return found.to_path_buf();
         }
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 fn is_repo_root(dir: &Path) -> bool {

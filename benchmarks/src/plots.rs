@@ -42,8 +42,7 @@ const DECADE_LABELS: usize = 9;
 pub fn plot_dir(results_dir: &Path, figs_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let summary = results_dir.join("summary.csv");
     let rows = export::read_summary(&summary)?;
-    std::fs::create_dir_all(figs_dir)
-        .with_context(|| format!("cannot create {}", figs_dir.display()))?;
+    std::fs::create_dir_all(figs_dir).with_context(|| format!("cannot create {}", figs_dir.display()))?;
     let mut written = Vec::new();
     for (stem, figure) in figures(&rows) {
         written.extend(save(&figure, figs_dir, &stem).with_context(|| format!("drawing {stem}"))?);
@@ -61,11 +60,7 @@ struct Family {
 
 impl Family {
     fn of(row: &SummaryRow) -> Self {
-        Self {
-            model: row.model.clone(),
-            method: row.method.clone(),
-            noise_sd: row.noise_sd,
-        }
+        Self { model: row.model.clone(), method: row.method.clone(), noise_sd: row.noise_sd }
     }
 
     fn stem(&self) -> String {
@@ -91,10 +86,7 @@ impl Family {
             other => other,
         };
         match self.noise_sd {
-            Some(sd) => format!(
-                "{model}, {method}, noise sd {}",
-                crate::data::format_noise_sd(sd)
-            ),
+            Some(sd) => format!("{model}, {method}, noise sd {}", crate::data::format_noise_sd(sd)),
             None => format!("{model}, {method}"),
         }
     }
@@ -151,12 +143,7 @@ fn looks(rows: &[SummaryRow]) -> Vec<Look> {
             } else {
                 2
             };
-            names.push((
-                rank,
-                r.framework.clone(),
-                r.display_name.clone(),
-                r.this_system,
-            ));
+            names.push((rank, r.framework.clone(), r.display_name.clone(), r.this_system));
         }
     }
     // Stable by rank: ties keep summary.csv's order, which is the registry's.
@@ -176,16 +163,7 @@ fn looks(rows: &[SummaryRow]) -> Vec<Look> {
                     PALETTE[(others - 1) % PALETTE.len()]
                 }
             };
-            Look {
-                display: if display.is_empty() {
-                    name.clone()
-                } else {
-                    display
-                },
-                name,
-                color,
-                this_system,
-            }
+            Look { display: if display.is_empty() { name.clone() } else { display }, name, color, this_system }
         })
         .collect()
 }
@@ -198,10 +176,7 @@ enum Figure {
 
 /// Every figure for `rows`, with its file stem.
 fn figures(rows: &[SummaryRow]) -> Vec<(String, Figure)> {
-    let ok: Vec<&SummaryRow> = rows
-        .iter()
-        .filter(|r| r.status == Some(RowStatus::Ok) && r.median_time.is_some())
-        .collect();
+    let ok: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == Some(RowStatus::Ok) && r.median_time.is_some()).collect();
     let looks = looks(rows);
     let mut families: Vec<Family> = Vec::new();
     for r in &ok {
@@ -212,39 +187,20 @@ fn figures(rows: &[SummaryRow]) -> Vec<(String, Figure)> {
     }
     let mut out = Vec::new();
     for family in &families {
-        let rows: Vec<&SummaryRow> = ok
-            .iter()
-            .copied()
-            .filter(|r| Family::of(r) == *family)
-            .collect();
+        let rows: Vec<&SummaryRow> = ok.iter().copied().filter(|r| Family::of(r) == *family).collect();
         let stem = family.stem();
-        out.push((
-            format!("time_{stem}"),
-            Figure::Bars(bars(family, &rows, &looks, Metric::Time)),
-        ));
+        out.push((format!("time_{stem}"), Figure::Bars(bars(family, &rows, &looks, Metric::Time))));
         if rows.iter().any(|r| r.ess_per_s.is_some_and(f64::is_finite)) {
-            out.push((
-                format!("ess_per_s_{stem}"),
-                Figure::Bars(bars(family, &rows, &looks, Metric::EssPerSecond)),
-            ));
+            out.push((format!("ess_per_s_{stem}"), Figure::Bars(bars(family, &rows, &looks, Metric::EssPerSecond))));
         }
         if rows.iter().any(|r| r.peak_memory_bytes.is_some()) {
-            out.push((
-                format!("memory_{stem}"),
-                Figure::Bars(bars(family, &rows, &looks, Metric::Memory)),
-            ));
+            out.push((format!("memory_{stem}"), Figure::Bars(bars(family, &rows, &looks, Metric::Memory))));
         }
         if family.model == "polynomial" && distinct(&rows, |r| r.n_points) > 1 {
-            out.push((
-                format!("scaling_data_size_{stem}"),
-                Figure::Xy(scaling(family, &rows, &looks, Axis::DataSize)),
-            ));
+            out.push((format!("scaling_data_size_{stem}"), Figure::Xy(scaling(family, &rows, &looks, Axis::DataSize))));
         }
         if distinct(&rows, |r| r.n_particles) > 1 {
-            out.push((
-                format!("scaling_particles_{stem}"),
-                Figure::Xy(scaling(family, &rows, &looks, Axis::Particles)),
-            ));
+            out.push((format!("scaling_particles_{stem}"), Figure::Xy(scaling(family, &rows, &looks, Axis::Particles))));
         }
         if let Some(fig) = accuracy(family, &rows, &looks) {
             out.push((format!("accuracy_{stem}"), Figure::Xy(fig)));
@@ -254,10 +210,7 @@ fn figures(rows: &[SummaryRow]) -> Vec<(String, Figure)> {
 }
 
 fn distinct(rows: &[&SummaryRow], key: impl Fn(&SummaryRow) -> Option<usize>) -> usize {
-    rows.iter()
-        .filter_map(|r| key(r))
-        .collect::<BTreeSet<_>>()
-        .len()
+    rows.iter().filter_map(|r| key(r)).collect::<BTreeSet<_>>().len()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -308,21 +261,9 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
             continue;
         }
         let (key, label) = family.group_of(r);
-        panels
-            .entry(family.panel_of(r))
-            .or_default()
-            .entry(key)
-            .or_insert_with(|| (label, Vec::new()))
-            .1
-            .push(r);
+        panels.entry(family.panel_of(r)).or_default().entry(key).or_insert_with(|| (label, Vec::new())).1.push(r);
     }
-    let look_of = |name: &str| {
-        looks
-            .iter()
-            .find(|l| l.name == name)
-            .cloned()
-            .expect("every framework has a look")
-    };
+    let look_of = |name: &str| looks.iter().find(|l| l.name == name).cloned().expect("every framework has a look");
     let panels: Vec<BarPanel> = panels
         .into_iter()
         .map(|(panel, groups)| BarPanel {
@@ -330,10 +271,7 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
             groups: groups
                 .into_values()
                 .map(|(label, rows)| {
-                    let baseline = rows
-                        .iter()
-                        .find(|r| r.framework == BASELINE)
-                        .and_then(|r| value(r));
+                    let baseline = rows.iter().find(|r| r.framework == BASELINE).and_then(|r| value(r));
                     let mut bars: Vec<Bar> = rows
                         .iter()
                         .map(|r| {
@@ -345,20 +283,13 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
                                 (Metric::EssPerSecond, None) => format_rate(v),
                             };
                             let flagged = r.quality_ok == Some(false) && metric != Metric::Memory;
-                            Bar {
-                                look: look_of(&r.framework),
-                                value: v,
-                                label: if flagged { format!("{label}*") } else { label },
-                                flagged,
-                            }
+                            Bar { look: look_of(&r.framework), value: v, label: if flagged { format!("{label}*") } else { label }, flagged }
                         })
                         .collect();
                     // Best first: fastest time, most ESS per second, least memory.
                     match metric {
                         Metric::EssPerSecond => bars.sort_by(|a, b| b.value.total_cmp(&a.value)),
-                        Metric::Time | Metric::Memory => {
-                            bars.sort_by(|a, b| a.value.total_cmp(&b.value))
-                        }
+                        Metric::Time | Metric::Memory => bars.sort_by(|a, b| a.value.total_cmp(&b.value)),
                     }
                     BarGroup { label, bars }
                 })
@@ -366,47 +297,22 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
         })
         .collect();
     // The legend lists only frameworks with a bar here (e.g. not those reporting no ESS).
-    let drawn: BTreeSet<&str> = panels
-        .iter()
-        .flat_map(|p| {
-            p.groups
-                .iter()
-                .flat_map(|g| g.bars.iter().map(|b| b.look.name.as_str()))
-        })
-        .collect();
-    let legend = looks
-        .iter()
-        .filter(|l| drawn.contains(l.name.as_str()))
-        .cloned()
-        .collect();
+    let drawn: BTreeSet<&str> =
+        panels.iter().flat_map(|p| p.groups.iter().flat_map(|g| g.bars.iter().map(|b| b.look.name.as_str()))).collect();
+    let legend = looks.iter().filter(|l| drawn.contains(l.name.as_str())).cloned().collect();
     let (what, y_desc, note, format_tick): (&str, &str, &str, fn(f64) -> String) = match metric {
-        Metric::Time => (
-            "median time",
-            "median time per run (log)",
-            "labels: time / handcoded Rust in the same configuration",
-            format_seconds,
-        ),
-        Metric::EssPerSecond => (
-            "effective samples per second",
-            "ESS / s (log)",
-            "labels: ESS/s / handcoded Rust's",
-            format_rate,
-        ),
-        Metric::Memory => (
-            "peak memory",
-            "peak memory (log)",
-            "in-process rows: heap high-water mark; subprocesses: whole-process max RSS",
-            format_bytes,
-        ),
+        Metric::Time => {
+            ("median time", "median time per run (log)", "labels: time / handcoded Rust in the same configuration", format_seconds)
+        }
+        Metric::EssPerSecond => ("effective samples per second", "ESS / s (log)", "labels: ESS/s / handcoded Rust's", format_rate),
+        Metric::Memory => {
+            ("peak memory", "peak memory (log)", "in-process rows: heap high-water mark; subprocesses: whole-process max RSS", format_bytes)
+        }
     };
     BarChart {
         title: format!("{}: {what}", family.title()),
         y_desc: y_desc.to_owned(),
-        x_desc: if family.model == "polynomial" {
-            "data size".to_owned()
-        } else {
-            "particles".to_owned()
-        },
+        x_desc: if family.model == "polynomial" { "data size".to_owned() } else { "particles".to_owned() },
         panels,
         legend,
         footnote: if metric == Metric::Memory {
@@ -450,18 +356,8 @@ fn scaling(family: &Family, rows: &[&SummaryRow], looks: &[Look], axis: Axis) ->
     // Panels hold the other size fixed: particles for a data-size sweep, data size for a particle sweep.
     type Key = fn(&SummaryRow) -> Option<usize>;
     let (x_of, panel_of, x_desc, panel_title): (Key, Key, &str, fn(usize) -> String) = match axis {
-        Axis::DataSize => (
-            |r| r.n_points,
-            |r| r.n_particles,
-            "data size n (log)",
-            |n| format!("N = {n} particles"),
-        ),
-        Axis::Particles => (
-            |r| r.n_particles,
-            |r| r.n_points,
-            "particles N (log)",
-            |n| format!("n = {n} data points"),
-        ),
+        Axis::DataSize => (|r| r.n_points, |r| r.n_particles, "data size n (log)", |n| format!("N = {n} particles")),
+        Axis::Particles => (|r| r.n_particles, |r| r.n_points, "particles N (log)", |n| format!("n = {n} data points")),
     };
     let mut panels: BTreeMap<Option<usize>, Vec<&SummaryRow>> = BTreeMap::new();
     for r in rows {
@@ -471,33 +367,22 @@ fn scaling(family: &Family, rows: &[&SummaryRow], looks: &[Look], axis: Axis) ->
         .into_iter()
         .filter(|(_, rs)| distinct(rs, x_of) > 1)
         .map(|(panel, rs)| XyPanel {
-            title: panel
-                .filter(|_| family.model == "polynomial" || axis == Axis::DataSize)
-                .map_or_else(String::new, panel_title),
+            title: panel.filter(|_| family.model == "polynomial" || axis == Axis::DataSize).map_or_else(String::new, panel_title),
             series: looks
                 .iter()
                 .filter_map(|look| {
                     let mut points: Vec<(f64, f64, bool)> = rs
                         .iter()
                         .filter(|r| r.framework == look.name)
-                        .filter_map(|r| {
-                            Some((x_of(r)? as f64, r.median_time?, r.quality_ok == Some(false)))
-                        })
+                        .filter_map(|r| Some((x_of(r)? as f64, r.median_time?, r.quality_ok == Some(false))))
                         .collect();
                     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    (!points.is_empty()).then(|| Series {
-                        look: look.clone(),
-                        points,
-                    })
+                    (!points.is_empty()).then(|| Series { look: look.clone(), points })
                 })
                 .collect(),
         })
         .collect();
-    let what = if axis == Axis::DataSize {
-        "time vs data size"
-    } else {
-        "time vs particle count"
-    };
+    let what = if axis == Axis::DataSize { "time vs data size" } else { "time vs particle count" };
     XyChart {
         title: format!("{}: {what}", family.title()),
         x_desc: x_desc.to_owned(),
@@ -532,26 +417,21 @@ fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyC
                     Some((r.median_time?, e.max(1e-4), r.quality_ok == Some(false)))
                 })
                 .collect();
-            (!points.is_empty()).then(|| Series {
-                look: look.clone(),
-                points,
-            })
+            (!points.is_empty()).then(|| Series { look: look.clone(), points })
         })
         .collect();
     if series.is_empty() {
         return None;
     }
-    let panels = vec![XyPanel {
-        title: String::new(),
-        series,
-    }];
+    let panels = vec![XyPanel { title: String::new(), series }];
     Some(XyChart {
         legend: legend_for(&panels, looks),
         panels,
         title: format!("{}: accuracy vs time", family.title()),
         x_desc: "median time per run (log)".to_owned(),
         y_desc: if hmc { "max |posterior mean error| in posterior sds (log)" } else { "|log-ML error| in nats (log)" }.to_owned(),
-        footnote: "one marker per configuration; lower left is better; hollow = answer not trustworthy; errors below 1e-4 drawn at 1e-4".to_owned(),
+        footnote: "one marker per configuration; lower left is better; hollow = answer not trustworthy; errors below 1e-4 drawn at 1e-4"
+            .to_owned(),
         connect: false,
         format_x: format_seconds,
         format_y: format_plain,
@@ -560,15 +440,8 @@ fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyC
 
 /// The looks of the frameworks drawn in `panels`, in legend order.
 fn legend_for(panels: &[XyPanel], looks: &[Look]) -> Vec<Look> {
-    let drawn: BTreeSet<&str> = panels
-        .iter()
-        .flat_map(|p| p.series.iter().map(|s| s.look.name.as_str()))
-        .collect();
-    looks
-        .iter()
-        .filter(|l| drawn.contains(l.name.as_str()))
-        .cloned()
-        .collect()
+    let drawn: BTreeSet<&str> = panels.iter().flat_map(|p| p.series.iter().map(|s| s.look.name.as_str())).collect();
+    looks.iter().filter(|l| drawn.contains(l.name.as_str())).cloned().collect()
 }
 
 impl Figure {
@@ -587,29 +460,14 @@ impl Figure {
     fn body_size(&self) -> (u32, u32) {
         match self {
             Self::Bars(b) => {
-                let widest = b
-                    .panels
-                    .iter()
-                    .map(|p| {
-                        p.groups
-                            .iter()
-                            .map(|g| g.bars.len() as u32 * BAR_PX + 36)
-                            .sum::<u32>()
-                    })
-                    .max()
-                    .unwrap_or(0);
-                (
-                    (widest + 160).clamp(900, 3000),
-                    HEADER_PX + PANEL_PX * b.panels.len().max(1) as u32,
-                )
+                let widest =
+                    b.panels.iter().map(|p| p.groups.iter().map(|g| g.bars.len() as u32 * BAR_PX + 36).sum::<u32>()).max().unwrap_or(0);
+                ((widest + 160).clamp(900, 3000), HEADER_PX + PANEL_PX * b.panels.len().max(1) as u32)
             }
             Self::Xy(x) => {
                 let cols = if x.panels.len() > 1 { 2 } else { 1 };
                 let rows = x.panels.len().div_ceil(cols).max(1) as u32;
-                (
-                    if cols == 2 { 1400 } else { 1000 },
-                    HEADER_PX + (PANEL_PX + 40) * rows,
-                )
+                (if cols == 2 { 1400 } else { 1000 }, HEADER_PX + (PANEL_PX + 40) * rows)
             }
         }
     }
@@ -638,17 +496,12 @@ impl Figure {
     }
 }
 
-fn draw_header<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    title: &str,
-    legend: &[Look],
-) -> DrawResult
+fn draw_header<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, legend: &[Look]) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     let width = area.dim_in_pixel().0 as i32;
-    let title_style = TextStyle::from((FONT, 24).into_font().style(FontStyle::Bold))
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let title_style = TextStyle::from((FONT, 24).into_font().style(FontStyle::Bold)).pos(Pos::new(HPos::Center, VPos::Top));
     area.draw(&Text::new(title, (width / 2, 10), title_style))?;
     // Legend entries laid out left to right, centred, on one or two lines.
     let item_width = |l: &Look| 34 + 9 * l.display.chars().count() as i32;
@@ -667,22 +520,12 @@ where
         let mut x = (width - total) / 2;
         let y = 48 + 24 * i as i32;
         for look in line {
-            area.draw(&Rectangle::new(
-                [(x, y), (x + 20, y + 16)],
-                look.color.filled(),
-            ))?;
+            area.draw(&Rectangle::new([(x, y), (x + 20, y + 16)], look.color.filled()))?;
             if look.this_system {
-                area.draw(&Rectangle::new(
-                    [(x, y), (x + 20, y + 16)],
-                    BLACK.stroke_width(3),
-                ))?;
+                area.draw(&Rectangle::new([(x, y), (x + 20, y + 16)], BLACK.stroke_width(3)))?;
             }
             let font = (FONT, 17).into_font();
-            let font = if look.this_system {
-                font.style(FontStyle::Bold)
-            } else {
-                font
-            };
+            let font = if look.this_system { font.style(FontStyle::Bold) } else { font };
             area.draw(&Text::new(look.display.as_str(), (x + 26, y), font))?;
             x += item_width(look);
         }
@@ -690,30 +533,17 @@ where
     Ok(())
 }
 
-fn draw_bars<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    body: &DrawingArea<DB, Shift>,
-    chart: &BarChart,
-) -> DrawResult
+fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, body: &DrawingArea<DB, Shift>, chart: &BarChart) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     let areas = body.split_evenly((chart.panels.len().max(1), 1));
     for (panel, area) in chart.panels.iter().zip(&areas) {
-        let values: Vec<f64> = panel
-            .groups
-            .iter()
-            .flat_map(|g| g.bars.iter().map(|b| b.value))
-            .collect();
+        let values: Vec<f64> = panel.groups.iter().flat_map(|g| g.bars.iter().map(|b| b.value)).collect();
         let (lo, hi) = log_range(&values, 0.15, 0.45);
         let n_groups = panel.groups.len().max(1);
         let mut builder = ChartBuilder::on(area);
-        builder
-            .margin_left(12)
-            .margin_right(24)
-            .margin_top(8)
-            .x_label_area_size(46)
-            .y_label_area_size(96);
+        builder.margin_left(12).margin_right(24).margin_top(8).x_label_area_size(46).y_label_area_size(96);
         if !panel.title.is_empty() {
             builder.caption(&panel.title, (FONT, 19));
         }
@@ -736,40 +566,20 @@ where
             for (k, bar) in group.bars.iter().enumerate() {
                 let x0 = g as f64 + 0.08 + k as f64 * slot;
                 let x1 = x0 + slot * 0.9;
-                let fill = if bar.flagged {
-                    bar.look.color.mix(0.35)
-                } else {
-                    bar.look.color.mix(1.0)
-                };
-                ctx.draw_series(std::iter::once(Rectangle::new(
-                    [(x0, lo), (x1, bar.value)],
-                    fill.filled(),
-                )))?;
-                let outline = if bar.look.this_system {
-                    BLACK.stroke_width(3)
-                } else {
-                    bar.look.color.stroke_width(1)
-                };
-                ctx.draw_series(std::iter::once(Rectangle::new(
-                    [(x0, lo), (x1, bar.value)],
-                    outline,
-                )))?;
+                let fill = if bar.flagged { bar.look.color.mix(0.35) } else { bar.look.color.mix(1.0) };
+                ctx.draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, bar.value)], fill.filled())))?;
+                let outline = if bar.look.this_system { BLACK.stroke_width(3) } else { bar.look.color.stroke_width(1) };
+                ctx.draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, bar.value)], outline)))?;
                 let font = (FONT, 14).into_font();
-                let font = if bar.look.this_system {
-                    font.style(FontStyle::Bold)
-                } else {
-                    font
-                };
+                let font = if bar.look.this_system { font.style(FontStyle::Bold) } else { font };
                 let style = TextStyle::from(font).pos(Pos::new(HPos::Center, VPos::Bottom));
                 ctx.draw_series(std::iter::once(
-                    EmptyElement::at(((x0 + x1) / 2.0, bar.value))
-                        + Text::new(bar.label.clone(), (0, -3), style),
+                    EmptyElement::at(((x0 + x1) / 2.0, bar.value)) + Text::new(bar.label.clone(), (0, -3), style),
                 ))?;
             }
             // Group labels sit under the axis, in the whole canvas's pixel coordinates.
             let (px, py) = ctx.backend_coord(&(g as f64 + 0.5, lo));
-            let style =
-                TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+            let style = TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
             root.draw(&Text::new(group.label.as_str(), (px, py + 6), style))?;
         }
     }
@@ -784,28 +594,16 @@ where
     let rows = chart.panels.len().div_ceil(cols).max(1);
     let areas = body.split_evenly((rows, cols));
     for (panel, area) in chart.panels.iter().zip(&areas) {
-        let xs: Vec<f64> = panel
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .collect();
-        let ys: Vec<f64> = panel
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .collect();
+        let xs: Vec<f64> = panel.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
+        let ys: Vec<f64> = panel.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();
         let (x_lo, x_hi) = log_range(&xs, 0.12, 0.12);
         let (y_lo, y_hi) = log_range(&ys, 0.15, 0.15);
         let mut builder = ChartBuilder::on(area);
-        builder
-            .margin(14)
-            .x_label_area_size(52)
-            .y_label_area_size(92);
+        builder.margin(14).x_label_area_size(52).y_label_area_size(92);
         if !panel.title.is_empty() {
             builder.caption(&panel.title, (FONT, 19));
         }
-        let mut ctx =
-            builder.build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())?;
+        let mut ctx = builder.build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())?;
         let (format_x, format_y) = (chart.format_x, chart.format_y);
         ctx.configure_mesh()
             .x_labels(DECADE_LABELS)
@@ -823,17 +621,10 @@ where
             let color = series.look.color;
             let width = if series.look.this_system { 4 } else { 2 };
             if chart.connect {
-                ctx.draw_series(LineSeries::new(
-                    series.points.iter().map(|p| (p.0, p.1)),
-                    color.stroke_width(width),
-                ))?;
+                ctx.draw_series(LineSeries::new(series.points.iter().map(|p| (p.0, p.1)), color.stroke_width(width)))?;
             }
             ctx.draw_series(series.points.iter().map(|&(x, y, flagged)| {
-                let style = if flagged {
-                    color.stroke_width(2)
-                } else {
-                    color.filled()
-                };
+                let style = if flagged { color.stroke_width(2) } else { color.filled() };
                 Circle::new((x, y), if series.look.this_system { 7 } else { 5 }, style)
             }))?;
         }
@@ -862,20 +653,12 @@ fn wrap(text: &str, width: u32) -> Vec<String> {
 /// A log-axis range around `values` with `below` and `above` decades of padding (above leaves
 /// room for bar labels).
 fn log_range(values: &[f64], below: f64, above: f64) -> (f64, f64) {
-    let finite: Vec<f64> = values
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .collect();
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
     if finite.is_empty() {
         return (1e-6, 1.0);
     }
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min).log10();
-    let hi = finite
-        .iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, f64::max)
-        .log10();
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max).log10();
     let span = hi - lo;
     let (mut lo, mut hi) = (lo - below * span - 0.05, hi + above * span + 0.1);
     // At least 1.2 decades, so that two decade ticks (the only labels on a log axis) show.
@@ -980,20 +763,16 @@ fn save(figure: &Figure, dir: &Path, stem: &str) -> anyhow::Result<Vec<PathBuf>>
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let svg_path = dir.join(format!("{stem}.svg"));
-    std::fs::write(&svg_path, &svg)
-        .with_context(|| format!("cannot write {}", svg_path.display()))?;
+    std::fs::write(&svg_path, &svg).with_context(|| format!("cannot write {}", svg_path.display()))?;
     let png_path = dir.join(format!("{stem}.png"));
     {
         let root = BitMapBackend::new(&png_path, (w, h)).into_drawing_area();
         figure.draw(&root).map_err(to_anyhow)?;
-        root.present()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", png_path.display()))?;
+        root.present().map_err(|e| anyhow::anyhow!("{}: {e}", png_path.display()))?;
     }
     let pdf_path = dir.join(format!("{stem}.pdf"));
-    let pdf =
-        svg_to_pdf(&svg).with_context(|| format!("converting {} to PDF", svg_path.display()))?;
-    std::fs::write(&pdf_path, pdf)
-        .with_context(|| format!("cannot write {}", pdf_path.display()))?;
+    let pdf = svg_to_pdf(&svg).with_context(|| format!("converting {} to PDF", svg_path.display()))?;
+    std::fs::write(&pdf_path, pdf).with_context(|| format!("cannot write {}", pdf_path.display()))?;
     Ok(vec![svg_path, png_path, pdf_path])
 }
 
@@ -1003,10 +782,7 @@ fn font_database() -> Arc<svg2pdf::usvg::fontdb::Database> {
     DB.get_or_init(|| {
         let mut db = svg2pdf::usvg::fontdb::Database::new();
         db.load_system_fonts();
-        if db
-            .faces()
-            .any(|f| f.families.iter().any(|(name, _)| name == "DejaVu Sans"))
-        {
+        if db.faces().any(|f| f.families.iter().any(|(name, _)| name == "DejaVu Sans")) {
             db.set_sans_serif_family("DejaVu Sans");
         }
         Arc::new(db)
@@ -1015,17 +791,9 @@ fn font_database() -> Arc<svg2pdf::usvg::fontdb::Database> {
 }
 
 fn svg_to_pdf(svg: &str) -> anyhow::Result<Vec<u8>> {
-    let options = svg2pdf::usvg::Options {
-        fontdb: font_database(),
-        ..svg2pdf::usvg::Options::default()
-    };
+    let options = svg2pdf::usvg::Options { fontdb: font_database(), ..svg2pdf::usvg::Options::default() };
     let tree = svg2pdf::usvg::Tree::from_str(svg, &options).map_err(|e| anyhow::anyhow!("{e}"))?;
-    svg2pdf::to_pdf(
-        &tree,
-        svg2pdf::ConversionOptions::default(),
-        svg2pdf::PageOptions::default(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e:?}"))
+    svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions::default()).map_err(|e| anyhow::anyhow!("{e:?}"))
 }
 
 #[cfg(test)]

@@ -17,16 +17,11 @@ impl Progress {
     #[must_use]
     pub fn new(total: u64) -> Self {
         let interactive = std::io::stderr().is_terminal();
-        let bar = if interactive {
-            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar =
+            if interactive { ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
         bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} (eta {eta}) {wide_msg}",
-            )
-            .expect("the template is valid"),
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} (eta {eta}) {wide_msg}")
+                .expect("the template is valid"),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
         Self { bar, interactive }
@@ -35,10 +30,7 @@ impl Progress {
     /// A progress reporter that only prints lines (for set-up steps outside a suite).
     #[must_use]
     pub fn lines_only() -> Self {
-        Self {
-            bar: ProgressBar::hidden(),
-            interactive: false,
-        }
+        Self { bar: ProgressBar::hidden(), interactive: false }
     }
 
     /// Shows what is running now.

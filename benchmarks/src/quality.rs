@@ -36,28 +36,14 @@ impl Reference {
         match data {
             DataSet::Polynomial(d) => exact::polynomial(d).map_or_else(
                 |_| Self::default(),
-                |post| Self {
-                    log_ml: Some(post.log_ml),
-                    posterior_mean: Some(post.mean),
-                    posterior_sd: Some(post.sd),
-                },
+                |post| Self { log_ml: Some(post.log_ml), posterior_mean: Some(post.mean), posterior_sd: Some(post.sd) },
             ),
             DataSet::BetaBernoulli(d) => exact::beta_bernoulli(d).map_or_else(
                 |_| Self::default(),
-                |post| Self {
-                    log_ml: Some(post.log_ml),
-                    posterior_mean: Some(vec![post.mean]),
-                    posterior_sd: Some(vec![post.sd]),
-                },
+                |post| Self { log_ml: Some(post.log_ml), posterior_mean: Some(vec![post.mean]), posterior_sd: Some(vec![post.sd]) },
             ),
-            DataSet::Hmm(d) => Self {
-                log_ml: exact::hmm_log_ml(d).ok(),
-                ..Self::default()
-            },
-            DataSet::Lgssm(d) => Self {
-                log_ml: exact::kalman_log_ml(d).ok(),
-                ..Self::default()
-            },
+            DataSet::Hmm(d) => Self { log_ml: exact::hmm_log_ml(d).ok(), ..Self::default() },
+            DataSet::Lgssm(d) => Self { log_ml: exact::kalman_log_ml(d).ok(), ..Self::default() },
         }
     }
 }
@@ -93,27 +79,16 @@ pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Asses
     check_finite("log-ML", quality.log_ml);
     check_finite("ESS", quality.ess);
     check_finite("acceptance rate", quality.acceptance_rate);
-    for (name, values) in [
-        ("posterior mean", &quality.posterior_mean),
-        ("posterior sd", &quality.posterior_sd),
-    ] {
-        if values
-            .as_ref()
-            .is_some_and(|v| v.iter().any(|x| !x.is_finite()))
-        {
+    for (name, values) in [("posterior mean", &quality.posterior_mean), ("posterior sd", &quality.posterior_sd)] {
+        if values.as_ref().is_some_and(|v| v.iter().any(|x| !x.is_finite())) {
             problems.push(format!("{name} is not finite"));
         }
     }
 
-    let log_ml_error = quality
-        .log_ml
-        .zip(reference.log_ml)
-        .map(|(est, exact)| est - exact);
+    let log_ml_error = quality.log_ml.zip(reference.log_ml).map(|(est, exact)| est - exact);
     if matches!(method, Method::Is | Method::Smc) {
         if let Some(err) = log_ml_error.filter(|e| e.abs() > LOG_ML_TOLERANCE) {
-            problems.push(format!(
-                "log-ML off by {err:+.3} nats (tolerance {LOG_ML_TOLERANCE})"
-            ));
+            problems.push(format!("log-ML off by {err:+.3} nats (tolerance {LOG_ML_TOLERANCE})"));
         }
     }
     if method == Method::Is {
@@ -143,11 +118,7 @@ pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Asses
                 }
             }
         } else {
-            problems.push(format!(
-                "posterior mean has {} entries, the model has {}",
-                est.len(),
-                exact.len()
-            ));
+            problems.push(format!("posterior mean has {} entries, the model has {}", est.len(), exact.len()));
         }
     }
     let nothing_reported = quality.log_ml.is_none() && quality.posterior_mean.is_none();
@@ -162,11 +133,7 @@ pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Asses
         posterior_mean_error: mean_error,
         posterior_mean_error_sds: mean_error_sds,
         quality_ok: problems.is_empty(),
-        reason: if problems.is_empty() {
-            "ok".to_owned()
-        } else {
-            problems.join("; ")
-        },
+        reason: if problems.is_empty() { "ok".to_owned() } else { problems.join("; ") },
     }
 }
 
@@ -176,41 +143,18 @@ mod tests {
 
     #[test]
     fn a_nan_log_ml_is_not_ok() {
-        let q = Quality {
-            log_ml: Some(f64::NAN),
-            ess: Some(500.0),
-            ..Quality::default()
-        };
-        let a = assess(
-            Method::Is,
-            &q,
-            &Reference {
-                log_ml: Some(-10.0),
-                ..Reference::default()
-            },
-        );
+        let q = Quality { log_ml: Some(f64::NAN), ess: Some(500.0), ..Quality::default() };
+        let a = assess(Method::Is, &q, &Reference { log_ml: Some(-10.0), ..Reference::default() });
         assert!(!a.quality_ok);
         assert!(a.reason.contains("log-ML is NaN"), "{}", a.reason);
     }
 
     #[test]
     fn a_stuck_chain_is_not_ok() {
-        let q = Quality {
-            posterior_mean: Some(vec![0.0]),
-            acceptance_rate: Some(0.0),
-            ..Quality::default()
-        };
-        let r = Reference {
-            posterior_mean: Some(vec![1.0]),
-            posterior_sd: Some(vec![0.1]),
-            ..Reference::default()
-        };
+        let q = Quality { posterior_mean: Some(vec![0.0]), acceptance_rate: Some(0.0), ..Quality::default() };
+        let r = Reference { posterior_mean: Some(vec![1.0]), posterior_sd: Some(vec![0.1]), ..Reference::default() };
         let a = assess(Method::Hmc, &q, &r);
         assert!(!a.quality_ok);
-        assert!(
-            a.reason.contains("acceptance") && a.reason.contains("10.00 posterior sds"),
-            "{}",
-            a.reason
-        );
+        assert!(a.reason.contains("acceptance") && a.reason.contains("10.00 posterior sds"), "{}", a.reason);
     }
 }

@@ -126,34 +126,26 @@ pub struct Outcome {
 /// The configurations of `suite` under `opts`, grouped by model and method.
 #[must_use]
 pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> Vec<Config> {
-    let sizes = opts
-        .data_sizes
-        .clone()
-        .unwrap_or_else(|| spec.polynomial.sizes.clone());
-    let noise = opts
-        .noise_sds
-        .clone()
-        .unwrap_or_else(|| spec.polynomial.noise_sds.clone());
-    let particles =
-        |default: &[usize]| opts.n_particles.clone().unwrap_or_else(|| default.to_vec());
+    let sizes = opts.data_sizes.clone().unwrap_or_else(|| spec.polynomial.sizes.clone());
+    let noise = opts.noise_sds.clone().unwrap_or_else(|| spec.polynomial.noise_sds.clone());
+    let particles = |default: &[usize]| opts.n_particles.clone().unwrap_or_else(|| default.to_vec());
     let mut out = Vec::new();
-    let polynomial_is =
-        |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]| {
-            for &sd in noise {
-                for &n in sizes {
-                    for &np in particles {
-                        out.push(Config {
-                            model: Model::Polynomial,
-                            method: Method::Is,
-                            n_points: n,
-                            noise_sd: Some(sd),
-                            n_particles: Some(np),
-                            hmc: None,
-                        });
-                    }
+    let polynomial_is = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]| {
+        for &sd in noise {
+            for &n in sizes {
+                for &np in particles {
+                    out.push(Config {
+                        model: Model::Polynomial,
+                        method: Method::Is,
+                        n_points: n,
+                        noise_sd: Some(sd),
+                        n_particles: Some(np),
+                        hmc: None,
+                    });
                 }
             }
-        };
+        }
+    };
     let polynomial_hmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64]| {
         for &sd in noise {
             for &n in sizes {
@@ -183,38 +175,24 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
     let state_space = |out: &mut Vec<Config>, particles: &[usize]| {
         for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
             for &np in particles {
-                out.push(Config {
-                    model,
-                    method: Method::Smc,
-                    n_points: t,
-                    noise_sd: None,
-                    n_particles: Some(np),
-                    hmc: None,
-                });
+                out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None });
             }
         }
     };
     match suite {
-        Suite::PolynomialIs => {
-            polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES))
-        }
+        Suite::PolynomialIs => polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES)),
         Suite::PolynomialHmc => polynomial_hmc(&mut out, &sizes, &noise),
         Suite::PolynomialAll => {
             polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
             polynomial_hmc(&mut out, &sizes, &noise);
         }
-        Suite::BetaBernoulli => {
-            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES))
-        }
+        Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES)),
         Suite::Hmm => state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES)),
         Suite::All => {
             // Every external configuration is a subprocess paying interpreter start-up and
             // compilation, so the main job takes every third size and the two larger particle
             // counts; the single suites cover the full grid.
-            let sizes = opts
-                .data_sizes
-                .clone()
-                .unwrap_or_else(|| ALL_SIZES.to_vec());
+            let sizes = opts.data_sizes.clone().unwrap_or_else(|| ALL_SIZES.to_vec());
             polynomial_is(&mut out, &sizes, &noise, &particles(&ALL_IS_PARTICLES));
             polynomial_hmc(&mut out, &sizes, &noise);
             beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
@@ -234,11 +212,7 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
 }
 
 /// Loads the data set of every configuration (once per file), failing on the first bad file.
-fn load_data(
-    configs: &[Config],
-    dir: &std::path::Path,
-    spec: &DatasetsSpec,
-) -> anyhow::Result<Vec<(Arc<DataSet>, Arc<Reference>)>> {
+fn load_data(configs: &[Config], dir: &std::path::Path, spec: &DatasetsSpec) -> anyhow::Result<Vec<(Arc<DataSet>, Arc<Reference>)>> {
     let mut cache: HashMap<String, (Arc<DataSet>, Arc<Reference>)> = HashMap::new();
     configs
         .iter()
@@ -248,15 +222,8 @@ fn load_data(
                 return Ok(hit.clone());
             }
             let data = match c.model {
-                Model::Polynomial => DataSet::Polynomial(data::load_polynomial(
-                    dir,
-                    spec,
-                    c.n_points,
-                    c.noise_sd.unwrap_or(0.05),
-                )?),
-                Model::BetaBernoulli => {
-                    DataSet::BetaBernoulli(data::load_beta_bernoulli(dir, spec)?)
-                }
+                Model::Polynomial => DataSet::Polynomial(data::load_polynomial(dir, spec, c.n_points, c.noise_sd.unwrap_or(0.05))?),
+                Model::BetaBernoulli => DataSet::BetaBernoulli(data::load_beta_bernoulli(dir, spec)?),
                 Model::Hmm => DataSet::Hmm(data::load_hmm(dir, spec)?),
                 Model::Lgssm => DataSet::Lgssm(data::load_lgssm(dir, spec)?),
             };
@@ -292,13 +259,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     }
     let repeats = opts.repeats.map_or(Repeats::Auto, Repeats::Fixed);
     let timeout_s = opts.timeout_s.unwrap_or_else(|| suite.default_timeout_s());
-    let dir = opts.out.clone().unwrap_or_else(|| {
-        data_dir.join(format!(
-            "benchmark_{}_{}",
-            suite.name(),
-            export::timestamp()
-        ))
-    });
+    let dir = opts.out.clone().unwrap_or_else(|| data_dir.join(format!("benchmark_{}_{}", suite.name(), export::timestamp())));
 
     #[derive(Serialize)]
     struct Configuration<'a> {
@@ -335,15 +296,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     let mut writer = ResultsWriter::create(&dir, metadata)?;
     interrupt::install()?;
 
-    let total: usize = adapters
-        .iter()
-        .map(|a| {
-            configs
-                .iter()
-                .filter(|c| a.supports(c.model, c.method))
-                .count()
-        })
-        .sum();
+    let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| a.supports(c.model, c.method)).count()).sum();
     let progress = Progress::new(total as u64);
     progress.println(format!("results: {}", dir.display()));
     let mut outcome = Outcome {
@@ -357,9 +310,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     };
 
     'frameworks: for adapter in &mut adapters {
-        let supported: Vec<usize> = (0..configs.len())
-            .filter(|&i| adapter.supports(configs[i].model, configs[i].method))
-            .collect();
+        let supported: Vec<usize> = (0..configs.len()).filter(|&i| adapter.supports(configs[i].model, configs[i].method)).collect();
         if supported.is_empty() {
             continue;
         }
@@ -369,12 +320,8 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         progress.set_message(format!("{}: preparing", adapter.name()));
         let availability = match adapter.availability() {
             // The smoke run never installs anything that was not asked for by name.
-            Availability::NeedsSetup { what }
-                if suite == Suite::Smoke && opts.frameworks.is_none() =>
-            {
-                Availability::Skipped {
-                    reason: format!("{what} (name it in --frameworks to create it)"),
-                }
+            Availability::NeedsSetup { what } if suite == Suite::Smoke && opts.frameworks.is_none() => {
+                Availability::Skipped { reason: format!("{what} (name it in --frameworks to create it)") }
             }
             Availability::NeedsSetup { .. } => adapter.prepare(&progress),
             other => other,
@@ -387,13 +334,8 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         writer.record_framework(info.clone())?;
         if let Availability::Skipped { reason } = &availability {
             progress.println(format!("{}: skipped ({reason})", adapter.name()));
-            outcome
-                .skipped
-                .push(format!("{}: {reason}", adapter.name()));
-            let mut pairs: Vec<(Model, Method)> = supported
-                .iter()
-                .map(|&i| (configs[i].model, configs[i].method))
-                .collect();
+            outcome.skipped.push(format!("{}: {reason}", adapter.name()));
+            let mut pairs: Vec<(Model, Method)> = supported.iter().map(|&i| (configs[i].model, configs[i].method)).collect();
             pairs.dedup();
             for (model, method) in pairs {
                 writer.write(&SummaryRow::skipped(&info, model, method, reason), &[])?;
@@ -415,9 +357,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
                 let row = SummaryRow::failed(&info, config, opts.seed, &message);
                 writer.write(&row, &[])?;
                 progress.println(describe(&row, config));
-                outcome
-                    .failed
-                    .push(format!("{} {}: {message}", row.framework, config.label()));
+                outcome.failed.push(format!("{} {}: {message}", row.framework, config.label()));
                 progress.inc();
                 continue;
             }
@@ -445,27 +385,14 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
                     if e.is::<TimedOut>() {
                         timed_out.push(config.clone());
                     }
-                    (
-                        SummaryRow::failed(&info, config, opts.seed, &format!("{e:#}")),
-                        Vec::new(),
-                    )
+                    (SummaryRow::failed(&info, config, opts.seed, &format!("{e:#}")), Vec::new())
                 }
             };
             writer.write(&row, &times)?;
             progress.println(describe(&row, config));
             match (row.status, row.quality_ok) {
-                (Some(RowStatus::Failed), _) => outcome.failed.push(format!(
-                    "{} {}: {}",
-                    row.framework,
-                    config.label(),
-                    row.message
-                )),
-                (_, Some(false)) => outcome.quality_failures.push(format!(
-                    "{} {}: {}",
-                    row.framework,
-                    config.label(),
-                    row.quality_reason
-                )),
+                (Some(RowStatus::Failed), _) => outcome.failed.push(format!("{} {}: {}", row.framework, config.label(), row.message)),
+                (_, Some(false)) => outcome.quality_failures.push(format!("{} {}: {}", row.framework, config.label(), row.quality_reason)),
                 _ => {}
             }
             progress.inc();
@@ -519,12 +446,7 @@ fn describe(row: &SummaryRow, config: &Config) -> String {
             }
             s
         }
-        _ => format!(
-            "{:<16} {:<48} FAILED: {}",
-            row.framework,
-            config.label(),
-            row.message
-        ),
+        _ => format!("{:<16} {:<48} FAILED: {}", row.framework, config.label(), row.message),
     }
 }
 

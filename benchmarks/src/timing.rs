@@ -45,16 +45,7 @@ impl TimeStats {
         let mean = sorted.iter().sum::<f64>() / n as f64;
         let var = sorted.iter().map(|t| (t - mean) * (t - mean)).sum::<f64>() / n as f64;
         let (q1, q3) = (quantile(&sorted, 0.25), quantile(&sorted, 0.75));
-        Some(Self {
-            n,
-            min: sorted[0],
-            median: quantile(&sorted, 0.5),
-            mean,
-            std: var.sqrt(),
-            q1,
-            q3,
-            iqr: q3 - q1,
-        })
+        Some(Self { n, min: sorted[0], median: quantile(&sorted, 0.5), mean, std: var.sqrt(), q1, q3, iqr: q3 - q1 })
     }
 }
 
@@ -85,11 +76,7 @@ pub struct Measured<T> {
 ///
 /// # Errors
 /// [`Interrupted`] when a stop was requested between repeats (the configuration is then dropped).
-pub fn measure_in_process<T>(
-    repeats: Repeats,
-    seed: u64,
-    mut call: impl FnMut(u64) -> T,
-) -> Result<Measured<T>, Interrupted> {
+pub fn measure_in_process<T>(repeats: Repeats, seed: u64, mut call: impl FnMut(u64) -> T) -> Result<Measured<T>, Interrupted> {
     let start = Instant::now();
     let (first, peak_heap_bytes) = alloc_meter::measure(|| black_box(call(seed)));
     let first_call_s = start.elapsed().as_secs_f64();
@@ -109,24 +96,14 @@ pub fn measure_in_process<T>(
         last = Some(out);
     }
     let last = last.expect("at least Repeats::MIN repeats");
-    Ok(Measured {
-        first_call_s,
-        times_s,
-        peak_heap_bytes,
-        last,
-    })
+    Ok(Measured { first_call_s, times_s, peak_heap_bytes, last })
 }
 
 impl<T> Measured<T> {
     /// The same measurement without its output (once the quality has been read from it).
     #[must_use]
     pub fn without_output(self) -> Measured<()> {
-        Measured {
-            first_call_s: self.first_call_s,
-            times_s: self.times_s,
-            peak_heap_bytes: self.peak_heap_bytes,
-            last: (),
-        }
+        Measured { first_call_s: self.first_call_s, times_s: self.times_s, peak_heap_bytes: self.peak_heap_bytes, last: () }
     }
 }
 

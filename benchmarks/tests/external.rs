@@ -59,18 +59,10 @@ fn failures_are_rows_and_the_run_goes_on() {
     write(&python, FAKE_PYTHON);
     std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let list = common::bin()
-        .arg("list")
-        .env("BENCHMARKS_ROOT", &root)
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
+    let list = common::bin().arg("list").env("BENCHMARKS_ROOT", &root).env("PATH", "/usr/bin:/bin").output().unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
     let line = |name: &str| {
-        list.lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("{name} missing from\n{list}"))
-            .to_owned()
+        list.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing from\n{list}")).to_owned()
     };
     assert!(line("fake").contains("1.2.3"), "{list}");
     assert!(line("nofile").contains("env not created"), "{list}");
@@ -81,91 +73,46 @@ fn failures_are_rows_and_the_run_goes_on() {
     let status = common::bin()
         .env("BENCHMARKS_ROOT", &root)
         .env("PATH", "/usr/bin:/bin")
-        .args([
-            "polynomial-is",
-            "--frameworks",
-            "fake,nofile,jl",
-            "--data-size",
-            "10,50,100,500,1000",
-            "--noise-sd",
-            "1.0",
-        ])
+        .args(["polynomial-is", "--frameworks", "fake,nofile,jl", "--data-size", "10,50,100,500,1000", "--noise-sd", "1.0"])
         .args(["--n-particles", "100", "--timeout", "2", "--no-plots"])
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let rows = read_summary(&out.join("summary.csv")).unwrap();
     let find = |framework: &str, n: Option<usize>| {
-        rows.iter()
-            .find(|r| r.framework == framework && r.n_points == n)
-            .unwrap_or_else(|| panic!("no row {framework} {n:?}: {rows:#?}"))
+        rows.iter().find(|r| r.framework == framework && r.n_points == n).unwrap_or_else(|| panic!("no row {framework} {n:?}: {rows:#?}"))
     };
 
     let good = find("fake", Some(10));
     assert_eq!(good.status, Some(RowStatus::Ok));
-    assert_eq!(
-        (good.repeats, good.median_time, good.compile_time),
-        (Some(5), Some(0.002), Some(0.5))
-    );
+    assert_eq!((good.repeats, good.median_time, good.compile_time), (Some(5), Some(0.002), Some(0.5)));
     assert_eq!(good.version, "1.2.3");
     assert_eq!(good.quality_ok, Some(false));
-    assert!(
-        good.quality_reason.contains("log-ML is NaN"),
-        "{}",
-        good.quality_reason
-    );
+    assert!(good.quality_reason.contains("log-ML is NaN"), "{}", good.quality_reason);
     assert_eq!(good.memory_kind, "process_max_rss");
     assert!(good.notes.contains("a note") && good.flags == "fake-flag");
 
     let error = find("fake", Some(50));
-    assert_eq!(
-        (error.status, error.message.as_str()),
-        (Some(RowStatus::Failed), "no such model here")
-    );
+    assert_eq!((error.status, error.message.as_str()), (Some(RowStatus::Failed), "no such model here"));
     let crash = find("fake", Some(100));
     assert_eq!(crash.status, Some(RowStatus::Failed));
-    assert!(
-        crash.message.contains("boom") && crash.message.contains("exit status: 3"),
-        "{}",
-        crash.message
-    );
+    assert!(crash.message.contains("boom") && crash.message.contains("exit status: 3"), "{}", crash.message);
     let hang = find("fake", Some(500));
-    assert!(
-        hang.message.contains("timed out after 2 s"),
-        "{}",
-        hang.message
-    );
+    assert!(hang.message.contains("timed out after 2 s"), "{}", hang.message);
     let larger = find("fake", Some(1000));
-    assert!(
-        larger.message.contains("not run") && larger.message.contains("n=500"),
-        "{}",
-        larger.message
-    );
+    assert!(larger.message.contains("not run") && larger.message.contains("n=500"), "{}", larger.message);
 
     let nofile = find("nofile", None);
     assert_eq!(nofile.status, Some(RowStatus::Skipped));
     assert!(nofile.message.contains("absent.txt"), "{}", nofile.message);
-    assert!(
-        !comparisons.join(".venv-nofile").exists(),
-        "a failed set-up leaves nothing behind"
-    );
+    assert!(!comparisons.join(".venv-nofile").exists(), "a failed set-up leaves nothing behind");
     assert!(find("jl", None).message.contains("julia not on PATH"));
 
-    let metadata: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metadata.json")).unwrap()).unwrap();
+    let metadata: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metadata.json")).unwrap()).unwrap();
     assert_eq!(metadata["status"], "finished");
-    let fake = metadata["frameworks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "fake")
-        .unwrap();
+    let fake = metadata["frameworks"].as_array().unwrap().iter().find(|f| f["name"] == "fake").unwrap();
     assert_eq!(fake["availability"]["version"], "1.2.3");
     common::cleanup(&root);
 }

@@ -328,12 +328,13 @@ fn generate(model: Model) -> TokenStream {
                 #name_str
             }
 
+            #[allow(clippy::unused_unit)]
             fn lift_args<__R: #rt::Real>(&self, __args: &Self::Args<f64>) -> Self::Args<__R> {
                 let (#(#arg_names,)*) = __args;
                 (#(#lifts,)*)
             }
 
-            #[allow(unused_mut, unused_variables, unused_parens, clippy::let_unit_value, clippy::unused_unit)]
+            #[allow(unused_mut, unused_variables, unused_parens, clippy::let_unit_value, clippy::unused_unit, clippy::unnecessary_cast)]
             fn run<'__c, __H: #rt::Handler<'__c>>(&self, __h: &mut __H, __args: Self::Args<__H::Real>) -> Self::Ret<__H::Real>
             where
                 f64: #rt::LhsOps<__H::Real> + #rt::LhsOps<__H::Datum>,

@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p gen-runtime --bench native`.
 
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gen_runtime::prelude::*;
 use gen_runtime::{importance_log_weights, LogDensity};

@@ -266,6 +266,14 @@ impl fmt::Display for Site<'_> {
     }
 }
 
+/// The hash of a full address from its parent's hash and its last part's hash: the key of
+/// a choice's random stream and the identity the fast paths compare.
+#[inline]
+#[must_use]
+pub const fn chain_key(parent: u64, part_key: u64) -> u64 {
+    mix64(parent.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ part_key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,12 +292,4 @@ mod tests {
         let a = Address::root().join("sub".into()).join(("y", 2usize).into());
         assert_eq!(a.to_string(), "sub/(\"y\", 2)");
     }
-}
-
-/// The hash of a full address from its parent's hash and its last part's hash: the key of
-/// a choice's random stream and the identity the fast paths compare.
-#[inline]
-#[must_use]
-pub const fn chain_key(parent: u64, part_key: u64) -> u64 {
-    mix64(parent.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ part_key)
 }

@@ -197,7 +197,10 @@ impl<A: GenerativeFunction, B: GenerativeFunction> GenerativeFunction for Switch
             0 => Branch::First(self.0.run(h, a)),
             1 => Branch::Second(self.1.run(h, b)),
             _ => {
-                h.fail(GenError::BadArguments { function: "Switch", message: format!("branch index {index}, but there are 2 branches (0 and 1)") });
+                h.fail(GenError::BadArguments {
+                    function: "Switch",
+                    message: format!("branch index {index}, but there are 2 branches (0 and 1)"),
+                });
                 // The handler reports the error when the run ends; branch 0 keeps the
                 // execution well-formed until then.
                 Branch::First(self.0.run(h, a))

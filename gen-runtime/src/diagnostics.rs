@@ -127,17 +127,12 @@ impl Draws {
     }
 
     fn chains(&self) -> impl Iterator<Item = &[f64]> {
-        self.values
-            .chunks_exact(self.n_draws.max(1))
-            .take(self.n_chains)
+        self.values.chunks_exact(self.n_draws.max(1)).take(self.n_chains)
     }
 
     /// The same layout with every value transformed.
     fn map(&self, f: impl Fn(f64) -> f64) -> Draws {
-        Draws {
-            values: self.values.iter().map(|&x| f(x)).collect(),
-            ..*self
-        }
+        Draws { values: self.values.iter().map(|&x| f(x)).collect(), ..*self }
     }
 
     /// Split each chain into its first and last halves, dropping the middle draw
@@ -153,20 +148,11 @@ impl Draws {
         for c in 0..self.n_chains {
             values.extend_from_slice(&self.chain(c)[self.n_draws - half..]);
         }
-        Draws {
-            n_chains: 2 * self.n_chains,
-            n_draws: half,
-            values,
-        }
+        Draws { n_chains: 2 * self.n_chains, n_draws: half, values }
     }
 
     fn is_constant(&self) -> bool {
-        let (min, max) = self
-            .values
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                (lo.min(x), hi.max(x))
-            });
+        let (min, max) = self.values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         max - min < RESOLUTION
     }
 }
@@ -184,50 +170,25 @@ fn validate<C: AsRef<[f64]>>(
     validate_slices(&chains, diagnostic, min_chains, min_draws)
 }
 
-fn validate_slices(
-    chains: &[&[f64]],
-    diagnostic: &'static str,
-    min_chains: usize,
-    min_draws: usize,
-) -> Result<Draws, DiagnosticsError> {
+fn validate_slices(chains: &[&[f64]], diagnostic: &'static str, min_chains: usize, min_draws: usize) -> Result<Draws, DiagnosticsError> {
     if chains.len() < min_chains {
-        return Err(DiagnosticsError::TooFewChains {
-            diagnostic,
-            min: min_chains,
-            got: chains.len(),
-        });
+        return Err(DiagnosticsError::TooFewChains { diagnostic, min: min_chains, got: chains.len() });
     }
     let n_draws = chains[0].len();
     let mut values = Vec::with_capacity(chains.len() * n_draws);
     for (c, &chain) in chains.iter().enumerate() {
         if chain.len() != n_draws {
-            return Err(DiagnosticsError::UnequalChainLengths {
-                chain: c,
-                expected: n_draws,
-                got: chain.len(),
-            });
+            return Err(DiagnosticsError::UnequalChainLengths { chain: c, expected: n_draws, got: chain.len() });
         }
         if let Some((draw, &value)) = chain.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(DiagnosticsError::NonFinite {
-                chain: c,
-                draw,
-                value,
-            });
+            return Err(DiagnosticsError::NonFinite { chain: c, draw, value });
         }
         values.extend_from_slice(chain);
     }
     if n_draws < min_draws {
-        return Err(DiagnosticsError::TooFewDraws {
-            diagnostic,
-            min: min_draws,
-            got: n_draws,
-        });
+        return Err(DiagnosticsError::TooFewDraws { diagnostic, min: min_draws, got: n_draws });
     }
-    Ok(Draws {
-        n_chains: chains.len(),
-        n_draws,
-        values,
-    })
+    Ok(Draws { n_chains: chains.len(), n_draws, values })
 }
 
 fn check_probability(prob: f64) -> Result<(), DiagnosticsError> {
@@ -435,10 +396,7 @@ pub fn autocovariance(x: &[f64]) -> Vec<f64> {
     }
     fft(&mut buf, true);
     // The inverse transform is unnormalized, hence the extra 1/len.
-    buf[..n]
-        .iter()
-        .map(|z| z.re / len as f64 / n as f64)
-        .collect()
+    buf[..n].iter().map(|z| z.re / len as f64 / n as f64).collect()
 }
 
 /// Autocorrelation `acov[k] / acov[0]` for every lag (ArviZ's `autocorr`); NaN at
@@ -536,13 +494,7 @@ fn z_scale(draws: &Draws) -> Draws {
     let ranks = average_ranks(&draws.values);
     let size = ranks.len() as f64;
     let normal = standard_normal();
-    Draws {
-        values: ranks
-            .iter()
-            .map(|r| normal.inverse_cdf((r - BLOM_OFFSET) / (size - 2.0 * BLOM_OFFSET + 1.0)))
-            .collect(),
-        ..*draws
-    }
+    Draws { values: ranks.iter().map(|r| normal.inverse_cdf((r - BLOM_OFFSET) / (size - 2.0 * BLOM_OFFSET + 1.0))).collect(), ..*draws }
 }
 
 fn standard_normal() -> Normal {
@@ -637,10 +589,7 @@ impl Complex {
         self.re * self.re + self.im * self.im
     }
     fn mul(self, o: Complex) -> Complex {
-        Complex::new(
-            self.re * o.re - self.im * o.im,
-            self.re * o.im + self.im * o.re,
-        )
+        Complex::new(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
     }
     fn add(self, o: Complex) -> Complex {
         Complex::new(self.re + o.re, self.im + o.im)
@@ -717,10 +666,7 @@ impl SummaryRow {
     /// # Errors
     /// No chains, fewer than 4 draws per chain, unequal chain lengths, or a
     /// non-finite draw.
-    pub fn new<C: AsRef<[f64]>>(
-        name: impl Into<String>,
-        chains: &[C],
-    ) -> Result<Self, DiagnosticsError> {
+    pub fn new<C: AsRef<[f64]>>(name: impl Into<String>, chains: &[C]) -> Result<Self, DiagnosticsError> {
         let draws = validate(chains, "summary", 1, MIN_DRAWS)?;
         let pooled = &draws.values;
         Ok(SummaryRow {
@@ -735,11 +681,7 @@ impl SummaryRow {
             ess_tail: ess_tail_of(&draws),
             // A single chain gives no between-chain comparison; az.summary
             // reports NaN there rather than failing the whole table.
-            r_hat: if draws.n_chains < 2 {
-                f64::NAN
-            } else {
-                rank_rhat_of(&draws)
-            },
+            r_hat: if draws.n_chains < 2 { f64::NAN } else { rank_rhat_of(&draws) },
         })
     }
 }
@@ -789,18 +731,9 @@ impl Summary {
     /// # Errors
     /// [`DiagnosticsError::Parameter`] naming the parameter, wrapping why its
     /// draws are invalid.
-    pub fn push<C: AsRef<[f64]>>(
-        &mut self,
-        name: impl Into<String>,
-        chains: &[C],
-    ) -> Result<(), DiagnosticsError> {
+    pub fn push<C: AsRef<[f64]>>(&mut self, name: impl Into<String>, chains: &[C]) -> Result<(), DiagnosticsError> {
         let name = name.into();
-        let row = SummaryRow::new(name.clone(), chains).map_err(|source| {
-            DiagnosticsError::Parameter {
-                name,
-                source: Box::new(source),
-            }
-        })?;
+        let row = SummaryRow::new(name.clone(), chains).map_err(|source| DiagnosticsError::Parameter { name, source: Box::new(source) })?;
         self.rows.push(row);
         Ok(())
     }
@@ -812,18 +745,7 @@ impl Summary {
     }
 }
 
-const HEADERS: [&str; 10] = [
-    "",
-    "mean",
-    "sd",
-    "q5",
-    "q50",
-    "q95",
-    "mcse_mean",
-    "ess_bulk",
-    "ess_tail",
-    "r_hat",
-];
+const HEADERS: [&str; 10] = ["", "mean", "sd", "q5", "q50", "q95", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"];
 
 /// Fixed point where that is readable, scientific for small magnitudes so a
 /// posterior sd of 1e-4 does not print as 0.000.
@@ -846,11 +768,7 @@ impl SummaryRow {
                 format!("{v:.0}")
             }
         };
-        let rhat = if self.r_hat.is_nan() {
-            "NaN".to_string()
-        } else {
-            format!("{:.3}", self.r_hat)
-        };
+        let rhat = if self.r_hat.is_nan() { "NaN".to_string() } else { format!("{:.3}", self.r_hat) };
         [
             self.name.clone(),
             format_value(self.mean),

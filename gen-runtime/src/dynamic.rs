@@ -210,7 +210,14 @@ impl<'c> Interpreter<'c> {
             Op::Assess(_) => self.weight = self.score,
             _ => {}
         }
-        Ok(Outcome { trail: self.trail, choices: self.choices, site_scores: self.site_scores, score: self.score, weight: self.weight, discard })
+        Ok(Outcome {
+            trail: self.trail,
+            choices: self.choices,
+            site_scores: self.site_scores,
+            score: self.score,
+            weight: self.weight,
+            discard,
+        })
     }
 }
 

@@ -123,13 +123,7 @@ impl ParamError {
     /// Attaches the address and distribution name.
     #[must_use]
     pub fn at(self, address: Address, distribution: &'static str) -> GenError {
-        GenError::InvalidParameter {
-            address,
-            distribution,
-            parameter: self.parameter,
-            value: self.value,
-            requirement: self.requirement,
-        }
+        GenError::InvalidParameter { address, distribution, parameter: self.parameter, value: self.value, requirement: self.requirement }
     }
 }
 

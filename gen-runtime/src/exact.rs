@@ -125,26 +125,15 @@ fn check_finite(what: impl FnOnce() -> String, value: f64) -> Result<(), ExactEr
     if value.is_finite() {
         Ok(())
     } else {
-        Err(ExactError::NonFinite {
-            what: what(),
-            value,
-        })
+        Err(ExactError::NonFinite { what: what(), value })
     }
 }
 
-fn check_length(
-    what: impl FnOnce() -> String,
-    expected: usize,
-    got: usize,
-) -> Result<(), ExactError> {
+fn check_length(what: impl FnOnce() -> String, expected: usize, got: usize) -> Result<(), ExactError> {
     if expected == got {
         Ok(())
     } else {
-        Err(ExactError::LengthMismatch {
-            what: what(),
-            expected,
-            got,
-        })
+        Err(ExactError::LengthMismatch { what: what(), expected, got })
     }
 }
 
@@ -170,11 +159,7 @@ impl LinearRegressionPosterior {
     /// covariance diagonal).
     #[must_use]
     pub fn sd(&self) -> Vec<f64> {
-        self.covariance
-            .iter()
-            .enumerate()
-            .map(|(i, row)| row[i].sqrt())
-            .collect()
+        self.covariance.iter().enumerate().map(|(i, row)| row[i].sqrt()).collect()
     }
 }
 
@@ -205,9 +190,7 @@ pub fn linear_regression<R: AsRef<[f64]>>(
     noise_sd: f64,
 ) -> Result<LinearRegressionPosterior, ExactError> {
     let Some(first) = design.first() else {
-        return Err(ExactError::Empty {
-            what: "design (no rows, so no coefficients)",
-        });
+        return Err(ExactError::Empty { what: "design (no rows, so no coefficients)" });
     };
     fit_linear_regression(design, first.as_ref().len(), ys, prior_sd, noise_sd)
 }
@@ -223,9 +206,7 @@ fn fit_linear_regression<R: AsRef<[f64]>>(
     check_positive("noise_sd", noise_sd)?;
     check_length(|| "design (rows)".to_string(), ys.len(), design.len())?;
     if d == 0 {
-        return Err(ExactError::Empty {
-            what: "design (features)",
-        });
+        return Err(ExactError::Empty { what: "design (features)" });
     }
     for (i, row) in design.iter().enumerate() {
         let row = row.as_ref();
@@ -271,11 +252,7 @@ fn fit_linear_regression<R: AsRef<[f64]>>(
     let quadratic = residual_ss / noise_var + mean_ss / prior_var;
     let n = ys.len() as f64;
     let log_det = 2.0 * n * noise_sd.ln() + 2.0 * d as f64 * prior_sd.ln() + chol.log_det();
-    Ok(LinearRegressionPosterior {
-        covariance: chol.inverse(),
-        mean,
-        log_marginal_likelihood: -0.5 * (n * LN_2PI + log_det + quadratic),
-    })
+    Ok(LinearRegressionPosterior { covariance: chol.inverse(), mean, log_marginal_likelihood: -0.5 * (n * LN_2PI + log_det + quadratic) })
 }
 
 /// [`linear_regression`] on polynomial features `[1, x, x^2, ..., x^degree]`,
@@ -283,22 +260,9 @@ fn fit_linear_regression<R: AsRef<[f64]>>(
 ///
 /// # Errors
 /// As [`linear_regression`]; also `xs` and `ys` of different lengths.
-pub fn polynomial(
-    xs: &[f64],
-    ys: &[f64],
-    degree: usize,
-    prior_sd: f64,
-    noise_sd: f64,
-) -> Result<LinearRegressionPosterior, ExactError> {
+pub fn polynomial(xs: &[f64], ys: &[f64], degree: usize, prior_sd: f64, noise_sd: f64) -> Result<LinearRegressionPosterior, ExactError> {
     check_length(|| "xs".to_string(), ys.len(), xs.len())?;
-    let design: Vec<Vec<f64>> = xs
-        .iter()
-        .map(|&x| {
-            std::iter::successors(Some(1.0), |p| Some(p * x))
-                .take(degree + 1)
-                .collect()
-        })
-        .collect();
+    let design: Vec<Vec<f64>> = xs.iter().map(|&x| std::iter::successors(Some(1.0), |p| Some(p * x)).take(degree + 1).collect()).collect();
     fit_linear_regression(&design, degree + 1, ys, prior_sd, noise_sd)
 }
 
@@ -313,10 +277,7 @@ struct SquareMatrix {
 
 impl SquareMatrix {
     fn zeros(n: usize) -> Self {
-        SquareMatrix {
-            n,
-            data: vec![0.0; n * n],
-        }
+        SquareMatrix { n, data: vec![0.0; n * n] }
     }
     fn at(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.n + j]
@@ -395,13 +356,7 @@ impl Cholesky {
                 self.solve(&e)
             })
             .collect();
-        (0..n)
-            .map(|i| {
-                (0..n)
-                    .map(|j| 0.5 * (columns[j][i] + columns[i][j]))
-                    .collect()
-            })
-            .collect()
+        (0..n).map(|i| (0..n).map(|j| 0.5 * (columns[j][i] + columns[i][j])).collect()).collect()
     }
 }
 
@@ -442,11 +397,7 @@ impl BetaBernoulliPosterior {
 ///
 /// # Errors
 /// `alpha` or `beta` not positive and finite.
-pub fn beta_bernoulli(
-    alpha: f64,
-    beta: f64,
-    observations: &[bool],
-) -> Result<BetaBernoulliPosterior, ExactError> {
+pub fn beta_bernoulli(alpha: f64, beta: f64, observations: &[bool]) -> Result<BetaBernoulliPosterior, ExactError> {
     let successes = observations.iter().filter(|&&y| y).count() as u64;
     beta_bernoulli_counts(alpha, beta, successes, observations.len() as u64)
 }
@@ -456,12 +407,7 @@ pub fn beta_bernoulli(
 ///
 /// # Errors
 /// `alpha` or `beta` not positive and finite, or more successes than trials.
-pub fn beta_bernoulli_counts(
-    alpha: f64,
-    beta: f64,
-    successes: u64,
-    trials: u64,
-) -> Result<BetaBernoulliPosterior, ExactError> {
+pub fn beta_bernoulli_counts(alpha: f64, beta: f64, successes: u64, trials: u64) -> Result<BetaBernoulliPosterior, ExactError> {
     check_positive("alpha", alpha)?;
     check_positive("beta", beta)?;
     if successes > trials {
@@ -509,16 +455,8 @@ pub struct HmmForward {
 /// that is not a symbol index, or an observation sequence of probability zero.
 pub fn hmm_forward(hmm: &DiscreteHmm, observations: &[usize]) -> Result<HmmForward, ExactError> {
     let n_symbols = validate_hmm(hmm)?;
-    if let Some((time, &value)) = observations
-        .iter()
-        .enumerate()
-        .find(|(_, &y)| y >= n_symbols)
-    {
-        return Err(ExactError::ObservationOutOfRange {
-            time,
-            value,
-            n_symbols,
-        });
+    if let Some((time, &value)) = observations.iter().enumerate().find(|(_, &y)| y >= n_symbols) {
+        return Err(ExactError::ObservationOutOfRange { time, value, n_symbols });
     }
     let ln = |row: &[f64]| row.iter().map(|p| p.ln()).collect::<Vec<f64>>();
     let ln_transition: Vec<Vec<f64>> = hmm.transition.iter().map(|r| ln(r)).collect();
@@ -530,9 +468,7 @@ pub fn hmm_forward(hmm: &DiscreteHmm, observations: &[usize]) -> Result<HmmForwa
     // ln p(z_t = k | y_1..t-1), starting from the prior.
     let mut ln_predicted = ln(&hmm.initial);
     for (time, &y) in observations.iter().enumerate() {
-        let ln_joint: Vec<f64> = (0..n_states)
-            .map(|k| ln_predicted[k] + ln_emission[k][y])
-            .collect();
+        let ln_joint: Vec<f64> = (0..n_states).map(|k| ln_predicted[k] + ln_emission[k][y]).collect();
         let ln_evidence = log_sum_exp(&ln_joint);
         if ln_evidence == f64::NEG_INFINITY {
             return Err(ExactError::ZeroProbability { time });
@@ -541,48 +477,31 @@ pub fn hmm_forward(hmm: &DiscreteHmm, observations: &[usize]) -> Result<HmmForwa
         let ln_filtered: Vec<f64> = ln_joint.iter().map(|l| l - ln_evidence).collect();
         ln_predicted = (0..n_states)
             .map(|k| {
-                let terms: Vec<f64> = (0..n_states)
-                    .map(|j| ln_filtered[j] + ln_transition[j][k])
-                    .collect();
+                let terms: Vec<f64> = (0..n_states).map(|j| ln_filtered[j] + ln_transition[j][k]).collect();
                 log_sum_exp(&terms)
             })
             .collect();
         filtered.push(ln_filtered.iter().map(|l| l.exp()).collect());
     }
-    Ok(HmmForward {
-        log_marginal_likelihood,
-        filtered,
-    })
+    Ok(HmmForward { log_marginal_likelihood, filtered })
 }
 
 /// Check shapes and probability vectors; returns the number of symbols.
 fn validate_hmm(hmm: &DiscreteHmm) -> Result<usize, ExactError> {
     let n_states = hmm.initial.len();
     if n_states == 0 {
-        return Err(ExactError::Empty {
-            what: "HMM state space",
-        });
+        return Err(ExactError::Empty { what: "HMM state space" });
     }
     check_probabilities("initial", &hmm.initial)?;
-    check_length(
-        || "transition (rows)".to_string(),
-        n_states,
-        hmm.transition.len(),
-    )?;
+    check_length(|| "transition (rows)".to_string(), n_states, hmm.transition.len())?;
     for (j, row) in hmm.transition.iter().enumerate() {
         check_length(|| format!("transition row {j}"), n_states, row.len())?;
         check_probabilities(&format!("transition row {j}"), row)?;
     }
-    check_length(
-        || "emission (rows)".to_string(),
-        n_states,
-        hmm.emission.len(),
-    )?;
+    check_length(|| "emission (rows)".to_string(), n_states, hmm.emission.len())?;
     let n_symbols = hmm.emission[0].len();
     if n_symbols == 0 {
-        return Err(ExactError::Empty {
-            what: "HMM symbol alphabet",
-        });
+        return Err(ExactError::Empty { what: "HMM symbol alphabet" });
     }
     for (k, row) in hmm.emission.iter().enumerate() {
         check_length(|| format!("emission row {k}"), n_symbols, row.len())?;
@@ -595,19 +514,12 @@ fn check_probabilities(what: &str, p: &[f64]) -> Result<(), ExactError> {
     for (index, &value) in p.iter().enumerate() {
         check_finite(|| format!("{what}[{index}]"), value)?;
         if value < 0.0 {
-            return Err(ExactError::NegativeProbability {
-                what: what.to_string(),
-                index,
-                value,
-            });
+            return Err(ExactError::NegativeProbability { what: what.to_string(), index, value });
         }
     }
     let sum: f64 = p.iter().sum();
     if (sum - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
-        return Err(ExactError::NotNormalized {
-            what: what.to_string(),
-            sum,
-        });
+        return Err(ExactError::NotNormalized { what: what.to_string(), sum });
     }
     Ok(())
 }
@@ -659,10 +571,7 @@ pub struct KalmanFilterResult {
 ///
 /// # Errors
 /// A non-positive or non-finite sd, or a non-finite mean, transition or observation.
-pub fn kalman_filter(
-    model: &LinearGaussianSsm,
-    ys: &[f64],
-) -> Result<KalmanFilterResult, ExactError> {
+pub fn kalman_filter(model: &LinearGaussianSsm, ys: &[f64]) -> Result<KalmanFilterResult, ExactError> {
     check_finite(|| "initial_mean".to_string(), model.initial_mean)?;
     check_positive("initial_sd", model.initial_sd)?;
     check_finite(|| "transition".to_string(), model.transition)?;
@@ -687,8 +596,7 @@ pub fn kalman_filter(
         }
         let innovation_var = var + obs_var;
         let innovation = y - mean;
-        result.log_marginal_likelihood -=
-            0.5 * (LN_2PI + innovation_var.ln() + innovation * innovation / innovation_var);
+        result.log_marginal_likelihood -= 0.5 * (LN_2PI + innovation_var.ln() + innovation * innovation / innovation_var);
         let gain = var / innovation_var;
         mean += gain * innovation;
         // P r^2 / (P + r^2) rather than (1 - K) P: no cancellation when K is near 1.

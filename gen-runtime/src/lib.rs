@@ -56,16 +56,16 @@ pub use dual::Dual;
 pub use error::{GenError, ParamError};
 pub use gen_macros::{gen, generative};
 pub use gfi::{Call, GenerativeFunction, Trace};
-pub use native::{importance_log_weights, LogDensity, Particles};
 pub use handler::{iid, plate, Handler, Iid, Traceable, Values};
+pub use native::{importance_log_weights, LogDensity, Particles};
 pub use real::{digamma, LhsOps, Lift, Real, Scalar};
 pub use rng::{Key, KeyRng};
 pub use value::ChoiceValue;
 
 /// Everything a model file needs: the attribute, distributions, choice maps and keys.
 pub mod prelude {
-    pub use crate::distributions::*;
     pub use crate::combinators::{Branch, Map, Switch, Unfold};
+    pub use crate::distributions::*;
     pub use crate::{choicemap, gen, generative, iid, plate, select};
     pub use crate::{Address, Call, ChoiceMap, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
 }

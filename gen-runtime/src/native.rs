@@ -182,7 +182,12 @@ impl<G: GenerativeFunction> LogDensity<G> {
                 ChoiceValue::Real(x) => flat.push(*x),
                 ChoiceValue::Reals(xs) => flat.extend_from_slice(xs),
                 other => {
-                    return Err(GenError::WrongType { address: c.address.clone(), distribution: "continuous", expected: "f64", found: other.kind() })
+                    return Err(GenError::WrongType {
+                        address: c.address.clone(),
+                        distribution: "continuous",
+                        expected: "f64",
+                        found: other.kind(),
+                    })
                 }
             }
             if self.unconstrained {
@@ -280,7 +285,10 @@ impl<G: GenerativeFunction> LogDensity<G> {
             return Err(e);
         }
         if h.pos != self.plan.len() {
-            return Err(GenError::Unsupported { address: Address::root(), message: "the model made fewer choices than when the gradient target was built".into() });
+            return Err(GenError::Unsupported {
+                address: Address::root(),
+                message: "the model made fewer choices than when the gradient target was built".into(),
+            });
         }
         Ok((h.lp, h.lp))
     }
@@ -346,9 +354,9 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
                 t.extend((*offset..offset + dim).map(|j| self.coordinate(j)));
                 let value = if self.unconstrained {
                     self.lp += support.forward(&t, &mut x);
-                    dist.from_flat(&x)
+                    dist.value_from_flat(&x)
                 } else {
-                    dist.from_flat(&t)
+                    dist.value_from_flat(&t)
                 };
                 self.t_buf = t;
                 self.x_buf = x;
@@ -467,7 +475,12 @@ fn chunk_size(n_particles: usize, work_per_particle: usize) -> usize {
 ///
 /// # Errors
 /// Those of [`Call::generate`] for any particle.
-pub fn importance_log_weights<G: GenerativeFunction>(call: &Call<G>, observations: &ChoiceMap, n_particles: usize, key: Key) -> Result<Particles, GenError> {
+pub fn importance_log_weights<G: GenerativeFunction>(
+    call: &Call<G>,
+    observations: &ChoiceMap,
+    n_particles: usize,
+    key: Key,
+) -> Result<Particles, GenError> {
     let (trail, _) = discover(call, Op::Generate(observations), key.split(0))?;
     let mut addresses = Vec::new();
     let mut work = 1;

@@ -214,9 +214,7 @@ pub fn digamma(mut x: f64) -> f64 {
     let inv = 1.0 / x;
     let inv2 = inv * inv;
     // Bernoulli-number series: ln x - 1/(2x) - Σ B_2k / (2k x^2k).
-    let series = inv2
-        * (1.0 / 12.0
-            - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 * (1.0 / 132.0)))));
+    let series = inv2 * (1.0 / 12.0 - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 * (1.0 / 132.0)))));
     acc + x.ln() - 0.5 * inv - series
 }
 

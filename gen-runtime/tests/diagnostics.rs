@@ -8,9 +8,8 @@
 use std::path::PathBuf;
 
 use gen_runtime::diagnostics::{
-    autocorrelation, autocovariance, ess_bulk, ess_mean, ess_quantile, ess_sd, ess_tail, mcse_mean,
-    mcse_sd, quantile, rank_normalized_split_rhat, split_rhat, DiagnosticsError, Summary,
-    SummaryRow,
+    autocorrelation, autocovariance, ess_bulk, ess_mean, ess_quantile, ess_sd, ess_tail, mcse_mean, mcse_sd, quantile,
+    rank_normalized_split_rhat, split_rhat, DiagnosticsError, Summary, SummaryRow,
 };
 use serde::Deserialize;
 
@@ -72,8 +71,7 @@ fn reference() -> Reference {
         "enable serde_json's `float_roundtrip` feature in dev-dependencies"
     );
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/arviz_reference.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).expect("arviz_reference.json parses")
 }
 
@@ -96,22 +94,13 @@ impl Checker {
             }
         };
         if !ok {
-            self.failures.push(format!(
-                "{data_set}: {statistic} = {actual:e}, ArviZ {expected:?}"
-            ));
+            self.failures.push(format!("{data_set}: {statistic} = {actual:e}, ArviZ {expected:?}"));
         }
     }
 
     fn finish(self) {
-        println!(
-            "largest relative difference from ArviZ: {:e}",
-            self.worst_relative
-        );
-        assert!(
-            self.failures.is_empty(),
-            "mismatches:\n{}",
-            self.failures.join("\n")
-        );
+        println!("largest relative difference from ArviZ: {:e}", self.worst_relative);
+        assert!(self.failures.is_empty(), "mismatches:\n{}", self.failures.join("\n"));
     }
 }
 
@@ -131,12 +120,7 @@ fn ess_and_mcse_match_arviz() {
         checker.check(&set.name, "ess_tail", ess_tail(d).unwrap(), e.ess_tail);
         checker.check(&set.name, "ess_mean", ess_mean(d).unwrap(), e.ess_mean);
         checker.check(&set.name, "ess_sd", ess_sd(d).unwrap(), e.ess_sd);
-        checker.check(
-            &set.name,
-            "ess_quantile(0.25)",
-            ess_quantile(d, 0.25).unwrap(),
-            e.ess_quantile_25,
-        );
+        checker.check(&set.name, "ess_quantile(0.25)", ess_quantile(d, 0.25).unwrap(), e.ess_quantile_25);
         checker.check(&set.name, "mcse_mean", mcse_mean(d).unwrap(), e.mcse_mean);
         checker.check(&set.name, "mcse_sd", mcse_sd(d).unwrap(), e.mcse_sd);
     }
@@ -150,22 +134,11 @@ fn rhat_matches_arviz() {
         let (d, e) = (&set.draws, &set.expected);
         if d.len() < 2 {
             // ArviZ warns and returns NaN; we refuse.
-            assert!(matches!(
-                rank_normalized_split_rhat(d),
-                Err(DiagnosticsError::TooFewChains { min: 2, got: 1, .. })
-            ));
-            assert!(matches!(
-                split_rhat(d),
-                Err(DiagnosticsError::TooFewChains { .. })
-            ));
+            assert!(matches!(rank_normalized_split_rhat(d), Err(DiagnosticsError::TooFewChains { min: 2, got: 1, .. })));
+            assert!(matches!(split_rhat(d), Err(DiagnosticsError::TooFewChains { .. })));
             continue;
         }
-        checker.check(
-            &set.name,
-            "rhat_rank",
-            rank_normalized_split_rhat(d).unwrap(),
-            e.rhat_rank,
-        );
+        checker.check(&set.name, "rhat_rank", rank_normalized_split_rhat(d).unwrap(), e.rhat_rank);
         let expected_split = if set.name.starts_with("constant") {
             // ArviZ returns 0.98995 here: numpy's mean of 50 copies of 0.7 is not
             // exactly 0.7, so its within-chain variance is ~1e-32 instead of 0 and
@@ -174,12 +147,7 @@ fn rhat_matches_arviz() {
         } else {
             e.rhat_split
         };
-        checker.check(
-            &set.name,
-            "rhat_split",
-            split_rhat(d).unwrap(),
-            expected_split,
-        );
+        checker.check(&set.name, "rhat_split", split_rhat(d).unwrap(), expected_split);
     }
     checker.finish();
 }
@@ -200,13 +168,7 @@ fn quantiles_match_numpy() {
 fn summary_matches_arviz_summary() {
     let mut checker = Checker::default();
     let reference = reference();
-    let summary = Summary::from_parameters(
-        reference
-            .data_sets
-            .iter()
-            .map(|set| (set.name.as_str(), set.draws.as_slice())),
-    )
-    .unwrap();
+    let summary = Summary::from_parameters(reference.data_sets.iter().map(|set| (set.name.as_str(), set.draws.as_slice()))).unwrap();
     assert_eq!(summary.rows.len(), reference.data_sets.len());
     for set in &reference.data_sets {
         let row = summary.get(&set.name).unwrap();
@@ -229,10 +191,7 @@ fn accepts_slices_of_slices() {
     let set = &reference().data_sets[1];
     let borrowed: Vec<&[f64]> = set.draws.iter().map(Vec::as_slice).collect();
     assert_eq!(ess_bulk(&borrowed).unwrap(), ess_bulk(&set.draws).unwrap());
-    assert_eq!(
-        rank_normalized_split_rhat(&borrowed).unwrap(),
-        rank_normalized_split_rhat(&set.draws).unwrap()
-    );
+    assert_eq!(rank_normalized_split_rhat(&borrowed).unwrap(), rank_normalized_split_rhat(&set.draws).unwrap());
 }
 
 /// A deterministic, mildly autocorrelated sequence without an RNG dependency.
@@ -241,9 +200,7 @@ fn test_sequence(n: usize) -> Vec<f64> {
     let mut x = 0.0;
     (0..n)
         .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
             x = 0.6 * x + u;
             x
@@ -259,14 +216,8 @@ fn fft_autocovariance_equals_direct_sum() {
         let fast = autocovariance(&x);
         assert_eq!(fast.len(), n);
         for (lag, &value) in fast.iter().enumerate() {
-            let direct = (0..n - lag)
-                .map(|t| (x[t] - mean) * (x[t + lag] - mean))
-                .sum::<f64>()
-                / n as f64;
-            assert!(
-                (value - direct).abs() <= 1e-12 * fast[0].abs().max(1e-300),
-                "n={n} lag={lag}: fft {value} direct {direct}"
-            );
+            let direct = (0..n - lag).map(|t| (x[t] - mean) * (x[t + lag] - mean)).sum::<f64>() / n as f64;
+            assert!((value - direct).abs() <= 1e-12 * fast[0].abs().max(1e-300), "n={n} lag={lag}: fft {value} direct {direct}");
         }
         let acf = autocorrelation(&x);
         if n > 1 {
@@ -292,59 +243,19 @@ fn constant_draws_give_nan_rhat_and_full_ess() {
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let short = vec![vec![1.0, 2.0, 3.0], vec![1.0, 2.0, 3.5]];
-    assert_eq!(
-        ess_bulk(&short),
-        Err(DiagnosticsError::TooFewDraws {
-            diagnostic: "bulk ESS",
-            min: 4,
-            got: 3
-        })
-    );
+    assert_eq!(ess_bulk(&short), Err(DiagnosticsError::TooFewDraws { diagnostic: "bulk ESS", min: 4, got: 3 }));
     let ragged = vec![vec![1.0, 2.0, 3.0, 4.0], vec![1.0, 2.0, 3.0]];
-    assert_eq!(
-        rank_normalized_split_rhat(&ragged),
-        Err(DiagnosticsError::UnequalChainLengths {
-            chain: 1,
-            expected: 4,
-            got: 3
-        })
-    );
+    assert_eq!(rank_normalized_split_rhat(&ragged), Err(DiagnosticsError::UnequalChainLengths { chain: 1, expected: 4, got: 3 }));
     let with_nan = vec![vec![1.0, 2.0, 3.0, 4.0], vec![1.0, f64::NAN, 3.0, 4.0]];
-    assert!(matches!(
-        ess_tail(&with_nan),
-        Err(DiagnosticsError::NonFinite {
-            chain: 1,
-            draw: 1,
-            ..
-        })
-    ));
+    assert!(matches!(ess_tail(&with_nan), Err(DiagnosticsError::NonFinite { chain: 1, draw: 1, .. })));
     let with_inf = vec![vec![1.0, 2.0, f64::INFINITY, 4.0]];
-    assert!(matches!(
-        mcse_sd(&with_inf),
-        Err(DiagnosticsError::NonFinite {
-            chain: 0,
-            draw: 2,
-            ..
-        })
-    ));
+    assert!(matches!(mcse_sd(&with_inf), Err(DiagnosticsError::NonFinite { chain: 0, draw: 2, .. })));
     let none: Vec<Vec<f64>> = Vec::new();
-    assert!(matches!(
-        ess_mean(&none),
-        Err(DiagnosticsError::TooFewChains { min: 1, got: 0, .. })
-    ));
-    assert!(matches!(
-        quantile(&none, 0.5),
-        Err(DiagnosticsError::TooFewChains { .. })
-    ));
+    assert!(matches!(ess_mean(&none), Err(DiagnosticsError::TooFewChains { min: 1, got: 0, .. })));
+    assert!(matches!(quantile(&none, 0.5), Err(DiagnosticsError::TooFewChains { .. })));
     let one_chain = vec![test_sequence(20)];
-    assert!(matches!(
-        split_rhat(&one_chain),
-        Err(DiagnosticsError::TooFewChains { min: 2, got: 1, .. })
-    ));
-    assert_eq!(
-        ess_quantile(&one_chain, 1.0),
-        Err(DiagnosticsError::InvalidProbability { prob: 1.0 })
-    );
+    assert!(matches!(split_rhat(&one_chain), Err(DiagnosticsError::TooFewChains { min: 2, got: 1, .. })));
+    assert_eq!(ess_quantile(&one_chain, 1.0), Err(DiagnosticsError::InvalidProbability { prob: 1.0 }));
     assert!(quantile(&one_chain, f64::NAN).is_err());
     assert!(ess_quantile(&one_chain, f64::NAN).is_err());
 }
@@ -373,63 +284,27 @@ fn single_chain_summary_has_nan_rhat() {
 fn summary_displays_as_an_aligned_table() {
     let long_name = "a_rather_long_parameter_name";
     let mut summary = Summary::new();
-    summary
-        .push("a", &[test_sequence(100), test_sequence(100)])
-        .unwrap();
-    summary
-        .push(
-            long_name,
-            &[test_sequence(100)
-                .iter()
-                .map(|x| x * 1e-4)
-                .collect::<Vec<_>>()],
-        )
-        .unwrap();
+    summary.push("a", &[test_sequence(100), test_sequence(100)]).unwrap();
+    summary.push(long_name, &[test_sequence(100).iter().map(|x| x * 1e-4).collect::<Vec<_>>()]).unwrap();
     let text = summary.to_string();
     println!("{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
-    for header in [
-        "mean",
-        "sd",
-        "q5",
-        "q50",
-        "q95",
-        "mcse_mean",
-        "ess_bulk",
-        "ess_tail",
-        "r_hat",
-    ] {
-        assert!(
-            lines[0].contains(header),
-            "missing {header} in {}",
-            lines[0]
-        );
+    for header in ["mean", "sd", "q5", "q50", "q95", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"] {
+        assert!(lines[0].contains(header), "missing {header} in {}", lines[0]);
     }
     assert!(lines[1].starts_with("a "));
     assert!(lines[2].starts_with(long_name));
-    assert!(
-        lines[2].trim_end().ends_with("NaN"),
-        "single chain has no R-hat: {}",
-        lines[2]
-    );
+    assert!(lines[2].trim_end().ends_with("NaN"), "single chain has no R-hat: {}", lines[2]);
     let width = lines[0].chars().count();
-    assert!(
-        lines.iter().all(|l| l.chars().count() == width),
-        "ragged table:\n{text}"
-    );
+    assert!(lines.iter().all(|l| l.chars().count() == width), "ragged table:\n{text}");
     // Right-aligned columns: every header ends where its column's values end.
     let end_of = |line: &str, column: usize| {
-        let mut ends = line.char_indices().filter(|&(i, c)| {
-            c != ' ' && line[i + c.len_utf8()..].starts_with(' ') || i + c.len_utf8() == line.len()
-        });
+        let mut ends =
+            line.char_indices().filter(|&(i, c)| c != ' ' && line[i + c.len_utf8()..].starts_with(' ') || i + c.len_utf8() == line.len());
         ends.nth(column).map(|(i, _)| i)
     };
     for column in 1..10 {
-        assert_eq!(
-            end_of(lines[0], column - 1),
-            end_of(lines[1], column),
-            "column {column}:\n{text}"
-        );
+        assert_eq!(end_of(lines[0], column - 1), end_of(lines[1], column), "column {column}:\n{text}");
     }
 }

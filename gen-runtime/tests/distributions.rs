@@ -327,13 +327,7 @@ mod moments {
     #[test]
     fn continuous_scalars_have_their_moments() {
         let s: f64 = 1.7;
-        continuous(
-            &half_normal(s),
-            1,
-            s * (2.0 / PI).sqrt(),
-            s * s * (1.0 - 2.0 / PI),
-            8.0 * (PI - 3.0) / (PI - 2.0).powi(2),
-        );
+        continuous(&half_normal(s), 1, s * (2.0 / PI).sqrt(), s * s * (1.0 - 2.0 / PI), 8.0 * (PI - 3.0) / (PI - 2.0).powi(2));
         let (mu, sg): (f64, f64) = (0.3, 0.5);
         let s2 = sg * sg;
         continuous(
@@ -502,10 +496,7 @@ mod bijections {
             }
         }
         let want = if m == 0 { 0.0 } else { log_abs_det(jac) };
-        prop_assert!(
-            (log_jac - want).abs() < 1e-6,
-            "{support:?} at {theta:?}: log|J| {log_jac}, finite differences {want}"
-        );
+        prop_assert!((log_jac - want).abs() < 1e-6, "{support:?} at {theta:?}: log|J| {log_jac}, finite differences {want}");
         Ok(())
     }
 
@@ -525,7 +516,7 @@ mod bijections {
             prop_assert!(close(*b, *a, 1e-9), "{}: {a} came back as {b}", D::NAME);
         }
         // The flat form is the value, for the gradient paths.
-        let value = d.from_flat(&back);
+        let value = d.value_from_flat(&back);
         prop_assert!(d.in_support(&D::lower(&value)));
         Ok(())
     }
@@ -600,12 +591,7 @@ mod gradients {
     /// central differences of `f` (error O(h⁴)), to relative 1e-6. The step is 1e-4 of the
     /// coordinate: small enough for points near a pole (Beta's x near 1), large enough that
     /// rounding stays below 1e-10.
-    fn gradient_agrees(
-        what: &str,
-        point: &[f64],
-        dual_f: fn(&[Dual<K>]) -> Dual<K>,
-        f: fn(&[f64]) -> f64,
-    ) -> Result<(), TestCaseError> {
+    fn gradient_agrees(what: &str, point: &[f64], dual_f: fn(&[Dual<K>]) -> Dual<K>, f: fn(&[f64]) -> f64) -> Result<(), TestCaseError> {
         let duals: Vec<Dual<K>> = point.iter().enumerate().map(|(i, &x)| Dual::variable(x, i)).collect();
         let d = dual_f(&duals);
         let value = f(point);
@@ -618,11 +604,7 @@ mod gradients {
                 f(&p)
             };
             let fd = (8.0 * (at(h) - at(-h)) - (at(2.0 * h) - at(-2.0 * h))) / (12.0 * h);
-            prop_assert!(
-                close(d.eps[i], fd, 1e-6),
-                "{what}: d/dx{i} at {point:?} is {} by duals, {fd} by finite differences",
-                d.eps[i]
-            );
+            prop_assert!(close(d.eps[i], fd, 1e-6), "{what}: d/dx{i} at {point:?} is {} by duals, {fd} by finite differences", d.eps[i]);
         }
         for (i, e) in d.eps.iter().enumerate().skip(point.len()) {
             prop_assert_eq!(*e, 0.0, "{}: derivative along unused direction {}", what, i);

@@ -32,57 +32,40 @@ impl Adapter for HandcodedRust {
     fn supports(&self, model: Model, method: Method) -> bool {
         matches!(
             (model, method),
-            (Model::Polynomial, Method::Is | Method::Hmc)
-                | (Model::BetaBernoulli, Method::Is)
-                | (Model::Hmm | Model::Lgssm, Method::Smc)
+            (Model::Polynomial, Method::Is | Method::Hmc) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
         )
     }
 
     fn availability(&self) -> Availability {
-        Availability::Available {
-            version: concat!("benchmarks ", env!("CARGO_PKG_VERSION")).to_owned(),
-        }
+        Availability::Available { version: concat!("benchmarks ", env!("CARGO_PKG_VERSION")).to_owned() }
     }
 
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
         let config = &task.config;
-        let particles = || {
-            config
-                .n_particles
-                .ok_or_else(|| anyhow::anyhow!("{} needs --n-particles", config.label()))
-        };
+        let particles = || config.n_particles.ok_or_else(|| anyhow::anyhow!("{} needs --n-particles", config.label()));
         let (repeats, seed) = (task.repeats, task.seed);
         let (measured, quality) = match (task.data.as_ref(), config.method) {
             (DataSet::Polynomial(d), Method::Is) => {
                 let n = particles()?;
-                is_quality(measure_in_process(repeats, seed, |s| {
-                    handcoded::polynomial_is(d, n, s)
-                })?)
+                is_quality(measure_in_process(repeats, seed, |s| handcoded::polynomial_is(d, n, s))?)
             }
             (DataSet::BetaBernoulli(d), Method::Is) => {
                 let n = particles()?;
-                is_quality(measure_in_process(repeats, seed, |s| {
-                    handcoded::beta_bernoulli_is(d, n, s)
-                })?)
+                is_quality(measure_in_process(repeats, seed, |s| handcoded::beta_bernoulli_is(d, n, s))?)
             }
             (DataSet::Polynomial(d), Method::Hmc) => {
                 let hmc = config.hmc.unwrap_or_default();
-                let m =
-                    measure_in_process(repeats, seed, |s| handcoded::polynomial_hmc(d, &hmc, s))?;
+                let m = measure_in_process(repeats, seed, |s| handcoded::polynomial_hmc(d, &hmc, s))?;
                 let quality = hmc_quality(&m.last);
                 (m.without_output(), quality)
             }
             (DataSet::Hmm(d), Method::Smc) => {
                 let n = particles()?;
-                smc_quality(measure_in_process(repeats, seed, |s| {
-                    handcoded::hmm_bootstrap_pf(d, n, s)
-                })?)
+                smc_quality(measure_in_process(repeats, seed, |s| handcoded::hmm_bootstrap_pf(d, n, s))?)
             }
             (DataSet::Lgssm(d), Method::Smc) => {
                 let n = particles()?;
-                smc_quality(measure_in_process(repeats, seed, |s| {
-                    handcoded::lgssm_bootstrap_pf(d, n, s)
-                })?)
+                smc_quality(measure_in_process(repeats, seed, |s| handcoded::lgssm_bootstrap_pf(d, n, s))?)
             }
             _ => bail!("handcoded Rust does not implement {}", config.label()),
         };
@@ -92,10 +75,7 @@ impl Adapter for HandcodedRust {
             compile_time_s: measured.first_call_s,
             times_s: measured.times_s,
             quality,
-            peak_memory: Some(PeakMemory {
-                bytes: measured.peak_heap_bytes,
-                kind: MemoryKind::HeapHighWater,
-            }),
+            peak_memory: Some(PeakMemory { bytes: measured.peak_heap_bytes, kind: MemoryKind::HeapHighWater }),
             device: "cpu".to_owned(),
             notes: Vec::new(),
             flags: Vec::new(),
@@ -115,24 +95,15 @@ fn is_quality(m: Measured<handcoded::IsOutput>) -> (Measured<()>, Quality) {
 }
 
 fn smc_quality(m: Measured<handcoded::SmcOutput>) -> (Measured<()>, Quality) {
-    let q = Quality {
-        log_ml: Some(m.last.log_ml),
-        ess: Some(m.last.min_ess),
-        ..Quality::default()
-    };
+    let q = Quality { log_ml: Some(m.last.log_ml), ess: Some(m.last.min_ess), ..Quality::default() };
     (m.without_output(), q)
 }
 
 /// Posterior moments over the kept samples and the smallest per-latent ESS.
 fn hmc_quality(out: &handcoded::HmcOutput) -> Quality {
-    let columns: Vec<Vec<f64>> = (0..3)
-        .map(|d| out.samples.iter().map(|s| s[d]).collect())
-        .collect();
+    let columns: Vec<Vec<f64>> = (0..3).map(|d| out.samples.iter().map(|s| s[d]).collect()).collect();
     let (mean, sd): (Vec<f64>, Vec<f64>) = columns.iter().map(|c| diagnostics::mean_sd(c)).unzip();
-    let ess = columns
-        .iter()
-        .map(|c| diagnostics::ess(c))
-        .fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
+    let ess = columns.iter().map(|c| diagnostics::ess(c)).fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
     Quality {
         ess: Some(ess),
         posterior_mean: Some(mean),

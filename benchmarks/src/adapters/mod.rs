@@ -174,11 +174,8 @@ pub trait Adapter {
 /// adapter naming the file and the error.
 #[must_use]
 pub fn registry(root: &Path) -> Vec<Box<dyn Adapter>> {
-    let mut adapters: Vec<Box<dyn Adapter>> = vec![
-        Box::new(handcoded::HandcodedRust),
-        Box::new(this_system::ThisSystem::native()),
-        Box::new(this_system::ThisSystem::burn()),
-    ];
+    let mut adapters: Vec<Box<dyn Adapter>> =
+        vec![Box::new(handcoded::HandcodedRust), Box::new(this_system::ThisSystem::native()), Box::new(this_system::ThisSystem::burn())];
     for manifest in external::load_manifests(root) {
         adapters.push(Box::new(external::External::new(root, manifest)));
     }
@@ -204,8 +201,7 @@ fn loose_f64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<f64>, D::Error> 
     }
     Ok(Some(match Loose::deserialize(de)? {
         Loose::Number(v) => v,
-        Loose::Text(s) => parse_non_finite(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a number")))?,
+        Loose::Text(s) => parse_non_finite(&s).ok_or_else(|| serde::de::Error::custom(format!("`{s}` is not a number")))?,
         Loose::Null(()) => f64::NAN,
     }))
 }
@@ -232,10 +228,8 @@ mod tests {
 
     #[test]
     fn quality_accepts_null_and_non_finite_strings() {
-        let q: Quality = serde_json::from_str(
-            r#"{"log_ml": null, "ess": "Infinity", "posterior_mean": [1.0, "NaN"], "divergences": 3}"#,
-        )
-        .unwrap();
+        let q: Quality =
+            serde_json::from_str(r#"{"log_ml": null, "ess": "Infinity", "posterior_mean": [1.0, "NaN"], "divergences": 3}"#).unwrap();
         assert!(q.log_ml.unwrap().is_nan());
         assert_eq!(q.ess, Some(f64::INFINITY));
         assert!(q.posterior_mean.as_ref().unwrap()[1].is_nan());

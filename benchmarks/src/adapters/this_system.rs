@@ -29,17 +29,13 @@ impl ThisSystem {
     /// The native-engine row, `gen-native`.
     #[must_use]
     pub fn native() -> Self {
-        Self {
-            engine: Engine::Native,
-        }
+        Self { engine: Engine::Native }
     }
 
     /// The Burn-engine row, `gen-burn`.
     #[must_use]
     pub fn burn() -> Self {
-        Self {
-            engine: Engine::Burn,
-        }
+        Self { engine: Engine::Burn }
     }
 }
 
@@ -69,23 +65,15 @@ impl Adapter for ThisSystem {
     fn supports(&self, model: Model, method: Method) -> bool {
         matches!(
             (model, method),
-            (Model::Polynomial, Method::Is | Method::Hmc)
-                | (Model::BetaBernoulli, Method::Is)
-                | (Model::Hmm | Model::Lgssm, Method::Smc)
+            (Model::Polynomial, Method::Is | Method::Hmc) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
         )
     }
 
     fn availability(&self) -> Availability {
-        Availability::Skipped {
-            reason: "gen-runtime engine not wired into the benchmark yet".to_owned(),
-        }
+        Availability::Skipped { reason: "gen-runtime engine not wired into the benchmark yet".to_owned() }
     }
 
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
-        bail!(
-            "{} is not wired in yet ({})",
-            self.name(),
-            task.config.label()
-        )
+        bail!("{} is not wired in yet ({})", self.name(), task.config.label())
     }
 }

@@ -98,7 +98,7 @@ impl<R: Real> Distribution for Cauchy<R> {
     }
 
     #[inline]
-    fn from_flat(&self, xs: &[R]) -> R {
+    fn value_from_flat(&self, xs: &[R]) -> R {
         xs[0]
     }
 

@@ -142,7 +142,7 @@ impl<R: Real> Distribution for Dirichlet<R> {
         Some(self.alpha.len())
     }
 
-    fn from_flat(&self, xs: &[R]) -> Vec<R> {
+    fn value_from_flat(&self, xs: &[R]) -> Vec<R> {
         xs.to_vec()
     }
 

@@ -101,7 +101,7 @@ impl<R: Real> Distribution for Exponential<R> {
     }
 
     #[inline]
-    fn from_flat(&self, xs: &[R]) -> R {
+    fn value_from_flat(&self, xs: &[R]) -> R {
         xs[0]
     }
 

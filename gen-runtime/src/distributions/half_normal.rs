@@ -106,7 +106,7 @@ impl<R: Real> Distribution for HalfNormal<R> {
     }
 
     #[inline]
-    fn from_flat(&self, xs: &[R]) -> R {
+    fn value_from_flat(&self, xs: &[R]) -> R {
         xs[0]
     }
 

@@ -105,7 +105,7 @@ impl<R: Real> Distribution for InvGamma<R> {
     }
 
     #[inline]
-    fn from_flat(&self, xs: &[R]) -> R {
+    fn value_from_flat(&self, xs: &[R]) -> R {
         xs[0]
     }
 

@@ -104,7 +104,7 @@ impl<R: Real> Distribution for LogNormal<R> {
     }
 
     #[inline]
-    fn from_flat(&self, xs: &[R]) -> R {
+    fn value_from_flat(&self, xs: &[R]) -> R {
         xs[0]
     }
 

@@ -72,10 +72,7 @@ pub(crate) trait RealOps<X>:
 {
 }
 
-impl<R, X> RealOps<X> for R where
-    R: Real + Add<X, Output = R> + Sub<X, Output = R> + Mul<X, Output = R> + Div<X, Output = R>
-{
-}
+impl<R, X> RealOps<X> for R where R: Real + Add<X, Output = R> + Sub<X, Output = R> + Mul<X, Output = R> + Div<X, Output = R> {}
 
 /// Unwraps a `rand_distr` sampler built from a distribution's parameters.
 ///
@@ -182,7 +179,7 @@ pub trait Distribution: Clone {
     ///
     /// # Panics
     /// Discrete distributions panic: the gradient paths check `flat_dim` first.
-    fn from_flat(&self, xs: &[Self::Real]) -> Self::Value {
+    fn value_from_flat(&self, xs: &[Self::Real]) -> Self::Value {
         let _ = xs;
         unreachable!("{} is not continuous", Self::NAME)
     }

@@ -210,17 +210,10 @@ impl<R: Real> Distribution for MvNormal<R> {
     {
         let Some(chol) = self.valid_factor() else {
             let e = self.check().expect_err("an invalid factor fails check");
-            panic!(
-                "cannot sample mv_normal: parameter {} = {} is invalid ({}); call check() first",
-                e.parameter, e.value, e.requirement
-            );
+            panic!("cannot sample mv_normal: parameter {} = {} is invalid ({}); call check() first", e.parameter, e.value, e.requirement);
         };
         let z: Vec<f64> = (0..self.mu.len()).map(|_| StandardNormal.sample(rng)).collect();
-        self.mu
-            .iter()
-            .enumerate()
-            .map(|(i, mu)| mu.value() + chol.row(i).iter().zip(&z).map(|(l, z)| l * z).sum::<f64>())
-            .collect()
+        self.mu.iter().enumerate().map(|(i, mu)| mu.value() + chol.row(i).iter().zip(&z).map(|(l, z)| l * z).sum::<f64>()).collect()
     }
 
     fn check(&self) -> Result<(), ParamError>
@@ -251,7 +244,7 @@ impl<R: Real> Distribution for MvNormal<R> {
         Some(self.mu.len())
     }
 
-    fn from_flat(&self, xs: &[R]) -> Vec<R> {
+    fn value_from_flat(&self, xs: &[R]) -> Vec<R> {
         xs.to_vec()
     }
 

@@ -116,7 +116,7 @@ impl<R: Real> Distribution for MvNormalDiag<R> {
         Some(self.mu.len())
     }
 
-    fn from_flat(&self, xs: &[R]) -> Vec<R> {
+    fn value_from_flat(&self, xs: &[R]) -> Vec<R> {
         xs.to_vec()
     }
 

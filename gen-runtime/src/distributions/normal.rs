@@ -25,16 +25,19 @@ impl<R: Real> Distribution for Normal<R> {
     type Data = f64;
     const NAME: &'static str = "normal";
 
+    // Multiplying by 1/sigma rather than dividing: in a plate loop with a shared sigma the
+    // compiler hoists the reciprocal (and ln sigma) out of the loop, leaving multiplications,
+    // which is what a handcoded likelihood does.
     #[inline]
     fn log_density(&self, x: &R) -> R {
-        let z = (*x - self.mu) / self.sigma;
+        let z = (*x - self.mu) * self.sigma.recip();
         z.square() * -0.5 - self.sigma.ln() - HALF_LN_2PI
     }
 
     #[inline]
     fn log_density_data(&self, x: &f64) -> R {
         // (mu - x) keeps the observation a constant: no lift to R.
-        let z = (self.mu - *x) / self.sigma;
+        let z = (self.mu - *x) * self.sigma.recip();
         z.square() * -0.5 - self.sigma.ln() - HALF_LN_2PI
     }
 
@@ -86,7 +89,7 @@ impl<R: Real> Distribution for Normal<R> {
     }
 
     #[inline]
-    fn from_flat(&self, xs: &[R]) -> R {
+    fn value_from_flat(&self, xs: &[R]) -> R {
         xs[0]
     }
 
