@@ -230,6 +230,15 @@ impl<const N: usize> PartialOrd<f64> for Dual<N> {
 
 impl<const N: usize> Real for Dual<N> {
     #[inline]
+    fn fused2(a: Self, b: Self, _: impl Fn(Self, Self) -> Self, scalar: impl Fn(f64, f64) -> (f64, f64, f64)) -> Self {
+        let (re, da, db) = scalar(a.re, b.re);
+        let mut eps = [0.0; N];
+        for ((e, x), y) in eps.iter_mut().zip(&a.eps).zip(&b.eps) {
+            *e = da * x + db * y;
+        }
+        Dual { re, eps }
+    }
+    #[inline]
     fn exp(self) -> Self {
         let e = self.re.exp();
         self.chain(e, e)

@@ -1,5 +1,5 @@
-use super::{Distribution, Support, HALF_LN_2PI};
-use crate::error::{require, ParamError};
+use super::{Distribution, HALF_LN_2PI, Support};
+use crate::error::{ParamError, require};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
 use rand_distr::{Distribution as _, StandardNormal};
@@ -36,9 +36,18 @@ impl<R: Real> Distribution for Normal<R> {
 
     #[inline]
     fn log_density_data(&self, x: &f64) -> R {
-        // (mu - x) keeps the observation a constant: no lift to R.
-        let z = (self.mu - *x) * self.sigma.recip();
-        z.square() * -0.5 - self.sigma.ln() - HALF_LN_2PI
+        let y = *x;
+        R::fused2(
+            self.mu,
+            self.sigma,
+            // (mu - y) keeps the observation a constant: no lift to R.
+            |mu, sigma| ((mu - y) * sigma.recip()).square() * -0.5 - sigma.ln() - HALF_LN_2PI,
+            |mu, sigma| {
+                let inv = 1.0 / sigma;
+                let z = (y - mu) * inv;
+                (-0.5 * z * z - sigma.ln() - HALF_LN_2PI, z * inv, (z * z - 1.0) * inv)
+            },
+        )
     }
 
     #[inline]
