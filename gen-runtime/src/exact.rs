@@ -20,6 +20,7 @@
 //! observations) or probabilities (discrete observations) of the whole data set.
 //! Bad input returns an [`ExactError`] naming the problem; nothing here panics.
 
+use crate::inference::weights::log_sum_exp;
 use statrs::function::beta::ln_beta;
 use thiserror::Error;
 
@@ -522,16 +523,6 @@ fn check_probabilities(what: &str, p: &[f64]) -> Result<(), ExactError> {
         return Err(ExactError::NotNormalized { what: what.to_string(), sum });
     }
     Ok(())
-}
-
-/// `ln sum exp(x)`, shifted by the maximum so nothing overflows; `-inf` when
-/// every term is `-inf` (all paths impossible) rather than NaN.
-fn log_sum_exp(x: &[f64]) -> f64 {
-    let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if max == f64::NEG_INFINITY {
-        return max;
-    }
-    max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
 }
 
 // ---------------------------------------------------------------------------

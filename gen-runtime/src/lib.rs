@@ -45,6 +45,7 @@ pub mod error;
 pub mod exact;
 mod gfi;
 mod handler;
+pub mod inference;
 pub mod native;
 mod real;
 mod rng;
@@ -67,7 +68,7 @@ pub mod prelude {
     pub use crate::combinators::{Branch, Map, Switch, Unfold};
     pub use crate::distributions::*;
     pub use crate::{choicemap, gen, generative, iid, plate, select};
-    pub use crate::{Address, Call, ChoiceMap, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
+    pub use crate::{Address, Call, ChoiceMap, ChoiceValue, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
 }
 
 /// What `#[gen]`'s generated code names. Not part of the public API.

@@ -143,7 +143,11 @@ impl Real for f64 {
     #[inline]
     fn softplus(self) -> Self {
         // Branching is fine for a scalar: avoids e^x overflow for large x.
-        if self > 30.0 { self + (-self).exp() } else { self.exp().ln_1p() }
+        if self > 30.0 {
+            self + (-self).exp()
+        } else {
+            self.exp().ln_1p()
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-use super::{Distribution, HALF_LN_2PI, Support};
-use crate::error::{ParamError, require};
+use super::{Distribution, Support, HALF_LN_2PI};
+use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
 use rand_distr::{Distribution as _, StandardNormal};

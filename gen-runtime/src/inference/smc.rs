@@ -1,0 +1,174 @@
+//! Sequential Monte Carlo: a particle filter for state-space models written as an
+//! [`Unfold`].
+//!
+//! The filter extends each particle one kernel step at a time: at step t it runs the
+//! kernel's `generate` with step t's observations as constraints, from the particle's state,
+//! so the work per step is one kernel call per particle whatever t is (Gen.jl's
+//! `particle_filter_step!` on an Unfold trace does the same through `update`). The weight
+//! increment is the kernel's generate weight, minus the proposal's log density with a custom
+//! proposal. Particles are resampled when the effective sample size falls below a fraction of
+//! N, and the log marginal likelihood is accumulated across resampling steps, so
+//! `exp(log_marginal_likelihood)` is an unbiased estimate of p(observations).
+
+use super::weights::{ess, log_sum_exp, normalize, Resampling};
+use crate::address::{Address, Part};
+use crate::choice_map::ChoiceMap;
+use crate::combinators::{Unfold, UnfoldKernel};
+use crate::error::GenError;
+use crate::gfi::{Call, GenerativeFunction};
+use crate::rng::Key;
+use rayon::prelude::*;
+
+/// Settings of a particle filter.
+#[derive(Clone, Copy, Debug)]
+pub struct SmcConfig {
+    /// The number of particles N.
+    pub n_particles: usize,
+    /// The resampling scheme.
+    pub resampling: Resampling,
+    /// Resample when ESS < `ess_threshold` · N: 1.0 resamples at every step (the classic
+    /// bootstrap filter), 0.0 never (sequential importance sampling). Default 0.5.
+    pub ess_threshold: f64,
+}
+
+impl Default for SmcConfig {
+    fn default() -> Self {
+        SmcConfig { n_particles: 1000, resampling: Resampling::Systematic, ess_threshold: 0.5 }
+    }
+}
+
+/// What a particle filter returns.
+#[derive(Clone, Debug)]
+pub struct SmcResult<S> {
+    /// Each particle's state after the last step.
+    pub states: Vec<S>,
+    /// Each particle's log weight after the last step (since the last resampling).
+    pub log_weights: Vec<f64>,
+    /// The estimate of ln p(observations).
+    pub log_marginal_likelihood: f64,
+    /// The ESS after weighting, at each step.
+    pub ess: Vec<f64>,
+    /// Whether the particles were resampled after each step.
+    pub resampled: Vec<bool>,
+}
+
+impl<S> SmcResult<S> {
+    /// Normalized final weights.
+    #[must_use]
+    pub fn normalized_weights(&self) -> Vec<f64> {
+        normalize(&self.log_weights)
+    }
+
+    /// The weighted mean of `f(state)` over the final particles: a filtering estimate.
+    pub fn mean(&self, f: impl Fn(&S) -> f64) -> f64 {
+        self.states.iter().zip(self.normalized_weights()).map(|(s, w)| w * f(s)).sum()
+    }
+}
+
+/// A particle filter with the prior (the kernel itself) as proposal: the bootstrap filter.
+///
+/// `model` is the Unfold with its arguments `(T, initial state, params)`; `observations`
+/// holds step t's observed choices under the index `t`, as the Unfold's own trace does
+/// (`t / "y"`).
+///
+/// # Errors
+/// A bad setting (no particles, a threshold outside [0, 1]); every particle impossible at a
+/// step; the errors of the kernel's `generate`.
+pub fn particle_filter<K: UnfoldKernel>(
+    model: &Call<Unfold<K>>,
+    observations: &ChoiceMap,
+    config: &SmcConfig,
+    key: Key,
+) -> Result<SmcResult<K::Ret<f64>>, GenError> {
+    run(model, observations, config, key, |_, _, call: &Call<K>, constraints, k| {
+        let (trace, w) = call.generate(k, constraints)?;
+        Ok((trace.retval().clone(), w))
+    })
+}
+
+/// A particle filter with a custom proposal: `proposal(t, state, observations at t)` is a
+/// generative function whose choices are step t's latent choices, at the kernel's addresses.
+/// The weight increment is log p(latents, observations | state) - log q(latents).
+///
+/// # Errors
+/// As [`particle_filter`], plus a proposed choice the kernel does not make.
+pub fn particle_filter_with_proposal<K, Q, F>(
+    model: &Call<Unfold<K>>,
+    observations: &ChoiceMap,
+    proposal: F,
+    config: &SmcConfig,
+    key: Key,
+) -> Result<SmcResult<K::Ret<f64>>, GenError>
+where
+    K: UnfoldKernel,
+    Q: GenerativeFunction,
+    F: Fn(usize, &K::Ret<f64>, &ChoiceMap) -> Call<Q> + Sync,
+{
+    run(model, observations, config, key, |t, state, call: &Call<K>, constraints, k| {
+        let (proposed, q, _) = proposal(t, state, constraints).propose(k.split(0))?;
+        let mut all = constraints.clone();
+        all.merge(&proposed);
+        let (trace, w) = call.generate(k.split(1), &all)?;
+        Ok((trace.retval().clone(), w - q))
+    })
+}
+
+/// The filter, generic over how one particle is extended by one step.
+fn run<K, E>(
+    model: &Call<Unfold<K>>,
+    observations: &ChoiceMap,
+    config: &SmcConfig,
+    key: Key,
+    extend: E,
+) -> Result<SmcResult<K::Ret<f64>>, GenError>
+where
+    K: UnfoldKernel,
+    E: Fn(usize, &K::Ret<f64>, &Call<K>, &ChoiceMap, Key) -> Result<(K::Ret<f64>, f64), GenError> + Sync,
+{
+    let bad = |message: String| GenError::BadArguments { function: "particle_filter", message };
+    let n = config.n_particles;
+    if n == 0 {
+        return Err(bad("n_particles must be at least 1".into()));
+    }
+    if !(0.0..=1.0).contains(&config.ess_threshold) {
+        return Err(bad(format!("ess_threshold = {} must lie in [0, 1]", config.ess_threshold)));
+    }
+    let kernel = &model.gf.0;
+    let (steps, init, params) = &model.args;
+    let mut states = vec![init.clone(); n];
+    let mut log_weights = vec![0.0; n];
+    let mut log_ml = 0.0;
+    let mut ess_trace = Vec::with_capacity(*steps);
+    let mut resampled = Vec::with_capacity(*steps);
+    for t in 0..*steps {
+        let constraints = observations.submap(&Address(vec![Part::Index(t as i64)]));
+        let key_t = key.split(t as u64);
+        let extended: Vec<(K::Ret<f64>, f64)> = states
+            .par_iter()
+            .enumerate()
+            .map(|(i, state)| {
+                let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
+                extend(t, state, &call, &constraints, key_t.split(i as u64))
+            })
+            .collect::<Result<_, _>>()?;
+        for (i, (state, w)) in extended.into_iter().enumerate() {
+            states[i] = state;
+            log_weights[i] += w;
+        }
+        let e = ess(&log_weights);
+        if e == 0.0 {
+            return Err(bad(format!("every particle has weight zero at step {t}")));
+        }
+        ess_trace.push(e);
+        let resample = e < config.ess_threshold * n as f64 && t + 1 < *steps;
+        resampled.push(resample);
+        if resample {
+            log_ml += log_sum_exp(&log_weights) - (n as f64).ln();
+            let ancestors = config.resampling.ancestors(&normalize(&log_weights), n, &mut key.split(u64::MAX - t as u64).rng());
+            states = ancestors.iter().map(|&a| states[a].clone()).collect();
+            log_weights.fill(0.0);
+        }
+    }
+    log_ml += log_sum_exp(&log_weights) - (n as f64).ln();
+    Ok(SmcResult { states, log_weights, log_marginal_likelihood: log_ml, ess: ess_trace, resampled })
+}
