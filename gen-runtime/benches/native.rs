@@ -8,6 +8,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gen_runtime::inference::{hmc, HmcConfig};
 use gen_runtime::prelude::*;
 use gen_runtime::{importance_log_weights, LogDensity};
 use rand_distr::{Distribution as _, StandardNormal};
@@ -75,6 +76,61 @@ fn handcoded_grad(xs: &[f64], ys: &[f64], noise: f64, th: &[f64; 3], g: &mut [f6
     -0.5 * ss * inv2 - n * noise.ln() - 0.5 * (th[0] * th[0] + th[1] * th[1] + th[2] * th[2]) - (n + 3.0) * 0.918_938_533_204_672_8
 }
 
+/// Handcoded static HMC with the analytic gradient: the benchmark configuration (unit mass,
+/// `warmup + samples` iterations of `leapfrog` steps of size `eps`, from zeros). Returns the
+/// number of accepted proposals so the work cannot be optimized away.
+fn handcoded_hmc(xs: &[f64], ys: &[f64], noise: f64, eps: f64, leapfrog: usize, iterations: usize, key: Key) -> usize {
+    let mut rng = key.rng();
+    let mut th = [0.0; 3];
+    let mut g = [0.0; 3];
+    let mut lp = handcoded_grad(xs, ys, noise, &th, &mut g);
+    let mut accepted = 0;
+    for _ in 0..iterations {
+        let mut p = [0.0; 3];
+        for v in &mut p {
+            *v = StandardNormal.sample(&mut rng);
+        }
+        let h0 = lp - 0.5 * p.iter().map(|v| v * v).sum::<f64>();
+        let (mut q, mut gq) = (th, g);
+        let mut lq = lp;
+        for _ in 0..leapfrog {
+            for k in 0..3 {
+                p[k] += 0.5 * eps * gq[k];
+                q[k] += eps * p[k];
+            }
+            lq = handcoded_grad(xs, ys, noise, &q, &mut gq);
+            for k in 0..3 {
+                p[k] += 0.5 * eps * gq[k];
+            }
+        }
+        let h1 = lq - 0.5 * p.iter().map(|v| v * v).sum::<f64>();
+        let u: f64 = rand::Rng::random(&mut rng);
+        if (h1 - h0).is_finite() && u.ln() < h1 - h0 {
+            (th, g, lp) = (q, gq, lq);
+            accepted += 1;
+        }
+    }
+    accepted
+}
+
+fn full_hmc(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hmc_1500x20");
+    group.sample_size(10);
+    for n in [100usize, 1000] {
+        let (xs, ys) = data(n);
+        let obs = choicemap! { "ys" => ys.clone() };
+        group.bench_function(BenchmarkId::new("handcoded", n), |b| {
+            b.iter(|| black_box(handcoded_hmc(&xs, &ys, 0.05, 0.01, 20, 1500, Key::new(3))));
+        });
+        let target = LogDensity::new(&polynomial(&xs, 0.05), &obs, &select!["a", "b", "c"], Key::new(0)).unwrap();
+        let config = HmcConfig::default();
+        group.bench_function(BenchmarkId::new("native", n), |b| {
+            b.iter(|| black_box(hmc(&target, &config, Key::new(3)).unwrap()));
+        });
+    }
+    group.finish();
+}
+
 fn importance(c: &mut Criterion) {
     let mut group = c.benchmark_group("importance_log_weights");
     for (n_particles, n) in [(1000usize, 50usize), (10_000, 1000)] {
@@ -115,6 +171,6 @@ fn gradient(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = importance, gradient
+    targets = importance, gradient, full_hmc
 }
 criterion_main!(benches);

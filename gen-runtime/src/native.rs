@@ -1,6 +1,6 @@
 //! The native engine's hot paths: importance weights and gradients run against a plan.
 //!
-//! The general interpreter ([`crate::dynamic`]) builds an address and looks it up in a map
+//! The general interpreter (`dynamic.rs`) builds an address and looks it up in a map
 //! at every choice. Here a first execution records the sites in visit order (the plan),
 //! with each site's address hash and what to do there (sample it, score a given value, or
 //! read a coordinate of the parameter vector). Later executions walk the plan by position

@@ -1,5 +1,5 @@
 //! Inference over the generative function interface, one file per algorithm:
-//! [`importance`] sampling and resampling, Metropolis-Hastings ([`mh`]), particle filters
+//! [`importance`] sampling and resampling, Metropolis-Hastings ([`mh`](mod@mh)), particle filters
 //! ([`smc`]) for Unfold models, and gradient-based MCMC on a log density ([`hmc()`],
 //! [`nuts()`], [`mala()`]). [`weights`] holds what importance sampling and SMC share.
 //!
