@@ -1,14 +1,60 @@
-//! Placeholders for this system's rows (`gen-native`, `gen-burn`), skipped until gen-runtime's
-//! engines are wired in.
+//! This system's rows: the `#[gen]` models of [`models`] run by gen-runtime's inference, on
+//! the native engine (`gen-native`) and, once it exists, the Burn engine (`gen-burn`, skipped
+//! with the reason until then).
 //!
-//! TODO(lead): implement `run` with the DSL models on the native and the Burn engine (use
-//! `crate::timing::measure_in_process` for the protocol, `task.device` for the Burn device), and
-//! return `Available` from `availability`.
+//! Each timed call is the whole inference call a user makes, target construction included
+//! (building the gradient target, the observations' choice map is built once per
+//! configuration like the handcoded row's data).
 
 use anyhow::bail;
+use gen_runtime::inference::{self, HmcConfig, Resampling, SmcConfig};
+use gen_runtime::prelude::*;
+use gen_runtime::{LogDensity, Part};
 
-use super::{Adapter, AdapterKind, Availability, RunResult};
-use crate::models::{Method, Model, Task};
+use super::{Adapter, AdapterKind, Availability, MemoryKind, PeakMemory, Quality, RunResult};
+use crate::data::{BetaBernoulliData, DataSet, HmmData, LgssmData, PolynomialData};
+use crate::diagnostics;
+use crate::models::{Method, Model, Repeats, Task};
+use crate::timing::{measure_in_process, Measured};
+
+/// The benchmark models in the modeling language, as a user would write them.
+pub mod models {
+    use gen_runtime::exact::{DiscreteHmm, LinearGaussianSsm};
+    use gen_runtime::prelude::*;
+
+    /// Polynomial regression: a, b, c ~ N(0, prior_sd²), y_i ~ N(a + b x_i + c x_i², noise²).
+    #[gen]
+    pub fn polynomial(xs: &[f64], noise: f64, prior_sd: f64) {
+        let a = normal(0.0, prior_sd).at("a");
+        let b = normal(0.0, prior_sd).at("b");
+        let c = normal(0.0, prior_sd).at("c");
+        plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
+    }
+
+    /// Beta-Bernoulli: p ~ Beta(alpha, beta), y_i ~ Bernoulli(p).
+    #[gen]
+    pub fn beta_bernoulli(n: usize, alpha: f64, beta_: f64) {
+        let p = beta(alpha, beta_).at("p");
+        iid(bernoulli(p), n).at("ys");
+    }
+
+    /// One step of the discrete HMM (the first from the initial distribution).
+    #[gen]
+    pub fn hmm_step(t: usize, z: usize, hmm: &DiscreteHmm) -> usize {
+        let probs = if t == 0 { &hmm.initial } else { &hmm.transition[z] };
+        let z = categorical(probs).at("z");
+        categorical(&hmm.emission[z]).at("y");
+        z
+    }
+
+    /// One step of the linear-Gaussian state-space model.
+    #[gen]
+    pub fn lgssm_step(t: usize, x: Real, m: &LinearGaussianSsm) -> Real {
+        let x = if t == 0 { normal(m.initial_mean, m.initial_sd).at("x") } else { normal(x * m.transition, m.process_sd).at("x") };
+        normal(x, m.observation_sd).at("y");
+        x
+    }
+}
 
 /// Which of this system's execution engines a row uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,10 +116,161 @@ impl Adapter for ThisSystem {
     }
 
     fn availability(&self) -> Availability {
-        Availability::Skipped { reason: "gen-runtime engine not wired into the benchmark yet".to_owned() }
+        match self.engine {
+            Engine::Native => Availability::Available { version: concat!("gen-runtime ", env!("CARGO_PKG_VERSION")).to_owned() },
+            Engine::Burn => Availability::Skipped { reason: "the Burn engine is not implemented yet".to_owned() },
+        }
     }
 
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
-        bail!("{} is not wired in yet ({})", self.name(), task.config.label())
+        if self.engine == Engine::Burn {
+            bail!("the Burn engine is not implemented yet ({})", task.config.label());
+        }
+        let config = &task.config;
+        let particles = || config.n_particles.ok_or_else(|| anyhow::anyhow!("{} needs --n-particles", config.label()));
+        let (repeats, seed) = (task.repeats, task.seed);
+        let (measured, quality) = match (task.data.as_ref(), config.method) {
+            (DataSet::Polynomial(d), Method::Is) => polynomial_is(d, particles()?, repeats, seed)?,
+            (DataSet::BetaBernoulli(d), Method::Is) => beta_bernoulli_is(d, particles()?, repeats, seed)?,
+            (DataSet::Polynomial(d), Method::Hmc) => polynomial_hmc(d, &config.hmc.unwrap_or_default(), repeats, seed)?,
+            (DataSet::Hmm(d), Method::Smc) => hmm_smc(d, particles()?, repeats, seed)?,
+            (DataSet::Lgssm(d), Method::Smc) => lgssm_smc(d, particles()?, repeats, seed)?,
+            _ => bail!("{} does not implement {}", self.name(), config.label()),
+        };
+        Ok(RunResult {
+            version: None,
+            // Nothing compiles at run time (rustc compiled the model); the first call has cold caches.
+            compile_time_s: measured.first_call_s,
+            times_s: measured.times_s,
+            quality,
+            peak_memory: Some(PeakMemory { bytes: measured.peak_heap_bytes, kind: MemoryKind::HeapHighWater }),
+            device: "cpu".to_owned(),
+            notes: Vec::new(),
+            flags: Vec::new(),
+        })
     }
+}
+
+type Timed = anyhow::Result<(Measured<()>, Quality)>;
+
+/// Log ML, ESS and the weighted posterior moments of `latents`.
+fn is_quality(m: Measured<anyhow::Result<gen_runtime::Particles>>, latents: &[&'static str]) -> Timed {
+    let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
+    let particles = last?;
+    let w = particles.normalized_weights();
+    let (mut mean, mut sd) = (Vec::new(), Vec::new());
+    for name in latents {
+        let values = particles.values(&name.into_address()).ok_or_else(|| anyhow::anyhow!("no latent {name}"))?;
+        let m1: f64 = values.iter().zip(&w).map(|(v, w)| v * w).sum();
+        let m2: f64 = values.iter().zip(&w).map(|(v, w)| (v - m1).powi(2) * w).sum();
+        mean.push(m1);
+        sd.push(m2.sqrt());
+    }
+    let quality = Quality {
+        log_ml: Some(particles.log_marginal_likelihood()),
+        ess: Some(particles.ess()),
+        posterior_mean: Some(mean),
+        posterior_sd: Some(sd),
+        ..Quality::default()
+    };
+    Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
+}
+
+fn polynomial_is(d: &PolynomialData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+    let obs = choicemap! { "ys" => d.y.clone() };
+    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
+    let m = measure_in_process(repeats, seed, |s| Ok(inference::importance_sampling(&call, &obs, n, Key::new(s))?))?;
+    is_quality(m, &["a", "b", "c"])
+}
+
+fn beta_bernoulli_is(d: &BetaBernoulliData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+    let obs = choicemap! { "ys" => d.y.iter().map(|y| *y == 1).collect::<Vec<bool>>() };
+    let call = models::beta_bernoulli(d.y.len(), d.alpha, d.beta);
+    let m = measure_in_process(repeats, seed, |s| Ok(inference::importance_sampling(&call, &obs, n, Key::new(s))?))?;
+    is_quality(m, &["p"])
+}
+
+fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
+    let obs = choicemap! { "ys" => d.y.clone() };
+    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
+    let config = HmcConfig {
+        num_warmup: hmc.n_warmup,
+        num_samples: hmc.n_samples,
+        step_size: hmc.step_size,
+        num_leapfrog: hmc.n_leapfrog,
+        num_chains: 1,
+        ..HmcConfig::default()
+    };
+    let m = measure_in_process(repeats, seed, |s| -> anyhow::Result<inference::Samples> {
+        let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(s))?;
+        Ok(inference::hmc(&target, &config, Key::new(s))?)
+    })?;
+    let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
+    let samples = last?;
+    let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
+    let (mean, sd): (Vec<f64>, Vec<f64>) = columns.iter().map(|c| diagnostics::mean_sd(c)).unzip();
+    let ess = columns.iter().map(|c| diagnostics::ess(c)).fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
+    let quality = Quality {
+        ess: Some(ess),
+        posterior_mean: Some(mean),
+        posterior_sd: Some(sd),
+        acceptance_rate: Some(samples.accept_rate()),
+        divergences: Some(samples.divergences() as u64),
+        ..Quality::default()
+    };
+    Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
+}
+
+/// Observations of an Unfold at `t / "y"`.
+fn per_step<V: Into<ChoiceValue> + Copy>(values: &[V]) -> ChoiceMap {
+    let mut obs = ChoiceMap::new();
+    for (t, v) in values.iter().enumerate() {
+        obs.insert(Address(vec![Part::Index(t as i64), "y".into()]), *v);
+    }
+    obs
+}
+
+/// The bootstrap filter as the handcoded row runs it: systematic resampling at every step.
+fn smc_config(n: usize) -> SmcConfig {
+    SmcConfig { n_particles: n, resampling: Resampling::Systematic, ess_threshold: 1.0 }
+}
+
+fn smc_quality(m: Measured<anyhow::Result<(f64, f64)>>) -> Timed {
+    let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
+    let (log_ml, min_ess) = last?;
+    Ok((
+        Measured { first_call_s, times_s, peak_heap_bytes, last: () },
+        Quality { log_ml: Some(log_ml), ess: Some(min_ess), ..Quality::default() },
+    ))
+}
+
+fn hmm_smc(d: &HmmData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+    let hmm = gen_runtime::exact::DiscreteHmm {
+        initial: d.spec.initial.clone(),
+        transition: d.spec.transition.clone(),
+        emission: d.spec.emission.clone(),
+    };
+    let obs = per_step(&d.y);
+    let model = Unfold::new(models::hmm_step::gf()).apply((d.y.len(), 0usize, (&hmm,)));
+    smc_quality(measure_in_process(repeats, seed, |s| {
+        let r = inference::particle_filter(&model, &obs, &smc_config(n), Key::new(s))?;
+        Ok((r.log_marginal_likelihood, r.ess.iter().copied().fold(f64::INFINITY, f64::min)))
+    })?)
+}
+
+fn lgssm_smc(d: &LgssmData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+    let s = &d.spec;
+    let m = gen_runtime::exact::LinearGaussianSsm {
+        initial_mean: s.x1_mean,
+        initial_sd: s.x1_sd,
+        transition: s.a,
+        process_sd: s.q,
+        observation_sd: s.r,
+    };
+    let obs = per_step(&d.y);
+    let model = Unfold::new(models::lgssm_step::gf()).apply((d.y.len(), 0.0, (&m,)));
+    smc_quality(measure_in_process(repeats, seed, |k| {
+        let r = inference::particle_filter(&model, &obs, &smc_config(n), Key::new(k))?;
+        Ok((r.log_marginal_likelihood, r.ess.iter().copied().fold(f64::INFINITY, f64::min)))
+    })?)
 }
