@@ -274,7 +274,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
             theta,
             first,
             lp: Dual::constant(0.0),
-            keys: vec![0],
+            parent: 0,
             unconstrained: self.unconstrained,
             failure: None,
             t_buf: Vec::new(),
@@ -305,7 +305,9 @@ struct GradEval<'p, const N: usize> {
     theta: &'p [f64],
     first: usize,
     lp: Dual<N>,
-    keys: Vec<u64>,
+    /// The hash of the enclosing call's address (0 at the top); `call` saves and restores it
+    /// on the Rust stack, so nesting needs no allocation.
+    parent: u64,
     unconstrained: bool,
     failure: Option<GenError>,
     t_buf: Vec<Dual<N>>,
@@ -315,7 +317,7 @@ struct GradEval<'p, const N: usize> {
 impl<'p, const N: usize> GradEval<'p, N> {
     #[inline]
     fn next(&mut self, site: &Site<'_>) -> Option<&'p GradSite> {
-        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
+        let key = chain_key(self.parent, site.key);
         match self.plan.get(self.pos) {
             Some(s) if s.key == key => {
                 self.pos += 1;
@@ -347,6 +349,19 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
     fn sample<D: Distribution<Real = Dual<N>>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
         let Some(s) = self.next(&site) else { return dist.lift(&D::Data::default()) };
         match &s.action {
+            GradAction::Selected { offset, dim: 1, flat: 1, support } if !matches!(support, Support::Simplex(_)) => {
+                // A scalar choice, the common case: no buffers.
+                let t = self.coordinate(*offset);
+                let value = if self.unconstrained {
+                    let (x, log_jac) = support.forward_scalar(t);
+                    self.lp += log_jac;
+                    dist.value_from_flat(&[x])
+                } else {
+                    dist.value_from_flat(&[t])
+                };
+                self.lp += dist.log_density(&value);
+                value
+            }
             GradAction::Selected { offset, dim, support, .. } => {
                 let mut t = std::mem::take(&mut self.t_buf);
                 let mut x = std::mem::take(&mut self.x_buf);
@@ -418,10 +433,10 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
     }
 
     fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<Dual<N>>) -> G::Ret<Dual<N>> {
-        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
-        self.keys.push(key);
+        let saved = self.parent;
+        self.parent = chain_key(saved, site.key);
         let ret = gf.run(self, args);
-        self.keys.pop();
+        self.parent = saved;
         ret
     }
 }
@@ -520,7 +535,7 @@ pub fn importance_log_weights<G: GenerativeFunction>(
         .enumerate()
         .map(|(c, (weights, rows))| {
             let mut irregular = 0;
-            let mut h = IsEval { plan: &plan, pos: 0, key, lw: 0.0, keys: vec![0], row: vec![f64::NAN; d], failed: false };
+            let mut h = IsEval { plan: &plan, pos: 0, key, lw: 0.0, parent: 0, row: vec![f64::NAN; d], failed: false };
             for (j, w) in weights.iter_mut().enumerate() {
                 let i = c * chunk + j;
                 let row = &mut rows[j * d..(j + 1) * d];
@@ -552,7 +567,9 @@ struct IsEval<'p> {
     pos: usize,
     key: Key,
     lw: f64,
-    keys: Vec<u64>,
+    /// The hash of the enclosing call's address (0 at the top); `call` saves and restores it
+    /// on the Rust stack, so nesting needs no allocation.
+    parent: u64,
     row: Vec<f64>,
     failed: bool,
 }
@@ -562,7 +579,7 @@ impl<'p> IsEval<'p> {
         self.pos = 0;
         self.key = key;
         self.lw = 0.0;
-        self.keys.truncate(1);
+        self.parent = 0;
         self.row.fill(f64::NAN);
         self.failed = false;
     }
@@ -570,7 +587,7 @@ impl<'p> IsEval<'p> {
     /// The plan's next site if its hash matches, with the choice's full hash.
     #[inline]
     fn next(&mut self, site: &Site<'_>) -> Option<(&'p IsSite, u64)> {
-        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
+        let key = chain_key(self.parent, site.key);
         let plan: &'p [IsSite] = self.plan;
         match plan.get(self.pos) {
             Some(s) if s.key == key => {
@@ -674,10 +691,10 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
     }
 
     fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<f64>) -> G::Ret<f64> {
-        let key = chain_key(*self.keys.last().unwrap_or(&0), site.key);
-        self.keys.push(key);
+        let saved = self.parent;
+        self.parent = chain_key(saved, site.key);
         let ret = gf.run(self, args);
-        self.keys.pop();
+        self.parent = saved;
         ret
     }
 }

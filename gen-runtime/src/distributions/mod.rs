@@ -238,6 +238,19 @@ impl Support {
         }
     }
 
+    /// Maps one unconstrained coordinate of a scalar support to its value, with log |dx/dt|
+    /// (real, positive and interval supports; the others map coordinates jointly).
+    pub fn forward_scalar<R: Real>(&self, t: R) -> (R, R) {
+        match *self {
+            Support::Positive => (t.exp(), t),
+            Support::Interval(a, b) => {
+                // ln sigmoid(t) + ln(1 - sigmoid(t)) = -softplus(-t) - softplus(t)
+                (t.sigmoid() * (b - a) + a, -(-t).softplus() - t.softplus() + (b - a).ln())
+            }
+            _ => (t, R::cst(0.0)),
+        }
+    }
+
     /// Maps unconstrained coordinates `theta` to constrained values `out` and returns
     /// log |det J| of the map, the term HMC adds to the log density.
     pub fn forward<R: Real>(&self, theta: &[R], out: &mut Vec<R>) -> R {
@@ -247,20 +260,12 @@ impl Support {
                 out.extend_from_slice(theta);
                 R::cst(0.0)
             }
-            Support::Positive => {
+            Support::Positive | Support::Interval(..) => {
                 let mut log_jac = R::cst(0.0);
                 for &t in theta {
-                    out.push(t.exp());
-                    log_jac += t;
-                }
-                log_jac
-            }
-            Support::Interval(a, b) => {
-                let mut log_jac = R::cst(0.0);
-                for &t in theta {
-                    out.push(t.sigmoid() * (b - a) + a);
-                    // ln sigmoid(t) + ln(1 - sigmoid(t)) = -softplus(-t) - softplus(t)
-                    log_jac += -(-t).softplus() - t.softplus() + (b - a).ln();
+                    let (x, j) = self.forward_scalar(t);
+                    out.push(x);
+                    log_jac += j;
                 }
                 log_jac
             }
