@@ -2,9 +2,8 @@
 
 use anyhow::bail;
 
-use super::{Adapter, AdapterKind, Availability, MemoryKind, PeakMemory, Quality, RunResult};
+use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::DataSet;
-use crate::diagnostics;
 use crate::handcoded;
 use crate::models::{Method, Model, Task};
 use crate::timing::{measure_in_process, Measured};
@@ -69,17 +68,7 @@ impl Adapter for HandcodedRust {
             }
             _ => bail!("handcoded Rust does not implement {}", config.label()),
         };
-        Ok(RunResult {
-            version: None,
-            // Nothing compiles at run time: this is the first call (cold caches, page faults).
-            compile_time_s: measured.first_call_s,
-            times_s: measured.times_s,
-            quality,
-            peak_memory: Some(PeakMemory { bytes: measured.peak_heap_bytes, kind: MemoryKind::HeapHighWater }),
-            device: "cpu".to_owned(),
-            notes: Vec::new(),
-            flags: Vec::new(),
-        })
+        Ok(in_process_result(measured, quality))
     }
 }
 
@@ -102,14 +91,5 @@ fn smc_quality(m: Measured<handcoded::SmcOutput>) -> (Measured<()>, Quality) {
 /// Posterior moments over the kept samples and the smallest per-latent ESS.
 fn hmc_quality(out: &handcoded::HmcOutput) -> Quality {
     let columns: Vec<Vec<f64>> = (0..3).map(|d| out.samples.iter().map(|s| s[d]).collect()).collect();
-    let (mean, sd): (Vec<f64>, Vec<f64>) = columns.iter().map(|c| diagnostics::mean_sd(c)).unzip();
-    let ess = columns.iter().map(|c| diagnostics::ess(c)).fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
-    Quality {
-        ess: Some(ess),
-        posterior_mean: Some(mean),
-        posterior_sd: Some(sd),
-        acceptance_rate: Some(out.acceptance_rate),
-        divergences: Some(out.divergences as u64),
-        ..Quality::default()
-    }
+    chain_quality(&columns, out.acceptance_rate, out.divergences as u64)
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::models::{Method, Model, Task};
 use crate::progress::Progress;
+use crate::timing::Measured;
 
 /// Whether an adapter can run on this machine.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -167,6 +168,37 @@ pub trait Adapter {
     /// Runs `task` under the timing protocol: warm-up excluded, `compile_time_s` separate,
     /// `task.repeats` timed repeats, results materialised before each clock stops.
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult>;
+}
+
+/// The result of an in-process row: nothing compiles at run time (rustc compiled it), so the
+/// first call (cold caches, page faults) stands as the compile time; memory is the heap's
+/// high-water mark.
+pub(crate) fn in_process_result(measured: Measured<()>, quality: Quality) -> RunResult {
+    RunResult {
+        version: None,
+        compile_time_s: measured.first_call_s,
+        times_s: measured.times_s,
+        quality,
+        peak_memory: Some(PeakMemory { bytes: measured.peak_heap_bytes, kind: MemoryKind::HeapHighWater }),
+        device: "cpu".to_owned(),
+        notes: Vec::new(),
+        flags: Vec::new(),
+    }
+}
+
+/// Posterior moments of one MCMC chain's kept draws (one column per latent), the smallest
+/// per-latent ESS, acceptance and divergences.
+pub(crate) fn chain_quality(columns: &[Vec<f64>], acceptance_rate: f64, divergences: u64) -> Quality {
+    let (mean, sd): (Vec<f64>, Vec<f64>) = columns.iter().map(|c| crate::diagnostics::mean_sd(c)).unzip();
+    let ess = columns.iter().map(|c| crate::diagnostics::ess(c)).fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
+    Quality {
+        ess: Some(ess),
+        posterior_mean: Some(mean),
+        posterior_sd: Some(sd),
+        acceptance_rate: Some(acceptance_rate),
+        divergences: Some(divergences),
+        ..Quality::default()
+    }
 }
 
 /// Every adapter, in display order: handcoded Rust, this system's engines, then one per manifest

@@ -11,9 +11,8 @@ use gen_runtime::inference::{self, HmcConfig, Resampling, SmcConfig};
 use gen_runtime::prelude::*;
 use gen_runtime::{LogDensity, Part};
 
-use super::{Adapter, AdapterKind, Availability, MemoryKind, PeakMemory, Quality, RunResult};
+use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::{BetaBernoulliData, DataSet, HmmData, LgssmData, PolynomialData};
-use crate::diagnostics;
 use crate::models::{Method, Model, Repeats, Task};
 use crate::timing::{measure_in_process, Measured};
 
@@ -137,17 +136,7 @@ impl Adapter for ThisSystem {
             (DataSet::Lgssm(d), Method::Smc) => lgssm_smc(d, particles()?, repeats, seed)?,
             _ => bail!("{} does not implement {}", self.name(), config.label()),
         };
-        Ok(RunResult {
-            version: None,
-            // Nothing compiles at run time (rustc compiled the model); the first call has cold caches.
-            compile_time_s: measured.first_call_s,
-            times_s: measured.times_s,
-            quality,
-            peak_memory: Some(PeakMemory { bytes: measured.peak_heap_bytes, kind: MemoryKind::HeapHighWater }),
-            device: "cpu".to_owned(),
-            notes: Vec::new(),
-            flags: Vec::new(),
-        })
+        Ok(in_process_result(measured, quality))
     }
 }
 
@@ -208,16 +197,7 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
     let samples = last?;
     let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
-    let (mean, sd): (Vec<f64>, Vec<f64>) = columns.iter().map(|c| diagnostics::mean_sd(c)).unzip();
-    let ess = columns.iter().map(|c| diagnostics::ess(c)).fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
-    let quality = Quality {
-        ess: Some(ess),
-        posterior_mean: Some(mean),
-        posterior_sd: Some(sd),
-        acceptance_rate: Some(samples.accept_rate()),
-        divergences: Some(samples.divergences() as u64),
-        ..Quality::default()
-    };
+    let quality = chain_quality(&columns, samples.accept_rate(), samples.divergences() as u64);
     Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
 }
 
