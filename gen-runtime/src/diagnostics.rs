@@ -548,7 +548,7 @@ fn sorted(x: &[f64]) -> Vec<f64> {
 fn median(x: &[f64]) -> f64 {
     let s = sorted(x);
     let mid = s.len() / 2;
-    if s.len() % 2 == 0 {
+    if s.len().is_multiple_of(2) {
         (s[mid - 1] + s[mid]) / 2.0
     } else {
         s[mid]

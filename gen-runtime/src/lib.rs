@@ -35,6 +35,7 @@
 //! alias `#[generative]`.
 
 pub mod address;
+pub mod burn;
 pub mod choice_map;
 pub mod combinators;
 pub mod diagnostics;

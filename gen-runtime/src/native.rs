@@ -35,7 +35,7 @@ fn discover<G: GenerativeFunction>(call: &Call<G>, op: Op<'_>, key: Key) -> Resu
 
 /// What a gradient evaluation does at one site.
 #[derive(Clone, Debug)]
-enum GradAction {
+pub(crate) enum GradAction {
     /// A selected continuous choice: coordinates `offset..offset + dim` of the parameter
     /// vector map to its `flat` reals through `support`.
     Selected { offset: usize, dim: usize, flat: usize, support: Support },
@@ -44,9 +44,9 @@ enum GradAction {
 }
 
 #[derive(Clone, Debug)]
-struct GradSite {
-    key: u64,
-    action: GradAction,
+pub(crate) struct GradSite {
+    pub(crate) key: u64,
+    pub(crate) action: GradAction,
 }
 
 /// One selected choice's place in the parameter vector.
@@ -73,11 +73,11 @@ pub struct Coordinate {
 /// [`Dual<N>`](crate::Dual): one pass for up to 8 coordinates, more passes beyond.
 #[derive(Clone)]
 pub struct LogDensity<G: GenerativeFunction> {
-    call: Call<G>,
-    plan: Vec<GradSite>,
+    pub(crate) call: Call<G>,
+    pub(crate) plan: Vec<GradSite>,
     coordinates: Vec<Coordinate>,
     dim: usize,
-    unconstrained: bool,
+    pub(crate) unconstrained: bool,
 }
 
 impl<G: GenerativeFunction> LogDensity<G> {
@@ -446,7 +446,7 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
 
 /// What an importance-weight evaluation does at one site.
 #[derive(Clone, Debug)]
-enum IsAction {
+pub(crate) enum IsAction {
     /// Score the observed value.
     Observed(ChoiceValue),
     /// Draw from the prior conditional (the proposal) and store it in latent column `column`
@@ -455,9 +455,9 @@ enum IsAction {
 }
 
 #[derive(Clone, Debug)]
-struct IsSite {
-    key: u64,
-    action: IsAction,
+pub(crate) struct IsSite {
+    pub(crate) key: u64,
+    pub(crate) action: IsAction,
 }
 
 /// Log importance weights of particles drawn from the prior, with the latent scalar choices
@@ -473,6 +473,9 @@ pub struct Particles {
     /// The number of particles that took another path than the plan and were rerun with
     /// the interpreter.
     pub irregular: usize,
+    /// The number of particles whose log weight was NaN and was set to -inf (the Burn
+    /// engine; the native engine reports the error instead).
+    pub non_finite: usize,
 }
 
 /// Particles per task: small enough to balance across cores, large enough that spawning a
@@ -483,19 +486,15 @@ fn chunk_size(n_particles: usize, work_per_particle: usize) -> usize {
     by_work.clamp(16, n_particles.max(16))
 }
 
-/// Importance sampling with the prior as proposal: for each particle `i`, draws the
-/// unobserved choices with key `key.split(i)` and returns log p(observations | latents).
-/// The same key gives the same particles as [`Call::generate`] with `key.split(i)`,
-/// whatever the thread count.
-///
-/// # Errors
-/// Those of [`Call::generate`] for any particle.
-pub fn importance_log_weights<G: GenerativeFunction>(
+/// The importance-sampling plan of `call` given `observations`: the sites in visit order with
+/// what to do at each, the addresses of the latent scalar columns, and the work per particle
+/// (sites plus observed elements), discovered by one run of the interpreter with
+/// `key.split(0)`.
+pub(crate) fn is_plan<G: GenerativeFunction>(
     call: &Call<G>,
     observations: &ChoiceMap,
-    n_particles: usize,
     key: Key,
-) -> Result<Particles, GenError> {
+) -> Result<(Vec<IsSite>, Vec<Address>, usize), GenError> {
     let (trail, _) = discover(call, Op::Generate(observations), key.split(0))?;
     let mut addresses = Vec::new();
     let mut work = 1;
@@ -525,6 +524,23 @@ pub fn importance_log_weights<G: GenerativeFunction>(
             IsSite { key: v.key, action }
         })
         .collect();
+    Ok((plan, addresses, work))
+}
+
+/// Importance sampling with the prior as proposal: for each particle `i`, draws the
+/// unobserved choices with key `key.split(i)` and returns log p(observations | latents).
+/// The same key gives the same particles as [`Call::generate`] with `key.split(i)`,
+/// whatever the thread count.
+///
+/// # Errors
+/// Those of [`Call::generate`] for any particle.
+pub fn importance_log_weights<G: GenerativeFunction>(
+    call: &Call<G>,
+    observations: &ChoiceMap,
+    n_particles: usize,
+    key: Key,
+) -> Result<Particles, GenError> {
+    let (plan, addresses, work) = is_plan(call, observations, key)?;
     let d = addresses.len();
     let mut log_weights = vec![0.0; n_particles];
     let mut latents = vec![f64::NAN; n_particles * d];
@@ -558,7 +574,7 @@ pub fn importance_log_weights<G: GenerativeFunction>(
             Ok(irregular)
         })
         .sum();
-    Ok(Particles { addresses, latents, log_weights, irregular: irregular? })
+    Ok(Particles { addresses, latents, log_weights, irregular: irregular?, non_finite: 0 })
 }
 
 /// Evaluates one particle's log weight along the plan.

@@ -98,6 +98,16 @@ pub trait Real:
         let _ = scalar;
         generic(a, b)
     }
+    /// A value with one entry per element of a `rows × cols` batch (`xs` row-major): how a
+    /// batched engine makes a value from particles' samples or from a data vector.
+    ///
+    /// # Panics
+    /// Types with one value per evaluation (`f64`, dual numbers) take exactly one value; the
+    /// engines call this only on batched types.
+    fn from_batch(xs: &[f64], rows: usize, cols: usize) -> Self {
+        assert!(rows * cols == 1 && xs.len() == 1, "a scalar engine value holds one number, not a {rows}×{cols} batch");
+        Self::cst(xs[0])
+    }
     /// ln(1 + e^x), computed without overflow for large x only where the type can branch;
     /// the generic form is exact for moderate x.
     #[inline]

@@ -101,7 +101,7 @@ pub trait ChoiceData: Clone + Default + fmt::Debug + Send + Sync + 'static {
 
 /// A [`ChoiceData`] that can be an element of a plate (a vector of i.i.d. or per-datum
 /// choices at one address).
-pub trait Element: ChoiceData + Copy {
+pub trait Element: ChoiceData + Copy + PartialEq {
     /// Borrows a plate's values, or `None` if the value is of another kind.
     fn slice(v: &ChoiceValue) -> Option<&[Self]>;
     /// Wraps a plate's values.

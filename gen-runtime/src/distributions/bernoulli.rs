@@ -26,6 +26,12 @@ impl<R: Real> Distribution for Bernoulli<R> {
     type Data = bool;
     const NAME: &'static str = "bernoulli";
 
+    type Scalar = Bernoulli<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Bernoulli<f64> {
+        Bernoulli { p: param(&self.p) }
+    }
+
     /// ln p or ln(1 - p); ln(1 - p) is computed as ln_1p(-p) so a small 1 - p keeps its
     /// precision.
     #[inline]

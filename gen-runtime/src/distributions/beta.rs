@@ -40,6 +40,16 @@ impl<R: Real> Distribution for Beta<R> {
     type Data = f64;
     const NAME: &'static str = "beta";
 
+    type Scalar = Beta<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Beta<f64> {
+        Beta { alpha: param(&self.alpha), beta: param(&self.beta) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     /// The formula for 0 < x < 1; `x` is assumed to lie in the support.
     #[inline]
     fn log_density(&self, x: &R) -> R {

@@ -30,6 +30,12 @@ impl<R: Real> Distribution for Binomial<R> {
     type Data = u64;
     const NAME: &'static str = "binomial";
 
+    type Scalar = Binomial<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Binomial<f64> {
+        Binomial { n: self.n, p: param(&self.p) }
+    }
+
     /// -∞ for k > n.
     #[inline]
     fn log_density(&self, k: &u64) -> R {

@@ -87,6 +87,19 @@ impl<R: Real> Distribution for Categorical<R> {
     type Data = usize;
     const NAME: &'static str = "categorical";
 
+    type Scalar = Categorical<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Categorical<f64> {
+        Categorical {
+            weights: match &self.weights {
+                Weights::Probs(p) => Weights::Probs(p.iter().map(&mut *param).collect()),
+                Weights::Logits { logits, log_norm } => {
+                    Weights::Logits { logits: logits.iter().map(&mut *param).collect(), log_norm: param(log_norm) }
+                }
+            },
+        }
+    }
+
     /// ln p_i, or l_i - ln Σ_j e^(l_j) for logits; -∞ for an index i ≥ k.
     #[inline]
     fn log_density(&self, i: &usize) -> R {

@@ -39,6 +39,16 @@ impl<R: Real> Distribution for Cauchy<R> {
     type Data = f64;
     const NAME: &'static str = "cauchy";
 
+    type Scalar = Cauchy<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Cauchy<f64> {
+        Cauchy { mu: param(&self.mu), sigma: param(&self.sigma) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     #[inline]
     fn log_density(&self, x: &R) -> R {
         self.log_density_at(*x)

@@ -44,6 +44,19 @@ impl<R: Real> Distribution for Dirichlet<R> {
     type Data = Vec<f64>;
     const NAME: &'static str = "dirichlet";
 
+    type Scalar = Dirichlet<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Dirichlet<f64> {
+        Dirichlet { alpha: self.alpha.iter().map(&mut *param).collect() }
+    }
+
+    fn batch_value(&self, data: &[Vec<f64>], rows: usize, cols: usize) -> Option<Vec<R>> {
+        let k = data.first().map_or(0, Vec::len);
+        data.iter()
+            .all(|v| v.len() == k)
+            .then(|| (0..k).map(|j| R::from_batch(&data.iter().map(|v| v[j]).collect::<Vec<_>>(), rows, cols)).collect())
+    }
+
     /// The formula for x on the simplex; -∞ if `x` has the wrong length. Its entries are
     /// otherwise assumed to lie in the support (engine values have no comparisons).
     fn log_density(&self, x: &Vec<R>) -> R {

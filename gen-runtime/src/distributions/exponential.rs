@@ -37,6 +37,16 @@ impl<R: Real> Distribution for Exponential<R> {
     type Data = f64;
     const NAME: &'static str = "exponential";
 
+    type Scalar = Exponential<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Exponential<f64> {
+        Exponential { rate: param(&self.rate) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     /// The formula for x ≥ 0; `x` is assumed to lie in the support.
     #[inline]
     fn log_density(&self, x: &R) -> R {

@@ -42,6 +42,16 @@ impl<R: Real> Distribution for Gamma<R> {
     type Data = f64;
     const NAME: &'static str = "gamma";
 
+    type Scalar = Gamma<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Gamma<f64> {
+        Gamma { shape: param(&self.shape), rate: param(&self.rate) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     /// The formula for x > 0; `x` is assumed to lie in the support.
     #[inline]
     fn log_density(&self, x: &R) -> R {

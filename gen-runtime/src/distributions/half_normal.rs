@@ -41,6 +41,16 @@ impl<R: Real> Distribution for HalfNormal<R> {
     type Data = f64;
     const NAME: &'static str = "half_normal";
 
+    type Scalar = HalfNormal<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> HalfNormal<f64> {
+        HalfNormal { sigma: param(&self.sigma) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     /// The formula for x ≥ 0; `x` is assumed to lie in the support (an engine value has no
     /// comparisons to check it with; stored values are checked by `log_density_data`).
     #[inline]

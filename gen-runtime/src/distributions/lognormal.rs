@@ -40,6 +40,16 @@ impl<R: Real> Distribution for LogNormal<R> {
     type Data = f64;
     const NAME: &'static str = "lognormal";
 
+    type Scalar = LogNormal<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> LogNormal<f64> {
+        LogNormal { mu: param(&self.mu), sigma: param(&self.sigma) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     /// The formula for x > 0; `x` is assumed to lie in the support.
     #[inline]
     fn log_density(&self, x: &R) -> R {

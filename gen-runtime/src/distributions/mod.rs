@@ -168,6 +168,22 @@ pub trait Distribution: Clone {
     where
         Self::Real: Scalar;
 
+    /// The same distribution with `f64` parameters.
+    type Scalar: Distribution<Real = f64, Data = Self::Data>;
+
+    /// This distribution with each parameter `p` replaced by `param(p)`. A batched engine
+    /// reads one particle's parameters through it and samples that particle with the native
+    /// sampler, so both engines draw the same numbers from the same keys.
+    fn to_scalar(&self, param: &mut dyn FnMut(&Self::Real) -> f64) -> Self::Scalar;
+
+    /// A batched value from one stored value per element of a `rows × cols` batch
+    /// (row-major), or `None` where the value cannot be batched (discrete values steer
+    /// control flow, so a batched engine keeps them out of the model body).
+    fn batch_value(&self, data: &[Self::Data], rows: usize, cols: usize) -> Option<Self::Value> {
+        let _ = (data, rows, cols);
+        None
+    }
+
     /// For a continuous distribution, the number of reals in a value (1 for a scalar, k for
     /// a k-vector); `None` for a discrete one.
     #[inline]

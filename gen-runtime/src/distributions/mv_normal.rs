@@ -180,6 +180,19 @@ impl<R: Real> Distribution for MvNormal<R> {
     type Data = Vec<f64>;
     const NAME: &'static str = "mv_normal";
 
+    type Scalar = MvNormal<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> MvNormal<f64> {
+        MvNormal { mu: self.mu.iter().map(&mut *param).collect(), chol: self.chol.clone() }
+    }
+
+    fn batch_value(&self, data: &[Vec<f64>], rows: usize, cols: usize) -> Option<Vec<R>> {
+        let k = data.first().map_or(0, Vec::len);
+        data.iter()
+            .all(|v| v.len() == k)
+            .then(|| (0..k).map(|j| R::from_batch(&data.iter().map(|v| v[j]).collect::<Vec<_>>(), rows, cols)).collect())
+    }
+
     /// -∞ if `x` has the wrong length; NaN if the covariance is invalid.
     fn log_density(&self, x: &Vec<R>) -> R {
         self.log_density_at(x)

@@ -45,6 +45,19 @@ impl<R: Real> Distribution for MvNormalDiag<R> {
     type Data = Vec<f64>;
     const NAME: &'static str = "mv_normal_diag";
 
+    type Scalar = MvNormalDiag<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> MvNormalDiag<f64> {
+        MvNormalDiag { mu: self.mu.iter().map(&mut *param).collect(), sigma: self.sigma.iter().map(&mut *param).collect() }
+    }
+
+    fn batch_value(&self, data: &[Vec<f64>], rows: usize, cols: usize) -> Option<Vec<R>> {
+        let k = data.first().map_or(0, Vec::len);
+        data.iter()
+            .all(|v| v.len() == k)
+            .then(|| (0..k).map(|j| R::from_batch(&data.iter().map(|v| v[j]).collect::<Vec<_>>(), rows, cols)).collect())
+    }
+
     /// -∞ if `x` has the wrong length.
     fn log_density(&self, x: &Vec<R>) -> R {
         if x.len() != self.mu.len() {

@@ -25,6 +25,16 @@ impl<R: Real> Distribution for Normal<R> {
     type Data = f64;
     const NAME: &'static str = "normal";
 
+    type Scalar = Normal<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Normal<f64> {
+        Normal { mu: param(&self.mu), sigma: param(&self.sigma) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     // Multiplying by 1/sigma rather than dividing: in a plate loop with a shared sigma the
     // compiler hoists the reciprocal (and ln sigma) out of the loop, leaving multiplications,
     // which is what a handcoded likelihood does.

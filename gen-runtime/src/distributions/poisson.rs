@@ -29,6 +29,12 @@ impl<R: Real> Distribution for Poisson<R> {
     type Data = u64;
     const NAME: &'static str = "poisson";
 
+    type Scalar = Poisson<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Poisson<f64> {
+        Poisson { rate: param(&self.rate) }
+    }
+
     #[inline]
     fn log_density(&self, k: &u64) -> R {
         let k = *k;

@@ -48,6 +48,16 @@ impl<R: Real> Distribution for StudentT<R> {
     type Data = f64;
     const NAME: &'static str = "student_t";
 
+    type Scalar = StudentT<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> StudentT<f64> {
+        StudentT { nu: param(&self.nu), mu: param(&self.mu), sigma: param(&self.sigma) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     #[inline]
     fn log_density(&self, x: &R) -> R {
         self.log_density_at(*x)

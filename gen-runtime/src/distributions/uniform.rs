@@ -46,6 +46,16 @@ impl<R: Real> Distribution for Uniform<R> {
     type Data = f64;
     const NAME: &'static str = "uniform";
 
+    type Scalar = Uniform<f64>;
+
+    fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Uniform<f64> {
+        Uniform { a: self.a, b: self.b, log_width: param(&self.log_width) }
+    }
+
+    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
+        Some(R::from_batch(data, rows, cols))
+    }
+
     /// -ln(b - a), whatever `x` is: an engine value cannot be compared with the bounds, so
     /// `x` is assumed to lie in the support (stored values are checked by
     /// `log_density_data`). Its derivative with respect to `x` is 0.

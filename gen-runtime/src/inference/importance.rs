@@ -100,7 +100,13 @@ impl Particles {
             latents.extend_from_slice(&self.latents[a * d..(a + 1) * d]);
         }
         let lml = self.log_marginal_likelihood();
-        Ok(Particles { addresses: self.addresses.clone(), latents, log_weights: vec![lml; m], irregular: self.irregular })
+        Ok(Particles {
+            addresses: self.addresses.clone(),
+            latents,
+            log_weights: vec![lml; m],
+            irregular: self.irregular,
+            non_finite: self.non_finite,
+        })
     }
 }
 
@@ -158,7 +164,7 @@ pub fn importance_sampling_with_proposal<G: GenerativeFunction, Q: GenerativeFun
         latents.extend(addresses.iter().map(|a| choices.get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN)));
         log_weights.push(w);
     }
-    Ok(Particles { addresses, latents, log_weights, irregular: 0 })
+    Ok(Particles { addresses, latents, log_weights, irregular: 0, non_finite: 0 })
 }
 
 /// Importance resampling (sampling importance resampling): `n` particles from the prior,

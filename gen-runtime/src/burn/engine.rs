@@ -1,0 +1,520 @@
+//! The batched handler and the engine's entry points.
+
+use super::tape::{backward, host_of, with_new_tape, Batched};
+use crate::address::{chain_key, Address, Site};
+use crate::choice_map::ChoiceMap;
+use crate::distributions::{Distribution, Support};
+use crate::error::GenError;
+use crate::gfi::{Call, GenerativeFunction};
+use crate::handler::{Handler, Values};
+use crate::native::{is_plan, GradAction, GradSite, IsAction, IsSite, LogDensity, Particles};
+use crate::rng::Key;
+use crate::value::{ChoiceData, ChoiceValue, Element};
+use burn_tensor::backend::Backend;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// The largest intermediate a chunk of the batch may make, in bytes. Default glibc maps
+/// buffers of a few MB afresh on every allocation and unmaps them on free; measured here,
+/// that made the largest importance-sampling case 4x slower than chunks under 1 MB.
+const MAX_INTERMEDIATE_BYTES: usize = 1 << 20;
+
+/// The Burn engine on one device: runs `#[gen]` models with every value a tensor whose rows
+/// are particles (importance sampling) or chains (gradients).
+///
+/// Randomness comes from the runtime's keys, not Burn's generator: particle `i` draws each
+/// choice from `key.split(i).split(address)` with the same sampler as the native engine, so
+/// both engines draw the same numbers for the same seed (samples are drawn on the host and
+/// uploaded in bulk). Arithmetic is in the backend's float type (`f32` on `burn-flex`).
+#[derive(Clone, Debug)]
+pub struct Engine<B: Backend> {
+    device: B::Device,
+}
+
+impl<B: Backend> Default for Engine<B> {
+    fn default() -> Self {
+        Engine { device: B::Device::default() }
+    }
+}
+
+impl<B: Backend> Engine<B> {
+    /// The engine on `device`.
+    #[must_use]
+    pub fn new(device: B::Device) -> Self {
+        Engine { device }
+    }
+
+    /// Importance sampling with the prior as proposal, batched: the same contract and the
+    /// same particles as [`importance_log_weights`](crate::importance_log_weights) on the
+    /// native engine, up to the backend's float precision.
+    ///
+    /// A particle whose log weight comes out NaN (a parameter out of its domain, for
+    /// example) gets weight -inf and is counted in [`Particles::non_finite`].
+    ///
+    /// # Errors
+    /// Those of [`Call::generate`] on the first particle; [`GenError::Unsupported`] where the
+    /// model's control flow depends on a random choice or it samples a discrete or vector
+    /// latent (a batched value cannot steer control flow); [`GenError::WrongLength`] where a
+    /// data vector and its observations differ in length.
+    pub fn importance_log_weights<G: GenerativeFunction>(
+        &self,
+        call: &Call<G>,
+        observations: &ChoiceMap,
+        n_particles: usize,
+        key: Key,
+    ) -> Result<Particles, GenError> {
+        let (plan, addresses, _) = is_plan(call, observations, key)?;
+        let width = plan
+            .iter()
+            .filter_map(|s| match &s.action {
+                IsAction::Observed(v) => Some(vector_len(v)),
+                IsAction::Sampled { .. } => None,
+            })
+            .max()
+            .unwrap_or(1);
+        let d = addresses.len();
+        let chunk = chunk_rows(width, n_particles);
+        let mut log_weights = vec![0.0; n_particles];
+        let mut latents = vec![f64::NAN; n_particles * d];
+        let non_finite: Result<usize, GenError> = log_weights
+            .par_chunks_mut(chunk)
+            .zip(latents.par_chunks_mut((chunk * d).max(1)))
+            .enumerate()
+            .map(|(c, (weights, rows))| {
+                let first = c * chunk;
+                let n = weights.len();
+                with_new_tape::<B, _>(&self.device, || {
+                    let mut h = BatchEval::<B>::new(Plan::Importance(&plan), n, first, key, d);
+                    let _ = call.gf.run(&mut h, call.gf.lift_args(&call.args));
+                    h.finish()?;
+                    let (lw, _) = h.lp.to_host();
+                    for (j, w) in weights.iter_mut().enumerate() {
+                        *w = if lw.len() == 1 { lw[0] } else { lw[j] };
+                    }
+                    for (col, values) in h.columns.iter().enumerate() {
+                        for (j, v) in values.iter().enumerate() {
+                            rows[j * d + col] = *v;
+                        }
+                    }
+                    Ok(mark_non_finite(weights))
+                })
+            })
+            .sum();
+        Ok(Particles { addresses, latents, log_weights, irregular: 0, non_finite: non_finite? })
+    }
+
+    /// The log density of `target` at each row of `thetas` (row-major, one row of
+    /// [`LogDensity::dim`] coordinates per chain) and its gradient, written to `grads` in the
+    /// same layout. One batched forward pass and one reverse sweep of the engine's tape serve
+    /// every chain.
+    ///
+    /// A chain whose log density is NaN gets -inf and a zero gradient.
+    ///
+    /// # Errors
+    /// [`GenError::BadArguments`] if `thetas` or `grads` is not a whole number of rows of the
+    /// target's dimension; the model taking another path than the target was built from.
+    pub fn log_density_and_gradient<G: GenerativeFunction>(
+        &self,
+        target: &LogDensity<G>,
+        thetas: &[f64],
+        grads: &mut [f64],
+    ) -> Result<Vec<f64>, GenError> {
+        let dim = target.dim();
+        if dim == 0 || !thetas.len().is_multiple_of(dim) || grads.len() != thetas.len() {
+            return Err(GenError::BadArguments {
+                function: "Engine::log_density_and_gradient",
+                message: format!(
+                    "thetas has {} entries and grads {}; both must hold the same whole number of rows of {dim} coordinates",
+                    thetas.len(),
+                    grads.len()
+                ),
+            });
+        }
+        let n_chains = thetas.len() / dim;
+        let width = target
+            .plan
+            .iter()
+            .filter_map(|s| match &s.action {
+                GradAction::Fixed(v) => Some(vector_len(v)),
+                GradAction::Selected { .. } => None,
+            })
+            .max()
+            .unwrap_or(1);
+        let chunk = chunk_rows(width, n_chains);
+        let mut lps = vec![0.0; n_chains];
+        let done: Result<(), GenError> = lps
+            .par_chunks_mut(chunk)
+            .zip(thetas.par_chunks(chunk * dim).zip(grads.par_chunks_mut(chunk * dim)))
+            .try_for_each(|(lp, (theta, grad))| {
+                let n = lp.len();
+                with_new_tape::<B, _>(&self.device, || {
+                    let inputs: Vec<Batched<B>> =
+                        (0..dim).map(|k| Batched::input(&theta.iter().skip(k).step_by(dim).copied().collect::<Vec<_>>())).collect();
+                    let mut h = BatchEval::<B>::new(
+                        Plan::Gradient { plan: &target.plan, inputs: &inputs, unconstrained: target.unconstrained },
+                        n,
+                        0,
+                        Key(0),
+                        0,
+                    );
+                    let _ = target.call.gf.run(&mut h, target.call.gf.lift_args(&target.call.args));
+                    h.finish()?;
+                    let (values, _) = h.lp.to_host();
+                    let gs = backward(h.lp, &inputs);
+                    for (k, g) in gs.into_iter().enumerate() {
+                        let (g, _) = host_of(g);
+                        for (j, gj) in g.iter().enumerate().take(n) {
+                            grad[j * dim + k] = *gj;
+                        }
+                    }
+                    for (j, slot) in lp.iter_mut().enumerate() {
+                        *slot = if values.len() == 1 { values[0] } else { values[j] };
+                        if slot.is_nan() {
+                            *slot = f64::NEG_INFINITY;
+                            grad[j * dim..(j + 1) * dim].fill(0.0);
+                        }
+                    }
+                    Ok(())
+                })
+            });
+        done?;
+        Ok(lps)
+    }
+}
+
+/// The length of a stored value (1 for a scalar).
+fn vector_len(v: &ChoiceValue) -> usize {
+    match v {
+        ChoiceValue::Reals(x) => x.len(),
+        ChoiceValue::Bools(x) => x.len(),
+        ChoiceValue::Indices(x) => x.len(),
+        ChoiceValue::Counts(x) => x.len(),
+        _ => 1,
+    }
+}
+
+/// Rows per chunk so that a `[rows, width]` f32 intermediate stays under the limit.
+fn chunk_rows(width: usize, n: usize) -> usize {
+    (MAX_INTERMEDIATE_BYTES / 4 / width.max(1)).clamp(1, n.max(1))
+}
+
+/// Sets NaN log weights to -inf and counts them.
+fn mark_non_finite(weights: &mut [f64]) -> usize {
+    let mut count = 0;
+    for w in weights.iter_mut().filter(|w| w.is_nan()) {
+        *w = f64::NEG_INFINITY;
+        count += 1;
+    }
+    count
+}
+
+/// The plan a batched run follows.
+enum Plan<'p, B: Backend> {
+    /// Observed sites are scored, the others drawn from the prior.
+    Importance(&'p [IsSite]),
+    /// Selected sites read the chains' coordinates, the others are fixed.
+    Gradient { plan: &'p [GradSite], inputs: &'p [Batched<B>], unconstrained: bool },
+}
+
+/// Runs a model body for a batch of particles or chains along a plan.
+struct BatchEval<'p, B: Backend> {
+    plan: Plan<'p, B>,
+    pos: usize,
+    /// The hash of the enclosing call's address (0 at the top).
+    parent: u64,
+    /// Rows of the batch, and the global index of the first (particle keys).
+    rows: usize,
+    first: usize,
+    key: Key,
+    /// The batch's log weight (importance) or log density (gradients).
+    lp: Batched<B>,
+    /// The latent scalar columns drawn so far, in plan order.
+    columns: Vec<Vec<f64>>,
+    failure: Option<GenError>,
+}
+
+impl<'p, B: Backend> BatchEval<'p, B> {
+    fn new(plan: Plan<'p, B>, rows: usize, first: usize, key: Key, n_columns: usize) -> Self {
+        BatchEval {
+            plan,
+            pos: 0,
+            parent: 0,
+            rows,
+            first,
+            key,
+            lp: Batched::from(0.0),
+            columns: Vec::with_capacity(n_columns),
+            failure: None,
+        }
+    }
+
+    fn fail_with(&mut self, e: GenError) {
+        self.failure.get_or_insert(e);
+    }
+
+    fn finish(&mut self) -> Result<(), GenError> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        let len = match self.plan {
+            Plan::Importance(p) => p.len(),
+            Plan::Gradient { plan, .. } => plan.len(),
+        };
+        if self.pos != len {
+            return Err(another_path(Address::root()));
+        }
+        Ok(())
+    }
+
+    /// The position of the next site if its hash matches, with the choice's full hash.
+    fn next(&mut self, site: &Site<'_>) -> Option<(usize, u64)> {
+        let key = chain_key(self.parent, site.key);
+        let expected = match self.plan {
+            Plan::Importance(p) => p.get(self.pos).map(|s| s.key),
+            Plan::Gradient { plan, .. } => plan.get(self.pos).map(|s| s.key),
+        };
+        if expected == Some(key) {
+            self.pos += 1;
+            Some((self.pos - 1, key))
+        } else {
+            self.fail_with(another_path(Address(vec![site.to_part()])));
+            None
+        }
+    }
+
+    /// The given value at plan position `pos`, if the site is observed or fixed.
+    fn given(&self, pos: usize) -> Option<&'p ChoiceValue> {
+        match self.plan {
+            Plan::Importance(p) => match &p[pos].action {
+                IsAction::Observed(v) => Some(v),
+                IsAction::Sampled { .. } => None,
+            },
+            Plan::Gradient { plan, .. } => match &plan[pos].action {
+                GradAction::Fixed(v) => Some(v),
+                GradAction::Selected { .. } => None,
+            },
+        }
+    }
+
+    /// Draws `dist` for every particle of the batch with the native sampler and the
+    /// particle's key, and returns the batched value.
+    fn draw<D: Distribution<Real = Batched<B>>>(&mut self, site: &Site<'_>, dist: &D, key: u64, column: Option<usize>) -> Option<D::Value> {
+        // Download every parameter once; particle i reads row i (or the shared value).
+        let mut params: Vec<Vec<f64>> = Vec::new();
+        let mut shared_only = true;
+        let _ = dist.to_scalar(&mut |p| {
+            let (v, [_, cols]) = p.to_host();
+            shared_only &= cols == 1;
+            params.push(v);
+            0.0
+        });
+        if !shared_only {
+            self.fail_with(unsupported(site, "a scalar choice's parameters vary along a data vector (use plate for per-datum choices)"));
+            return None;
+        }
+        let mut data = Vec::with_capacity(self.rows);
+        let mut column_values = Vec::with_capacity(if column.is_some() { self.rows } else { 0 });
+        for i in 0..self.rows {
+            let mut k = 0;
+            let scalar = dist.to_scalar(&mut |_| {
+                let v = &params[k];
+                k += 1;
+                if v.len() == 1 {
+                    v[0]
+                } else {
+                    v[i]
+                }
+            });
+            let x = if scalar.check().is_ok() {
+                scalar.sample(&mut self.key.split((self.first + i) as u64).split(key).rng())
+            } else {
+                // An invalid parameter in one particle: its log density will be NaN, which
+                // marks the particle, rather than an error for the whole batch.
+                D::Data::default()
+            };
+            if column.is_some() {
+                column_values.push(x.clone().into_value().to_f64().unwrap_or(f64::NAN));
+            }
+            data.push(x);
+        }
+        if column.is_some() {
+            self.columns.push(column_values);
+        }
+        let Some(value) = dist.batch_value(&data, self.rows, 1) else {
+            self.fail_with(unsupported(
+                site,
+                &format!(
+                    "a latent {} choice cannot be batched (its value would steer control flow); observe it, or use the native engine",
+                    D::NAME
+                ),
+            ));
+            return None;
+        };
+        // The prior's own density cancels in the importance weight; the latent is scored
+        // only when it is an input of a gradient.
+        Some(value)
+    }
+
+    /// The log density of vector values `ys` under `dist` (per element, batched along the data
+    /// axis), summed over the data.
+    fn score_vector<D: Distribution<Real = Batched<B>>>(&mut self, dist: &D, ys: &[D::Data], repeated: bool) -> Batched<B>
+    where
+        D::Data: Element,
+    {
+        if let Some(value) = dist.batch_value(ys, 1, ys.len()) {
+            let lp = dist.log_density(&value);
+            return if lp.shape()[1] == 1 && ys.len() > 1 {
+                // The density did not depend on the datum axis (an iid choice with a
+                // constant value), so it counts once per element.
+                lp * ys.len() as f64
+            } else {
+                lp.sum_data()
+            };
+        }
+        // Discrete values: one density evaluation per distinct value.
+        let mut distinct: Vec<D::Data> = Vec::new();
+        for y in ys {
+            if !distinct.contains(y) {
+                distinct.push(*y);
+            }
+        }
+        let mut total = Batched::from(0.0);
+        for v in distinct {
+            let lp = dist.log_density(&dist.lift(&v));
+            if repeated && lp.shape()[1] == 1 {
+                let count = ys.iter().filter(|y| **y == v).count();
+                total += lp * count as f64;
+            } else {
+                let mask: Vec<f64> = ys.iter().map(|y| if *y == v { 1.0 } else { 0.0 }).collect();
+                total += (lp * Batched::data(&mask, 1, ys.len())).sum_data();
+            }
+        }
+        total
+    }
+
+    fn vector_site<D: Distribution<Real = Batched<B>>>(
+        &mut self,
+        site: &Site<'_>,
+        n: usize,
+        dist: &D,
+        repeated: bool,
+    ) -> Values<'p, D::Data>
+    where
+        D::Data: Element,
+    {
+        let Some((pos, _)) = self.next(site) else { return Cow::Owned(vec![D::Data::default(); n]) };
+        let Some(v) = self.given(pos) else {
+            self.fail_with(unsupported(
+                site,
+                "a vector of latent choices (plate or iid) cannot be batched; observe it, or use the native engine",
+            ));
+            return Cow::Owned(vec![D::Data::default(); n]);
+        };
+        let Some(ys) = <D::Data as Element>::slice(v) else {
+            self.fail_with(GenError::WrongType { address: site_address(site), distribution: D::NAME, expected: "vector", found: v.kind() });
+            return Cow::Owned(vec![D::Data::default(); n]);
+        };
+        if ys.len() != n {
+            self.fail_with(GenError::WrongLength { address: site_address(site), expected: n, found: ys.len() });
+            return Cow::Owned(vec![D::Data::default(); n]);
+        }
+        let lp = self.score_vector(dist, ys, repeated);
+        self.lp += lp;
+        Cow::Borrowed(ys)
+    }
+}
+
+fn site_address(site: &Site<'_>) -> Address {
+    Address(vec![site.to_part()])
+}
+
+fn unsupported(site: &Site<'_>, message: &str) -> GenError {
+    GenError::Unsupported { address: site_address(site), message: format!("Burn engine: {message}") }
+}
+
+fn another_path(address: Address) -> GenError {
+    GenError::Unsupported {
+        address,
+        message: "Burn engine: the model took another path than its first execution; a batched run needs control flow that does not depend on random choices".into(),
+    }
+}
+
+impl<'c, 'p: 'c, B: Backend> Handler<'c> for BatchEval<'p, B> {
+    type Real = Batched<B>;
+    type Datum = Batched<B>;
+
+    fn sample<D: Distribution<Real = Batched<B>>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
+        let Some((pos, key)) = self.next(&site) else { return dist.lift(&D::Data::default()) };
+        if let Some(v) = self.given(pos) {
+            return match D::Data::from_value(v) {
+                Some(x) => {
+                    let lp = dist.log_density_data(&x);
+                    self.lp += lp;
+                    dist.lift(&x)
+                }
+                None => {
+                    self.fail_with(GenError::WrongType {
+                        address: site_address(&site),
+                        distribution: D::NAME,
+                        expected: D::Data::KIND,
+                        found: v.kind(),
+                    });
+                    dist.lift(&D::Data::default())
+                }
+            };
+        }
+        match self.plan {
+            Plan::Importance(p) => {
+                let IsAction::Sampled { column } = p[pos].action else { unreachable!("given() covers observed sites") };
+                self.draw(&site, &dist, key, column).unwrap_or_else(|| dist.lift(&D::Data::default()))
+            }
+            Plan::Gradient { plan, inputs, unconstrained } => {
+                let GradAction::Selected { offset, dim, .. } = plan[pos].action else { unreachable!("given() covers fixed sites") };
+                let support: Support = dist.support();
+                let t = &inputs[offset..offset + dim];
+                let value = if unconstrained {
+                    let mut x = Vec::with_capacity(dim + 1);
+                    let log_jac = support.forward(t, &mut x);
+                    self.lp += log_jac;
+                    dist.value_from_flat(&x)
+                } else {
+                    dist.value_from_flat(t)
+                };
+                let lp = dist.log_density(&value);
+                self.lp += lp;
+                value
+            }
+        }
+    }
+
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Batched<B>>,
+        D::Data: Element,
+        F: Fn(Batched<B>) -> D,
+    {
+        // The closure runs once, on the whole data vector as a [1, n] tensor.
+        let dist = f(Batched::data(xs, 1, xs.len()));
+        self.vector_site(&site, xs.len(), &dist, false)
+    }
+
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Batched<B>>,
+        D::Data: Element,
+    {
+        self.vector_site(&site, n, &dist, true)
+    }
+
+    fn fail(&mut self, error: GenError) {
+        self.fail_with(error);
+    }
+
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<Batched<B>>) -> G::Ret<Batched<B>> {
+        let saved = self.parent;
+        self.parent = chain_key(saved, site.key);
+        let ret = gf.run(self, args);
+        self.parent = saved;
+        ret
+    }
+}
