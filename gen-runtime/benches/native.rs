@@ -12,69 +12,10 @@ use gen_runtime::inference::{hmc, HmcConfig};
 use gen_runtime::prelude::*;
 use gen_runtime::{importance_log_weights, LogDensity};
 use rand_distr::{Distribution as _, StandardNormal};
-use rayon::prelude::*;
 use std::hint::black_box;
 
-#[gen]
-fn polynomial(xs: &[f64], noise: f64) {
-    let a = normal(0.0, 1.0).at("a");
-    let b = normal(0.0, 1.0).at("b");
-    let c = normal(0.0, 1.0).at("c");
-    plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
-}
-
-fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
-    let xs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
-    let mut rng = Key::new(42).rng();
-    let ys = xs
-        .iter()
-        .map(|x| {
-            let z: f64 = StandardNormal.sample(&mut rng);
-            0.5 - 1.25 * x + 2.0 * x * x + 0.05 * z
-        })
-        .collect();
-    (xs, ys)
-}
-
-/// Handcoded importance weights: prior draws, Gaussian log likelihood, rayon over particle
-/// chunks of the same size the engine uses.
-fn handcoded_is(xs: &[f64], ys: &[f64], noise: f64, n_particles: usize, key: Key, out: &mut [f64]) {
-    let c0 = -(noise.ln() + 0.5 * (2.0 * std::f64::consts::PI).ln()) * xs.len() as f64;
-    let inv = 1.0 / noise;
-    let chunk = ((1usize << 15) / (xs.len() + 13)).clamp(16, n_particles.max(16));
-    out.par_chunks_mut(chunk).enumerate().for_each(|(c, ws)| {
-        for (j, w) in ws.iter_mut().enumerate() {
-            let mut rng = key.split((c * chunk + j) as u64).rng();
-            let a: f64 = StandardNormal.sample(&mut rng);
-            let b: f64 = StandardNormal.sample(&mut rng);
-            let cc: f64 = StandardNormal.sample(&mut rng);
-            let mut ss = 0.0;
-            for (x, y) in xs.iter().zip(ys) {
-                let r = (y - (a + b * x + cc * x * x)) * inv;
-                ss += r * r;
-            }
-            *w = c0 - 0.5 * ss;
-        }
-    });
-}
-
-/// Handcoded log joint and analytic gradient.
-fn handcoded_grad(xs: &[f64], ys: &[f64], noise: f64, th: &[f64; 3], g: &mut [f64; 3]) -> f64 {
-    let inv2 = 1.0 / (noise * noise);
-    let (mut ss, mut g0, mut g1, mut g2) = (0.0, 0.0, 0.0, 0.0);
-    for (x, y) in xs.iter().zip(ys) {
-        let r = y - (th[0] + th[1] * x + th[2] * x * x);
-        ss += r * r;
-        g0 += r;
-        g1 += r * x;
-        g2 += r * x * x;
-    }
-    g[0] = g0 * inv2 - th[0];
-    g[1] = g1 * inv2 - th[1];
-    g[2] = g2 * inv2 - th[2];
-    let n = xs.len() as f64;
-    -0.5 * ss * inv2 - n * noise.ln() - 0.5 * (th[0] * th[0] + th[1] * th[1] + th[2] * th[2]) - (n + 3.0) * 0.918_938_533_204_672_8
-}
+mod common;
+use common::{data, handcoded_grad, handcoded_is, polynomial};
 
 /// Handcoded static HMC with the analytic gradient: the benchmark configuration (unit mass,
 /// `warmup + samples` iterations of `leapfrog` steps of size `eps`, from zeros). Returns the

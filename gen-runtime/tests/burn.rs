@@ -199,3 +199,18 @@ fn a_discrete_latent_is_rejected_with_its_address() {
     assert!(matches!(&err, GenError::Unsupported { .. }), "{err:?}");
     assert!(err.to_string().contains('k'), "{err}");
 }
+
+#[test]
+fn burn_autodiff_and_the_tape_give_the_same_gradient() {
+    let (xs, obs) = polynomial_data(100);
+    let target = LogDensity::new(&polynomial(&xs, 0.3), &obs, &select!["a", "b", "c"], Key::new(0)).unwrap();
+    let thetas: Vec<f64> = (0..60).map(|k| 0.1 * (k % 7) as f64 - 0.3).collect();
+    let (mut tape, mut autodiff) = (vec![0.0; 60], vec![0.0; 60]);
+    let lp1 = Engine::<Cpu>::default().log_density_and_gradient(&target, &thetas, &mut tape).unwrap();
+    let lp2 =
+        Engine::<burn_autodiff::Autodiff<Cpu>>::default().log_density_and_gradient_burn_autodiff(&target, &thetas, &mut autodiff).unwrap();
+    assert_eq!(lp1, lp2);
+    for (a, b) in tape.iter().zip(&autodiff) {
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "tape {a}, autodiff {b}");
+    }
+}

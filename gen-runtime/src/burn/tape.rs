@@ -153,6 +153,16 @@ impl<B: Backend> Batched<B> {
         })
     }
 
+    /// A node holding `x`; `grad` says whether the tape differentiates through it.
+    pub(crate) fn from_tensor(x: Tensor<B, 2>, grad: bool) -> Self {
+        with_tape(|t: &mut Tape<B>| t.push(Val::T(x), Op::Leaf, grad))
+    }
+
+    /// A `rows × cols` tensor of `xs` on the running tape's device.
+    pub(crate) fn host_tensor(xs: &[f64], rows: usize, cols: usize) -> Tensor<B, 2> {
+        with_tape(|t: &mut Tape<B>| t.tensor(rows, cols, xs))
+    }
+
     /// The value: a constant or a tensor.
     pub(crate) fn val(self) -> Val<B> {
         with_tape(|t: &mut Tape<B>| t.nodes[self.id as usize].val.clone())
