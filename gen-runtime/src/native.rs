@@ -503,13 +503,7 @@ pub(crate) fn is_plan<G: GenerativeFunction>(
         .map(|v| {
             let action = match observations.get(&v.addr) {
                 Some(value) => {
-                    work += match value {
-                        ChoiceValue::Reals(x) => x.len(),
-                        ChoiceValue::Bools(x) => x.len(),
-                        ChoiceValue::Indices(x) => x.len(),
-                        ChoiceValue::Counts(x) => x.len(),
-                        _ => 1,
-                    };
+                    work += value.element_count();
                     IsAction::Observed(value.clone())
                 }
                 None => {

@@ -43,6 +43,18 @@ impl ChoiceValue {
         }
     }
 
+    /// The number of elements: a vector's length, 1 for a scalar.
+    #[must_use]
+    pub fn element_count(&self) -> usize {
+        match self {
+            ChoiceValue::Reals(x) => x.len(),
+            ChoiceValue::Bools(x) => x.len(),
+            ChoiceValue::Indices(x) => x.len(),
+            ChoiceValue::Counts(x) => x.len(),
+            ChoiceValue::Real(_) | ChoiceValue::Bool(_) | ChoiceValue::Index(_) | ChoiceValue::Count(_) => 1,
+        }
+    }
+
     /// The value as an `f64` if it is a continuous scalar.
     #[must_use]
     pub fn as_f64(&self) -> Option<f64> {

@@ -65,14 +65,10 @@ impl<B: Backend> Engine<B> {
         key: Key,
     ) -> Result<Particles, GenError> {
         let (plan, addresses, _) = is_plan(call, observations, key)?;
-        let width = plan
-            .iter()
-            .filter_map(|s| match &s.action {
-                IsAction::Observed(v) => Some(vector_len(v)),
-                IsAction::Sampled { .. } => None,
-            })
-            .max()
-            .unwrap_or(1);
+        let width = widest(plan.iter().filter_map(|s| match &s.action {
+            IsAction::Observed(v) => Some(v),
+            IsAction::Sampled { .. } => None,
+        }));
         let d = addresses.len();
         let chunk = chunk_rows(width, n_particles);
         let mut log_weights = vec![0.0; n_particles];
@@ -147,15 +143,10 @@ impl<B: Backend> Engine<B> {
             });
         }
         let n_chains = thetas.len() / dim;
-        let width = target
-            .plan
-            .iter()
-            .filter_map(|s| match &s.action {
-                GradAction::Fixed(v) => Some(vector_len(v)),
-                GradAction::Selected { .. } => None,
-            })
-            .max()
-            .unwrap_or(1);
+        let width = widest(target.plan.iter().filter_map(|s| match &s.action {
+            GradAction::Fixed(v) => Some(v),
+            GradAction::Selected { .. } => None,
+        }));
         let chunk = chunk_rows(width, n_chains);
         let mut lps = vec![0.0; n_chains];
         lps.par_chunks_mut(chunk).zip(thetas.par_chunks(chunk * dim).zip(grads.par_chunks_mut(chunk * dim))).try_for_each(
@@ -226,15 +217,9 @@ impl<B: AutodiffBackend> Engine<B> {
     }
 }
 
-/// The length of a stored value (1 for a scalar).
-fn vector_len(v: &ChoiceValue) -> usize {
-    match v {
-        ChoiceValue::Reals(x) => x.len(),
-        ChoiceValue::Bools(x) => x.len(),
-        ChoiceValue::Indices(x) => x.len(),
-        ChoiceValue::Counts(x) => x.len(),
-        _ => 1,
-    }
+/// The longest of the given values (the data axis of the widest intermediate), at least 1.
+fn widest<'a>(given: impl Iterator<Item = &'a ChoiceValue>) -> usize {
+    given.map(ChoiceValue::element_count).max().unwrap_or(1)
 }
 
 /// Rows per chunk so that a `[rows, width]` f32 intermediate stays under the limit.

@@ -130,6 +130,22 @@ impl<B: Backend> Tape<B> {
         Batched { id, _backend: PhantomData }
     }
 
+    /// A node's shape (`[1, 1]` for a constant).
+    fn shape(&self, id: u32) -> [usize; 2] {
+        match &self.nodes[id as usize].val {
+            Val::Const(_) => [1, 1],
+            Val::T(x) => x.dims(),
+        }
+    }
+
+    /// A node's value as a tensor (a constant as a `[1, 1]` one).
+    fn value_tensor(&self, id: u32) -> Tensor<B, 2> {
+        match &self.nodes[id as usize].val {
+            Val::Const(c) => Tensor::full([1, 1], *c, &self.device),
+            Val::T(x) => x.clone(),
+        }
+    }
+
     fn tensor(&self, rows: usize, cols: usize, xs: &[f64]) -> Tensor<B, 2> {
         let data: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
         Tensor::from_data(TensorData::new(data, [rows, cols]), &self.device)
@@ -170,10 +186,7 @@ impl<B: Backend> Batched<B> {
 
     /// The shape `[rows, cols]` (`[1, 1]` for a constant).
     pub(crate) fn shape(self) -> [usize; 2] {
-        with_tape(|t: &mut Tape<B>| match &t.nodes[self.id as usize].val {
-            Val::Const(_) => [1, 1],
-            Val::T(x) => x.dims(),
-        })
+        with_tape(|t: &mut Tape<B>| t.shape(self.id))
     }
 
     /// The values as `f64`, row-major, with the shape.
@@ -445,18 +458,7 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
     with_tape(|t: &mut Tape<B>| {
         let n = output.id as usize + 1;
         let mut adj: Vec<Option<Tensor<B, 2>>> = vec![None; n];
-        let shape_of = |t: &Tape<B>, id: u32| match &t.nodes[id as usize].val {
-            Val::Const(_) => [1, 1],
-            Val::T(x) => x.dims(),
-        };
-        let tensor_of = |t: &Tape<B>, id: u32| match &t.nodes[id as usize].val {
-            Val::Const(c) => Tensor::<B, 2>::full([1, 1], *c, &t.device),
-            Val::T(x) => x.clone(),
-        };
-        adj[output.id as usize] = Some(match &t.nodes[output.id as usize].val {
-            Val::T(x) => x.ones_like(),
-            Val::Const(_) => Tensor::full([1, 1], 1.0, &t.device),
-        });
+        adj[output.id as usize] = Some(t.value_tensor(output.id).ones_like());
         for id in (0..n).rev() {
             let Some(g) = adj[id].take() else { continue };
             let node = &t.nodes[id];
@@ -467,17 +469,14 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
                 if !t.nodes[to as usize].grad {
                     return;
                 }
-                let d = unbroadcast(d, shape_of(t, to));
+                let d = unbroadcast(d, t.shape(to));
                 let slot = &mut adj[to as usize];
                 *slot = Some(match slot.take() {
                     Some(s) => s + d,
                     None => d,
                 });
             };
-            let out = || match &node.val {
-                Val::T(x) => x.clone(),
-                Val::Const(c) => Tensor::full([1, 1], *c, &t.device),
-            };
+            let out = || t.value_tensor(id as u32);
             match node.op {
                 Op::Leaf => {
                     // An input: keep its adjoint for the caller.
@@ -492,12 +491,12 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
                     send(b, g.neg(), &mut adj);
                 }
                 Op::Mul(a, b) => {
-                    let (va, vb) = (tensor_of(t, a), tensor_of(t, b));
+                    let (va, vb) = (t.value_tensor(a), t.value_tensor(b));
                     send(a, g.clone() * vb, &mut adj);
                     send(b, g * va, &mut adj);
                 }
                 Op::Div(a, b) => {
-                    let vb = tensor_of(t, b);
+                    let vb = t.value_tensor(b);
                     let ga = g / vb.clone();
                     // d(a/b)/db = -(a/b)/b
                     send(b, ga.clone().neg() * out(), &mut adj);
@@ -505,27 +504,27 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
                 }
                 Op::Scale(a, s) => send(a, g.mul_scalar(s), &mut adj),
                 Op::Exp(a) => send(a, g * out(), &mut adj),
-                Op::Ln(a) => send(a, g / tensor_of(t, a), &mut adj),
-                Op::Ln1p(a) => send(a, g / tensor_of(t, a).add_scalar(1.0), &mut adj),
+                Op::Ln(a) => send(a, g / t.value_tensor(a), &mut adj),
+                Op::Ln1p(a) => send(a, g / t.value_tensor(a).add_scalar(1.0), &mut adj),
                 Op::Sqrt(a) => send(a, g / out().mul_scalar(2.0), &mut adj),
-                Op::Powf(a, p) => send(a, g * tensor_of(t, a).powf_scalar(p - 1.0).mul_scalar(p), &mut adj),
-                Op::Sin(a) => send(a, g * tensor_of(t, a).cos(), &mut adj),
-                Op::Cos(a) => send(a, g * tensor_of(t, a).sin().neg(), &mut adj),
+                Op::Powf(a, p) => send(a, g * t.value_tensor(a).powf_scalar(p - 1.0).mul_scalar(p), &mut adj),
+                Op::Sin(a) => send(a, g * t.value_tensor(a).cos(), &mut adj),
+                Op::Cos(a) => send(a, g * t.value_tensor(a).sin().neg(), &mut adj),
                 Op::Tanh(a) => {
                     let y = out();
                     send(a, g * (y.clone() * y).neg().add_scalar(1.0), &mut adj);
                 }
                 Op::Atan(a) => {
-                    let x = tensor_of(t, a);
+                    let x = t.value_tensor(a);
                     send(a, g / (x.clone() * x).add_scalar(1.0), &mut adj);
                 }
-                Op::Abs(a) => send(a, g * tensor_of(t, a).sign(), &mut adj),
+                Op::Abs(a) => send(a, g * t.value_tensor(a).sign(), &mut adj),
                 Op::LnGamma(a) => {
                     let psi = node.aux.clone().expect("ψ stored with a differentiated ln Γ");
                     send(a, g * psi, &mut adj);
                 }
                 Op::SumData(a) => {
-                    let cols = shape_of(t, a)[1];
+                    let cols = t.shape(a)[1];
                     send(a, g.repeat_dim(1, cols), &mut adj);
                 }
             }
@@ -533,7 +532,7 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
         inputs
             .iter()
             .map(|x| {
-                let rows = shape_of(t, x.id)[0];
+                let rows = t.shape(x.id)[0];
                 adj.get_mut(x.id as usize).and_then(Option::take).unwrap_or_else(|| Tensor::zeros([rows, 1], &t.device))
             })
             .collect()
