@@ -36,6 +36,10 @@ fn importance(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("burn-flex", &id), |b| {
             b.iter(|| black_box(engine.importance_log_weights(&call, &obs, n_particles, Key::new(1)).unwrap()));
         });
+        let unfused = engine.clone().with_fusion(false);
+        group.bench_function(BenchmarkId::new("burn-flex unfused", &id), |b| {
+            b.iter(|| black_box(unfused.importance_log_weights(&call, &obs, n_particles, Key::new(1)).unwrap()));
+        });
     }
     group.finish();
 }
@@ -69,6 +73,11 @@ fn batched_gradient(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("burn-flex tape", &id), |b| {
             let engine = Engine::<Cpu>::default();
+            let mut grads = vec![0.0; chains * 3];
+            b.iter(|| black_box(engine.log_density_and_gradient(&target, &thetas, &mut grads).unwrap()));
+        });
+        group.bench_function(BenchmarkId::new("burn-flex tape unfused", &id), |b| {
+            let engine = Engine::<Cpu>::default().with_fusion(false);
             let mut grads = vec![0.0; chains * 3];
             b.iter(|| black_box(engine.log_density_and_gradient(&target, &thetas, &mut grads).unwrap()));
         });

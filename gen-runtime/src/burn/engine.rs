@@ -27,22 +27,61 @@ const MAX_INTERMEDIATE_BYTES: usize = 1 << 16;
 /// choice from `key.split(i).split(address)` with the same sampler as the native engine, so
 /// both engines draw the same numbers for the same seed (samples are drawn on the host and
 /// uploaded in bulk). Arithmetic is in the backend's float type (`f32` on `burn-flex`).
+///
+/// On the CPU backends (flex, ndarray) the engine fuses: the element-wise `[rows, data]` part
+/// of a plate's log density runs as one pass on the host instead of one backend operation
+/// per arithmetic step (see [`Engine::with_fusion`]). Elsewhere (CUDA, and Burn's `Autodiff`
+/// decorator, whose graph must see every operation) each operation is a Burn operation.
 #[derive(Clone, Debug)]
 pub struct Engine<B: Backend> {
     device: B::Device,
+    fuse: bool,
 }
 
 impl<B: Backend> Default for Engine<B> {
     fn default() -> Self {
-        Engine { device: B::Device::default() }
+        Engine::new(B::Device::default())
     }
 }
 
+/// Whether `B` is a CPU backend on which fusing pays: its operations run one pass over
+/// memory each, with no fusion of their own.
+fn cpu_backend<B: Backend>() -> bool {
+    use std::any::TypeId;
+    let b = TypeId::of::<B>();
+    #[cfg(feature = "ndarray")]
+    if b == TypeId::of::<super::NdArray>() {
+        return true;
+    }
+    b == TypeId::of::<super::Cpu>()
+}
+
 impl<B: Backend> Engine<B> {
-    /// The engine on `device`.
+    /// The engine on `device`, fusing where the backend is a CPU one.
     #[must_use]
     pub fn new(device: B::Device) -> Self {
-        Engine { device }
+        Engine { device, fuse: cpu_backend::<B>() }
+    }
+
+    /// The same engine with fusion of element-wise `[rows, data]` work on (`true`) or off.
+    /// Off, every arithmetic step is one Burn operation on the backend, as on a GPU; the
+    /// `burn` bench measures both. Fusion requires a backend whose tensors can be read on the
+    /// host without cost that matters, and it cannot be combined with Burn's `Autodiff`.
+    #[must_use]
+    pub fn with_fusion(mut self, fuse: bool) -> Self {
+        self.fuse = fuse;
+        self
+    }
+
+    /// Rows per chunk of a batch of `n` rows whose widest data vector has `width` entries.
+    /// Unfused, a `[rows, width]` f32 intermediate stays under [`MAX_INTERMEDIATE_BYTES`];
+    /// fused, intermediates are `[rows, 1]`, so one chunk per thread.
+    fn chunk_rows(&self, width: usize, n: usize) -> usize {
+        if self.fuse {
+            n.div_ceil(rayon::current_num_threads()).clamp(1, MAX_INTERMEDIATE_BYTES / 4)
+        } else {
+            (MAX_INTERMEDIATE_BYTES / 4 / width.max(1)).clamp(1, n.max(1))
+        }
     }
 
     /// Importance sampling with the prior as proposal, batched: the same contract and the
@@ -70,7 +109,7 @@ impl<B: Backend> Engine<B> {
             IsAction::Sampled { .. } => None,
         }));
         let d = addresses.len();
-        let chunk = chunk_rows(width, n_particles);
+        let chunk = self.chunk_rows(width, n_particles);
         let mut log_weights = vec![0.0; n_particles];
         let mut latents = vec![f64::NAN; n_particles * d];
         let non_finite: Result<usize, GenError> = log_weights
@@ -80,7 +119,7 @@ impl<B: Backend> Engine<B> {
             .map(|(c, (weights, rows))| {
                 let first = c * chunk;
                 let n = weights.len();
-                with_new_tape::<B, _>(&self.device, || {
+                with_new_tape::<B, _>(&self.device, self.fuse, || {
                     let mut h = BatchEval::<B>::new(Plan::Importance(&plan), n, first, key, d);
                     let _ = call.gf.run(&mut h, call.gf.lift_args(&call.args));
                     h.finish()?;
@@ -147,12 +186,12 @@ impl<B: Backend> Engine<B> {
             GradAction::Fixed(v) => Some(v),
             GradAction::Selected { .. } => None,
         }));
-        let chunk = chunk_rows(width, n_chains);
+        let chunk = self.chunk_rows(width, n_chains);
         let mut lps = vec![0.0; n_chains];
         lps.par_chunks_mut(chunk).zip(thetas.par_chunks(chunk * dim).zip(grads.par_chunks_mut(chunk * dim))).try_for_each(
             |(lp, (theta, grad))| {
                 let n = lp.len();
-                with_new_tape::<B, _>(&self.device, || {
+                with_new_tape::<B, _>(&self.device, self.fuse, || {
                     let inputs: Vec<Batched<B>> =
                         (0..dim).map(|k| input(&theta.iter().skip(k).step_by(dim).copied().collect::<Vec<_>>())).collect();
                     let mut h = BatchEval::<B>::new(
@@ -220,11 +259,6 @@ impl<B: AutodiffBackend> Engine<B> {
 /// The longest of the given values (the data axis of the widest intermediate), at least 1.
 fn widest<'a>(given: impl Iterator<Item = &'a ChoiceValue>) -> usize {
     given.map(ChoiceValue::element_count).max().unwrap_or(1)
-}
-
-/// Rows per chunk so that a `[rows, width]` f32 intermediate stays under the limit.
-fn chunk_rows(width: usize, n: usize) -> usize {
-    (MAX_INTERMEDIATE_BYTES / 4 / width.max(1)).clamp(1, n.max(1))
 }
 
 /// Sets NaN log weights to -inf and counts them.

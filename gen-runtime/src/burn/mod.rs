@@ -36,6 +36,7 @@
 //! are fine). The native engine runs such models.
 
 mod engine;
+mod fused;
 mod tape;
 
 pub use engine::Engine;

@@ -13,6 +13,7 @@
 //! tensors of the same rank, so a single rank keeps every combination legal. Constants stay
 //! `f64` until they meet a tensor, and then become scalar operations.
 
+use super::fused::{EOp, RNode, Region, Src};
 use crate::real::Real;
 use burn_tensor::backend::Backend;
 use burn_tensor::{Tensor, TensorData};
@@ -52,7 +53,8 @@ pub(crate) enum Val<B: Backend> {
     T(Tensor<B, 2>),
 }
 
-/// How a node was made, kept only where a gradient must flow back through it.
+/// How a node was made. Kept for every node: the reverse sweep reads it where a gradient
+/// flows, and a fused node is evaluated from it.
 #[derive(Clone, Copy, Debug)]
 enum Op {
     /// A constant, data, or an input; no parents.
@@ -63,6 +65,8 @@ enum Op {
     Div(u32, u32),
     /// x * s with a constant s (a shift by a constant has s = 1).
     Scale(u32, f64),
+    /// x + c with a constant c: derivative 1.
+    Shift(u32, f64),
     Exp(u32),
     Ln(u32),
     Ln1p(u32),
@@ -79,19 +83,54 @@ enum Op {
     SumData(u32),
 }
 
+impl Op {
+    /// The element-wise operation and its operands, for every operation but `Leaf` and
+    /// `SumData`.
+    fn elementwise(self) -> Option<(EOp, u32, Option<u32>)> {
+        Some(match self {
+            Op::Leaf | Op::SumData(_) => return None,
+            Op::Add(a, b) => (EOp::Add, a, Some(b)),
+            Op::Sub(a, b) => (EOp::Sub, a, Some(b)),
+            Op::Mul(a, b) => (EOp::Mul, a, Some(b)),
+            Op::Div(a, b) => (EOp::Div, a, Some(b)),
+            Op::Scale(a, s) => (EOp::Scale(s as f32), a, None),
+            Op::Shift(a, c) => (EOp::Shift(c as f32), a, None),
+            Op::Exp(a) => (EOp::Exp, a, None),
+            Op::Ln(a) => (EOp::Ln, a, None),
+            Op::Ln1p(a) => (EOp::Ln1p, a, None),
+            Op::Sqrt(a) => (EOp::Sqrt, a, None),
+            Op::Powf(a, p) => (EOp::Powf(p as f32), a, None),
+            Op::Sin(a) => (EOp::Sin, a, None),
+            Op::Cos(a) => (EOp::Cos, a, None),
+            Op::Tanh(a) => (EOp::Tanh, a, None),
+            Op::Atan(a) => (EOp::Atan, a, None),
+            Op::Abs(a) => (EOp::Abs, a, None),
+            Op::LnGamma(a) => (EOp::LnGamma, a, None),
+        })
+    }
+}
+
 struct Node<B: Backend> {
-    val: Val<B>,
+    /// The value; `None` for a fused node not asked for yet.
+    val: Option<Val<B>>,
+    shape: [usize; 2],
     op: Op,
     /// Whether the node depends on a differentiated input.
     grad: bool,
+    /// Whether the node is deferred to a fused pass (see the `fused` module).
+    fused: bool,
     /// ψ(x) for `LnGamma` nodes.
     aux: Option<Tensor<B, 2>>,
+    /// The value on the host, for nodes that fused passes read.
+    host: Option<Vec<f32>>,
 }
 
 /// The tensors of one batched run.
 pub(crate) struct Tape<B: Backend> {
     nodes: Vec<Node<B>>,
     pub(crate) device: B::Device,
+    /// Whether `[rows, cols]` element-wise results are deferred and fused.
+    fuse: bool,
 }
 
 thread_local! {
@@ -100,15 +139,17 @@ thread_local! {
     static TAPE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with a fresh tape for backend `B` on this thread, then drops the tape.
-pub(crate) fn with_new_tape<B: Backend, T>(device: &B::Device, f: impl FnOnce() -> T) -> T {
+/// Runs `f` with a fresh tape for backend `B` on this thread, then drops the tape. With
+/// `fuse`, element-wise results of shape `[rows, cols]` (both above 1) are evaluated in fused
+/// host passes instead of one backend operation each.
+pub(crate) fn with_new_tape<B: Backend, T>(device: &B::Device, fuse: bool, f: impl FnOnce() -> T) -> T {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
             TAPE.with(|t| t.borrow_mut().take());
         }
     }
-    let previous = TAPE.with(|t| t.borrow_mut().replace(Box::new(Tape::<B> { nodes: Vec::new(), device: device.clone() })));
+    let previous = TAPE.with(|t| t.borrow_mut().replace(Box::new(Tape::<B> { nodes: Vec::new(), device: device.clone(), fuse })));
     assert!(previous.is_none(), "batched runs do not nest on one thread");
     let _reset = Reset;
     f()
@@ -123,32 +164,159 @@ fn with_tape<B: Backend, T>(f: impl FnOnce(&mut Tape<B>) -> T) -> T {
     })
 }
 
+/// The shape two operands broadcast to.
+fn broadcast(a: [usize; 2], b: [usize; 2]) -> [usize; 2] {
+    [a[0].max(b[0]), a[1].max(b[1])]
+}
+
 impl<B: Backend> Tape<B> {
-    fn push(&mut self, val: Val<B>, op: Op, grad: bool) -> Batched<B> {
+    fn push_node(&mut self, val: Option<Val<B>>, shape: [usize; 2], op: Op, grad: bool) -> Batched<B> {
         let id = u32::try_from(self.nodes.len()).expect("more than 2^32 values in one batched run");
-        self.nodes.push(Node { val, op, grad, aux: None });
+        self.nodes.push(Node { val, shape, op, grad, fused: false, aux: None, host: None });
         Batched { id, _backend: PhantomData }
+    }
+
+    fn push(&mut self, val: Val<B>, op: Op, grad: bool) -> Batched<B> {
+        let shape = match &val {
+            Val::Const(_) => [1, 1],
+            Val::T(x) => x.dims(),
+        };
+        self.push_node(Some(val), shape, op, grad)
+    }
+
+    /// Whether a result of `shape` is deferred to a fused pass.
+    fn defers(&self, shape: [usize; 2]) -> bool {
+        self.fuse && shape[0] > 1 && shape[1] > 1
+    }
+
+    /// A deferred node of `shape` made by `op`.
+    fn push_fused(&mut self, shape: [usize; 2], op: Op, grad: bool) -> Batched<B> {
+        let out = self.push_node(None, shape, op, grad);
+        self.nodes[out.id as usize].fused = true;
+        out
     }
 
     /// A node's shape (`[1, 1]` for a constant).
     fn shape(&self, id: u32) -> [usize; 2] {
+        self.nodes[id as usize].shape
+    }
+
+    /// A node's value, evaluating a fused node first if it has not been.
+    fn val(&mut self, id: u32) -> Val<B> {
+        if self.nodes[id as usize].val.is_none() {
+            let (values, [rows, cols]) = self.with_region(id, |r| (r.values(), [r.rows, r.cols]));
+            let t = self.tensor_f32(rows, cols, values);
+            self.nodes[id as usize].val = Some(Val::T(t));
+        }
+        self.nodes[id as usize].val.clone().expect("evaluated above")
+    }
+
+    /// The value of a node that is not fused, as a tensor (a constant as a `[1, 1]` one):
+    /// what the reverse sweep reads.
+    fn ready_tensor(&self, id: u32) -> Tensor<B, 2> {
         match &self.nodes[id as usize].val {
-            Val::Const(_) => [1, 1],
-            Val::T(x) => x.dims(),
+            Some(Val::Const(c)) => Tensor::full([1, 1], *c, &self.device),
+            Some(Val::T(x)) => x.clone(),
+            None => unreachable!("the reverse sweep reads fused values in the fused pass"),
         }
     }
 
     /// A node's value as a tensor (a constant as a `[1, 1]` one).
-    fn value_tensor(&self, id: u32) -> Tensor<B, 2> {
-        match &self.nodes[id as usize].val {
-            Val::Const(c) => Tensor::full([1, 1], *c, &self.device),
-            Val::T(x) => x.clone(),
+    fn value_tensor(&mut self, id: u32) -> Tensor<B, 2> {
+        match self.val(id) {
+            Val::Const(c) => Tensor::full([1, 1], c, &self.device),
+            Val::T(x) => x,
         }
     }
 
     fn tensor(&self, rows: usize, cols: usize, xs: &[f64]) -> Tensor<B, 2> {
-        let data: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-        Tensor::from_data(TensorData::new(data, [rows, cols]), &self.device)
+        self.tensor_f32(rows, cols, xs.iter().map(|&x| x as f32).collect())
+    }
+
+    fn tensor_f32(&self, rows: usize, cols: usize, xs: Vec<f32>) -> Tensor<B, 2> {
+        Tensor::from_data(TensorData::new(xs, [rows, cols]), &self.device)
+    }
+
+    /// Downloads the value of a node that a fused pass reads, once.
+    fn ensure_host(&mut self, id: u32) {
+        if self.nodes[id as usize].host.is_some() {
+            return;
+        }
+        let host = match self.val(id) {
+            Val::Const(c) => vec![c as f32],
+            Val::T(x) => x.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data after convert"),
+        };
+        self.nodes[id as usize].host = Some(host);
+    }
+
+    /// The fused nodes that `root` (a fused node) is computed from, in evaluation order.
+    fn region_ids(&self, root: u32) -> Vec<u32> {
+        let mut ids = vec![root];
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let (_, a, b) = self.nodes[id as usize].op.elementwise().expect("a fused node is element-wise");
+            for p in [Some(a), b].into_iter().flatten() {
+                if self.nodes[p as usize].fused && !ids.contains(&p) {
+                    ids.push(p);
+                    stack.push(p);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Runs `f` on the fused region ending at `root`. The operands from outside the region
+    /// that a gradient flows into are given accumulators in the order of the returned ids.
+    fn with_region<T>(&mut self, root: u32, f: impl FnOnce(&Region<'_>) -> T) -> T {
+        self.with_region_grads(root, |r, _| f(r))
+    }
+
+    fn with_region_grads<T>(&mut self, root: u32, f: impl FnOnce(&Region<'_>, &[u32]) -> T) -> T {
+        let ids = self.region_ids(root);
+        for &id in &ids {
+            let (_, a, b) = self.nodes[id as usize].op.elementwise().expect("a fused node is element-wise");
+            for p in [Some(a), b].into_iter().flatten() {
+                if !self.nodes[p as usize].fused {
+                    self.ensure_host(p);
+                }
+            }
+        }
+        let [rows, cols] = self.shape(root);
+        let mut external: Vec<u32> = Vec::new();
+        let nodes = &self.nodes;
+        let mut src = |p: u32| -> Src<'_> {
+            let node = &nodes[p as usize];
+            if node.fused {
+                return Src::Reg(ids.binary_search(&p).expect("a fused operand is in the region"));
+            }
+            let acc = node.grad.then(|| {
+                external.iter().position(|&e| e == p).unwrap_or_else(|| {
+                    external.push(p);
+                    external.len() - 1
+                })
+            });
+            let host = node.host.as_deref().expect("downloaded above");
+            match node.shape {
+                [1, 1] => Src::Scalar(host[0], acc),
+                [r, 1] if r == rows => Src::Row(host, acc),
+                [1, c] if c == cols => Src::Col(host, acc),
+                s => {
+                    assert_eq!(s, [rows, cols], "operands of a fused node broadcast to its shape");
+                    Src::Full(host, acc)
+                }
+            }
+        };
+        let rnodes: Vec<RNode<'_>> = ids
+            .iter()
+            .map(|&id| {
+                let node = &nodes[id as usize];
+                let (op, a, b) = node.op.elementwise().expect("a fused node is element-wise");
+                RNode { op, a: src(a), b: b.map(&mut src), grad: node.grad }
+            })
+            .collect();
+        let region = Region { rows, cols, nodes: rnodes };
+        f(&region, &external)
     }
 }
 
@@ -156,8 +324,13 @@ impl<B: Backend> Batched<B> {
     /// A tensor of `rows × cols` values (row-major) that no gradient flows into.
     pub(crate) fn data(xs: &[f64], rows: usize, cols: usize) -> Self {
         with_tape(|t: &mut Tape<B>| {
-            let v = t.tensor(rows, cols, xs);
-            t.push(Val::T(v), Op::Leaf, false)
+            let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+            let v = t.tensor_f32(rows, cols, host.clone());
+            let out = t.push(Val::T(v), Op::Leaf, false);
+            if t.fuse {
+                t.nodes[out.id as usize].host = Some(host);
+            }
+            out
         })
     }
 
@@ -181,7 +354,7 @@ impl<B: Backend> Batched<B> {
 
     /// The value: a constant or a tensor.
     pub(crate) fn val(self) -> Val<B> {
-        with_tape(|t: &mut Tape<B>| t.nodes[self.id as usize].val.clone())
+        with_tape(|t: &mut Tape<B>| t.val(self.id))
     }
 
     /// The shape `[rows, cols]` (`[1, 1]` for a constant).
@@ -199,7 +372,17 @@ impl<B: Backend> Batched<B> {
 
     /// The sum over the data axis: `[p, n]` to `[p, 1]`.
     pub(crate) fn sum_data(self) -> Self {
-        unary(self, Op::SumData, |x| x, |x| x.sum_dim(1))
+        let fused = with_tape(|t: &mut Tape<B>| {
+            let node = &t.nodes[self.id as usize];
+            if !node.fused {
+                return None;
+            }
+            let grad = node.grad;
+            let sums = t.with_region(self.id, |r| r.row_sums());
+            let v = t.tensor_f32(sums.len(), 1, sums);
+            Some(t.push(Val::T(v), Op::SumData(self.id), grad))
+        });
+        fused.unwrap_or_else(|| unary(self, Op::SumData, |x| x, |x| x.sum_dim(1)))
     }
 
     fn cst_val(c: f64) -> Self {
@@ -215,7 +398,7 @@ pub(crate) fn host_of<B: Backend>(x: Tensor<B, 2>) -> (Vec<f64>, [usize; 2]) {
     (v.into_iter().map(f64::from).collect(), dims)
 }
 
-/// A unary operation: `fc` on a constant, `ft` on a tensor.
+/// A unary operation: `fc` on a constant, `ft` on a tensor; deferred where the tape fuses.
 fn unary<B: Backend>(
     x: Batched<B>,
     op: impl Fn(u32) -> Op,
@@ -223,13 +406,17 @@ fn unary<B: Backend>(
     ft: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>,
 ) -> Batched<B> {
     with_tape(|t: &mut Tape<B>| {
+        let op = op(x.id);
         let n = &t.nodes[x.id as usize];
         let grad = n.grad;
-        let val = match &n.val {
-            Val::Const(c) => Val::Const(fc(*c)),
-            Val::T(v) => Val::T(ft(v.clone())),
+        if op.elementwise().is_some() && t.defers(n.shape) {
+            return t.push_fused(n.shape, op, grad);
+        }
+        let val = match t.val(x.id) {
+            Val::Const(c) => Val::Const(fc(c)),
+            Val::T(v) => Val::T(ft(v)),
         };
-        t.push(val, if grad { op(x.id) } else { Op::Leaf }, grad)
+        t.push(val, op, grad)
     })
 }
 
@@ -245,32 +432,35 @@ fn binary<B: Backend>(a: Batched<B>, b: Batched<B>, kind: Bin) -> Batched<B> {
     with_tape(|t: &mut Tape<B>| {
         let (na, nb) = (&t.nodes[a.id as usize], &t.nodes[b.id as usize]);
         let grad = na.grad || nb.grad;
-        let val = match (&na.val, &nb.val, kind) {
+        let shape = broadcast(na.shape, nb.shape);
+        let op = match kind {
+            Bin::Add => Op::Add(a.id, b.id),
+            Bin::Sub => Op::Sub(a.id, b.id),
+            Bin::Mul => Op::Mul(a.id, b.id),
+            Bin::Div => Op::Div(a.id, b.id),
+        };
+        if t.defers(shape) {
+            return t.push_fused(shape, op, grad);
+        }
+        let val = match (t.val(a.id), t.val(b.id), kind) {
             (Val::Const(x), Val::Const(y), _) => Val::Const(match kind {
                 Bin::Add => x + y,
                 Bin::Sub => x - y,
                 Bin::Mul => x * y,
                 Bin::Div => x / y,
             }),
-            (Val::T(x), Val::Const(y), Bin::Add) => Val::T(x.clone().add_scalar(*y)),
-            (Val::T(x), Val::Const(y), Bin::Sub) => Val::T(x.clone().sub_scalar(*y)),
-            (Val::T(x), Val::Const(y), Bin::Mul) => Val::T(x.clone().mul_scalar(*y)),
-            (Val::T(x), Val::Const(y), Bin::Div) => Val::T(x.clone().mul_scalar(1.0 / *y)),
-            (Val::Const(x), Val::T(y), Bin::Add) => Val::T(y.clone().add_scalar(*x)),
-            (Val::Const(x), Val::T(y), Bin::Sub) => Val::T(y.clone().neg().add_scalar(*x)),
-            (Val::Const(x), Val::T(y), Bin::Mul) => Val::T(y.clone().mul_scalar(*x)),
-            (Val::Const(x), Val::T(y), Bin::Div) => Val::T(y.clone().recip().mul_scalar(*x)),
-            (Val::T(x), Val::T(y), Bin::Add) => Val::T(x.clone() + y.clone()),
-            (Val::T(x), Val::T(y), Bin::Sub) => Val::T(x.clone() - y.clone()),
-            (Val::T(x), Val::T(y), Bin::Mul) => Val::T(x.clone() * y.clone()),
-            (Val::T(x), Val::T(y), Bin::Div) => Val::T(x.clone() / y.clone()),
-        };
-        let op = match (grad, kind) {
-            (false, _) => Op::Leaf,
-            (true, Bin::Add) => Op::Add(a.id, b.id),
-            (true, Bin::Sub) => Op::Sub(a.id, b.id),
-            (true, Bin::Mul) => Op::Mul(a.id, b.id),
-            (true, Bin::Div) => Op::Div(a.id, b.id),
+            (Val::T(x), Val::Const(y), Bin::Add) => Val::T(x.add_scalar(y)),
+            (Val::T(x), Val::Const(y), Bin::Sub) => Val::T(x.sub_scalar(y)),
+            (Val::T(x), Val::Const(y), Bin::Mul) => Val::T(x.mul_scalar(y)),
+            (Val::T(x), Val::Const(y), Bin::Div) => Val::T(x.mul_scalar(1.0 / y)),
+            (Val::Const(x), Val::T(y), Bin::Add) => Val::T(y.add_scalar(x)),
+            (Val::Const(x), Val::T(y), Bin::Sub) => Val::T(y.neg().add_scalar(x)),
+            (Val::Const(x), Val::T(y), Bin::Mul) => Val::T(y.mul_scalar(x)),
+            (Val::Const(x), Val::T(y), Bin::Div) => Val::T(y.recip().mul_scalar(x)),
+            (Val::T(x), Val::T(y), Bin::Add) => Val::T(x + y),
+            (Val::T(x), Val::T(y), Bin::Sub) => Val::T(x - y),
+            (Val::T(x), Val::T(y), Bin::Mul) => Val::T(x * y),
+            (Val::T(x), Val::T(y), Bin::Div) => Val::T(x / y),
         };
         t.push(val, op, grad)
     })
@@ -282,8 +472,7 @@ fn scale<B: Backend>(x: Batched<B>, s: f64) -> Batched<B> {
 }
 
 fn shift<B: Backend>(x: Batched<B>, c: f64) -> Batched<B> {
-    // A shift has derivative 1: the node forwards its adjoint unchanged.
-    unary(x, |id| Op::Scale(id, 1.0), |v| v + c, |v| v.add_scalar(c))
+    unary(x, |id| Op::Shift(id, c), |v| v + c, |v| v.add_scalar(c))
 }
 
 macro_rules! bin_ops {
@@ -372,6 +561,13 @@ impl<B: Backend> From<f64> for Batched<B> {
 /// ln Γ on the host: Burn has no such tensor op. It only meets parameters of priors (a Beta's
 /// or Gamma's shape), which are small tensors or constants.
 fn ln_gamma_node<B: Backend>(x: Batched<B>) -> Batched<B> {
+    let deferred = with_tape(|t: &mut Tape<B>| {
+        let n = &t.nodes[x.id as usize];
+        n.fused.then_some((n.shape, n.grad)).map(|(shape, grad)| t.push_fused(shape, Op::LnGamma(x.id), grad))
+    });
+    if let Some(out) = deferred {
+        return out;
+    }
     let (xs, [r, c]) = x.to_host();
     let lg: Vec<f64> = xs.iter().map(|&v| statrs::function::gamma::ln_gamma(v)).collect();
     if r * c == 1 && matches!(x.val(), Val::Const(_)) {
@@ -382,7 +578,7 @@ fn ln_gamma_node<B: Backend>(x: Batched<B>) -> Batched<B> {
         let grad = t.nodes[x.id as usize].grad;
         let val = Val::T(t.tensor(r, c, &lg));
         let aux = grad.then(|| t.tensor(r, c, &psi));
-        let out = t.push(val, if grad { Op::LnGamma(x.id) } else { Op::Leaf }, grad);
+        let out = t.push(val, Op::LnGamma(x.id), grad);
         t.nodes[out.id as usize].aux = aux;
         out
     })
@@ -461,22 +657,23 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
         adj[output.id as usize] = Some(t.value_tensor(output.id).ones_like());
         for id in (0..n).rev() {
             let Some(g) = adj[id].take() else { continue };
-            let node = &t.nodes[id];
-            if !node.grad {
+            if !t.nodes[id].grad {
                 continue;
             }
-            let send = |to: u32, d: Tensor<B, 2>, adj: &mut Vec<Option<Tensor<B, 2>>>| {
-                if !t.nodes[to as usize].grad {
-                    return;
+            if let Op::SumData(a) = t.nodes[id].op {
+                if t.nodes[a as usize].fused {
+                    // The fused region's own sweep, in one pass; it hands back the adjoints
+                    // of the values it read from outside.
+                    for (to, d) in fused_backward(t, a, g) {
+                        accumulate(t, &mut adj, to, d);
+                    }
+                    continue;
                 }
-                let d = unbroadcast(d, t.shape(to));
-                let slot = &mut adj[to as usize];
-                *slot = Some(match slot.take() {
-                    Some(s) => s + d,
-                    None => d,
-                });
-            };
-            let out = || t.value_tensor(id as u32);
+            }
+            let t: &Tape<B> = t;
+            let send = |to: u32, d: Tensor<B, 2>, adj: &mut Vec<Option<Tensor<B, 2>>>| accumulate(t, adj, to, d);
+            let out = || t.ready_tensor(id as u32);
+            let node = &t.nodes[id];
             match node.op {
                 Op::Leaf => {
                     // An input: keep its adjoint for the caller.
@@ -491,34 +688,35 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
                     send(b, g.neg(), &mut adj);
                 }
                 Op::Mul(a, b) => {
-                    let (va, vb) = (t.value_tensor(a), t.value_tensor(b));
+                    let (va, vb) = (t.ready_tensor(a), t.ready_tensor(b));
                     send(a, g.clone() * vb, &mut adj);
                     send(b, g * va, &mut adj);
                 }
                 Op::Div(a, b) => {
-                    let vb = t.value_tensor(b);
-                    let ga = g / vb.clone();
+                    let vb = t.ready_tensor(b);
+                    let ga = g / vb;
                     // d(a/b)/db = -(a/b)/b
                     send(b, ga.clone().neg() * out(), &mut adj);
                     send(a, ga, &mut adj);
                 }
                 Op::Scale(a, s) => send(a, g.mul_scalar(s), &mut adj),
+                Op::Shift(a, _) => send(a, g, &mut adj),
                 Op::Exp(a) => send(a, g * out(), &mut adj),
-                Op::Ln(a) => send(a, g / t.value_tensor(a), &mut adj),
-                Op::Ln1p(a) => send(a, g / t.value_tensor(a).add_scalar(1.0), &mut adj),
+                Op::Ln(a) => send(a, g / t.ready_tensor(a), &mut adj),
+                Op::Ln1p(a) => send(a, g / t.ready_tensor(a).add_scalar(1.0), &mut adj),
                 Op::Sqrt(a) => send(a, g / out().mul_scalar(2.0), &mut adj),
-                Op::Powf(a, p) => send(a, g * t.value_tensor(a).powf_scalar(p - 1.0).mul_scalar(p), &mut adj),
-                Op::Sin(a) => send(a, g * t.value_tensor(a).cos(), &mut adj),
-                Op::Cos(a) => send(a, g * t.value_tensor(a).sin().neg(), &mut adj),
+                Op::Powf(a, p) => send(a, g * t.ready_tensor(a).powf_scalar(p - 1.0).mul_scalar(p), &mut adj),
+                Op::Sin(a) => send(a, g * t.ready_tensor(a).cos(), &mut adj),
+                Op::Cos(a) => send(a, g * t.ready_tensor(a).sin().neg(), &mut adj),
                 Op::Tanh(a) => {
                     let y = out();
                     send(a, g * (y.clone() * y).neg().add_scalar(1.0), &mut adj);
                 }
                 Op::Atan(a) => {
-                    let x = t.value_tensor(a);
+                    let x = t.ready_tensor(a);
                     send(a, g / (x.clone() * x).add_scalar(1.0), &mut adj);
                 }
-                Op::Abs(a) => send(a, g * t.value_tensor(a).sign(), &mut adj),
+                Op::Abs(a) => send(a, g * t.ready_tensor(a).sign(), &mut adj),
                 Op::LnGamma(a) => {
                     let psi = node.aux.clone().expect("ψ stored with a differentiated ln Γ");
                     send(a, g * psi, &mut adj);
@@ -537,4 +735,33 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
             })
             .collect()
     })
+}
+
+/// Adds the adjoint `d` into node `to`'s, summed down to its shape, if a gradient flows there.
+fn accumulate<B: Backend>(t: &Tape<B>, adj: &mut [Option<Tensor<B, 2>>], to: u32, d: Tensor<B, 2>) {
+    if !t.nodes[to as usize].grad {
+        return;
+    }
+    let d = unbroadcast(d, t.shape(to));
+    let slot = &mut adj[to as usize];
+    *slot = Some(match slot.take() {
+        Some(s) => s + d,
+        None => d,
+    });
+}
+
+/// The reverse sweep through the fused region ending at `root`, for the adjoint `g` of its
+/// sum over the data: the adjoints of the region's operands from outside it.
+fn fused_backward<B: Backend>(t: &mut Tape<B>, root: u32, g: Tensor<B, 2>) -> Vec<(u32, Tensor<B, 2>)> {
+    let (g, _) = host_of(g);
+    let g_row = |i: usize| (if g.len() == 1 { g[0] } else { g[i] }) as f32;
+    let (external, accs) = t.with_region_grads(root, |region, external| (external.to_vec(), region.backward(g_row)));
+    external
+        .into_iter()
+        .zip(accs)
+        .map(|(id, acc)| {
+            let [r, c] = t.shape(id);
+            (id, t.tensor(r, c, &acc))
+        })
+        .collect()
 }
