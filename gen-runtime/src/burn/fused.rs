@@ -12,9 +12,9 @@
 //! either. Values are `f32`, the backend's float type, so fused and unfused runs agree to
 //! rounding.
 
-/// Columns per block: a block's buffers stay in L1/L2 and the per-block work (one match per
+/// Rows per block: a block's buffers stay in L1/L2 and the per-block work (one match per
 /// operand) is spread over many elements.
-const BLOCK: usize = 1024;
+const BLOCK: usize = 512;
 
 /// An element-wise operation of the fused region.
 #[derive(Clone, Copy, Debug)]
@@ -52,7 +52,7 @@ pub(crate) enum Src<'a> {
     Row(&'a [f32], Option<usize>),
     /// One value per column (`[1, cols]`).
     Col(&'a [f32], Option<usize>),
-    /// A full `[rows, cols]` value, row-major.
+    /// A full `[rows, cols]` value, stored column by column (the pass runs down columns).
     Full(&'a [f32], Option<usize>),
 }
 
@@ -80,33 +80,38 @@ enum Arg<'b> {
     V(&'b [f32]),
 }
 
-/// out[j] = f(x[j], y[j]); the slice-slice case is the hot one and vectorizes.
+/// out[j] = f(x[j], y[j]), or out[j] += f(x[j], y[j]) with `ADD`; the slice-slice case is
+/// the hot one and vectorizes.
 #[inline(always)]
-fn map2(out: &mut [f32], x: Arg<'_>, y: Arg<'_>, f: impl Fn(f32, f32) -> f32) {
+fn map2<const ADD: bool>(out: &mut [f32], x: Arg<'_>, y: Arg<'_>, f: impl Fn(f32, f32) -> f32) {
+    let put = |o: &mut f32, v: f32| *o = if ADD { *o + v } else { v };
     match (x, y) {
         (Arg::V(x), Arg::V(y)) => {
             for ((o, &x), &y) in out.iter_mut().zip(x).zip(y) {
-                *o = f(x, y);
+                put(o, f(x, y));
             }
         }
         (Arg::V(x), Arg::S(y)) => {
             for (o, &x) in out.iter_mut().zip(x) {
-                *o = f(x, y);
+                put(o, f(x, y));
             }
         }
         (Arg::S(x), Arg::V(y)) => {
             for (o, &y) in out.iter_mut().zip(y) {
-                *o = f(x, y);
+                put(o, f(x, y));
             }
         }
-        (Arg::S(x), Arg::S(y)) => out.fill(f(x, y)),
+        (Arg::S(x), Arg::S(y)) => {
+            let v = f(x, y);
+            out.iter_mut().for_each(|o| put(o, v));
+        }
     }
 }
 
 /// out[j] = f(x[j]).
 #[inline(always)]
 fn map1(out: &mut [f32], x: Arg<'_>, f: impl Fn(f32) -> f32) {
-    map2(out, x, Arg::S(0.0), |x, _| f(x));
+    map2::<false>(out, x, Arg::S(0.0), |x, _| f(x));
 }
 
 /// The sum of `xs`, in eight lanes so that it vectorizes (a single running sum is a chain
@@ -124,6 +129,14 @@ fn sum(xs: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// acc[i] += xs[i], widening to f64.
+#[inline(always)]
+fn add_into(acc: &mut [f64], xs: &[f32]) {
+    for (a, &x) in acc.iter_mut().zip(xs) {
+        *a += f64::from(x);
+    }
+}
+
 fn ln_gamma(x: f32) -> f32 {
     statrs::function::gamma::ln_gamma(f64::from(x)) as f32
 }
@@ -136,96 +149,108 @@ fn digamma(x: f32) -> f32 {
 #[inline(always)]
 fn forward_op(out: &mut [f32], op: EOp, a: Arg<'_>, b: Arg<'_>) {
     match op {
-        EOp::Add => map2(out, a, b, |x, y| x + y),
-        EOp::Sub => map2(out, a, b, |x, y| x - y),
-        EOp::Mul => map2(out, a, b, |x, y| x * y),
-        EOp::Div => map2(out, a, b, |x, y| x / y),
+        EOp::Add => map2::<false>(out, a, b, |x, y| x + y),
+        EOp::Sub => map2::<false>(out, a, b, |x, y| x - y),
+        EOp::Mul => map2::<false>(out, a, b, |x, y| x * y),
+        EOp::Div => map2::<false>(out, a, b, |x, y| x / y),
         EOp::Scale(s) => map1(out, a, |x| x * s),
         EOp::Shift(c) => map1(out, a, |x| x + c),
+        EOp::Abs => map1(out, a, f32::abs),
+        EOp::Sqrt => map1(out, a, f32::sqrt),
+        _ => forward_libm(out, op, a),
+    }
+}
+
+/// The operations that call libm, kept out of line: inlined beside the arithmetic ones, LLVM
+/// hoisted their calls on a scalar operand above the dispatch, and so called powf, sincosf and
+/// the rest for every node and block whatever its operation (measured: 15% of a gradient).
+#[inline(never)]
+fn forward_libm(out: &mut [f32], op: EOp, a: Arg<'_>) {
+    match op {
         EOp::Exp => map1(out, a, f32::exp),
         EOp::Ln => map1(out, a, f32::ln),
         EOp::Ln1p => map1(out, a, f32::ln_1p),
-        EOp::Sqrt => map1(out, a, f32::sqrt),
         EOp::Powf(p) => map1(out, a, |x| x.powf(p)),
         EOp::Sin => map1(out, a, f32::sin),
         EOp::Cos => map1(out, a, f32::cos),
         EOp::Tanh => map1(out, a, f32::tanh),
         EOp::Atan => map1(out, a, f32::atan),
-        EOp::Abs => map1(out, a, f32::abs),
         EOp::LnGamma => map1(out, a, ln_gamma),
+        _ => unreachable!("forward_op covers the arithmetic"),
     }
 }
 
 /// The adjoint `g` of a node sent to its operand `to` (0 for `a`, 1 for `b`), over a block,
-/// given the operands' values and the node's own value `out`.
+/// given the operands' values and the node's own value `out`: written to `dest`, or added
+/// to it with `ADD`.
 #[inline(always)]
-fn backward_op(tmp: &mut [f32], op: EOp, to: usize, g: &[f32], a: Arg<'_>, b: Arg<'_>, out: &[f32]) {
-    let g = Arg::V(g);
+fn backward_op<const ADD: bool>(dest: &mut [f32], op: EOp, to: usize, g: &[f32], a: Arg<'_>, b: Arg<'_>, out: &[f32]) {
+    let gv = Arg::V(g);
+    let one = Arg::S(0.0);
     match (op, to) {
-        (EOp::Add | EOp::Shift(_), _) | (EOp::Sub, 0) => map1(tmp, g, |g| g),
-        (EOp::Sub, _) => map1(tmp, g, |g| -g),
-        (EOp::Mul, 0) => map2(tmp, g, b, |g, y| g * y),
-        (EOp::Mul, _) => map2(tmp, g, a, |g, x| g * x),
-        (EOp::Div, 0) => map2(tmp, g, b, |g, y| g / y),
-        (EOp::Div, _) => {
+        (EOp::Add | EOp::Shift(_), _) | (EOp::Sub, 0) => map2::<ADD>(dest, gv, one, |g, _| g),
+        (EOp::Sub, _) => map2::<ADD>(dest, gv, one, |g, _| -g),
+        (EOp::Mul, 0) => map2::<ADD>(dest, gv, b, |g, y| g * y),
+        (EOp::Mul, _) => map2::<ADD>(dest, gv, a, |g, x| g * x),
+        (EOp::Div, 0) => map2::<ADD>(dest, gv, b, |g, y| g / y),
+        (EOp::Div, _) => match b {
             // d(a/b)/db = -(a/b)/b
-            map2(tmp, g, Arg::V(out), |g, o| -g * o);
-            let t: &mut [f32] = tmp;
-            match b {
-                Arg::V(y) => t.iter_mut().zip(y).for_each(|(t, &y)| *t /= y),
-                Arg::S(y) => t.iter_mut().for_each(|t| *t /= y),
+            Arg::V(y) => {
+                for (((d, &g), &o), &y) in dest.iter_mut().zip(g).zip(out).zip(y) {
+                    *d = if ADD { *d - g * o / y } else { -g * o / y };
+                }
             }
-        }
-        (EOp::Scale(s), _) => map1(tmp, g, |g| g * s),
-        (EOp::Exp, _) => map2(tmp, g, Arg::V(out), |g, o| g * o),
-        (EOp::Ln, _) => map2(tmp, g, a, |g, x| g / x),
-        (EOp::Ln1p, _) => map2(tmp, g, a, |g, x| g / (1.0 + x)),
-        (EOp::Sqrt, _) => map2(tmp, g, Arg::V(out), |g, o| g / (2.0 * o)),
-        (EOp::Powf(p), _) => map2(tmp, g, a, |g, x| g * p * x.powf(p - 1.0)),
-        (EOp::Sin, _) => map2(tmp, g, a, |g, x| g * x.cos()),
-        (EOp::Cos, _) => map2(tmp, g, a, |g, x| -g * x.sin()),
-        (EOp::Tanh, _) => map2(tmp, g, Arg::V(out), |g, o| g * (1.0 - o * o)),
-        (EOp::Atan, _) => map2(tmp, g, a, |g, x| g / (1.0 + x * x)),
-        (EOp::Abs, _) => map2(tmp, g, a, |g, x| {
-            if x > 0.0 {
-                g
-            } else if x < 0.0 {
-                -g
-            } else {
-                0.0
-            }
-        }),
-        (EOp::LnGamma, _) => map2(tmp, g, a, |g, x| g * digamma(x)),
+            Arg::S(y) => map2::<ADD>(dest, gv, Arg::V(out), |g, o| -g * o / y),
+        },
+        (EOp::Scale(s), _) => map2::<ADD>(dest, gv, one, |g, _| g * s),
+        (EOp::Exp, _) => map2::<ADD>(dest, gv, Arg::V(out), |g, o| g * o),
+        (EOp::Ln, _) => map2::<ADD>(dest, gv, a, |g, x| g / x),
+        (EOp::Ln1p, _) => map2::<ADD>(dest, gv, a, |g, x| g / (1.0 + x)),
+        (EOp::Sqrt, _) => map2::<ADD>(dest, gv, Arg::V(out), |g, o| g / (2.0 * o)),
+        (EOp::Tanh, _) => map2::<ADD>(dest, gv, Arg::V(out), |g, o| g * (1.0 - o * o)),
+        (EOp::Atan, _) => map2::<ADD>(dest, gv, a, |g, x| g / (1.0 + x * x)),
+        (EOp::Abs, _) => map2::<ADD>(dest, gv, a, |g, x| if x > 0.0 { g } else if x < 0.0 { -g } else { 0.0 }),
+        _ => backward_libm::<ADD>(dest, op, g, a),
+    }
+}
+
+/// [`backward_op`]'s operations that call libm, out of line for the reason given at
+/// [`forward_libm`].
+#[inline(never)]
+fn backward_libm<const ADD: bool>(dest: &mut [f32], op: EOp, g: &[f32], a: Arg<'_>) {
+    let g = Arg::V(g);
+    match op {
+        EOp::Powf(p) => map2::<ADD>(dest, g, a, |g, x| g * p * x.powf(p - 1.0)),
+        EOp::Sin => map2::<ADD>(dest, g, a, |g, x| g * x.cos()),
+        EOp::Cos => map2::<ADD>(dest, g, a, |g, x| -g * x.sin()),
+        EOp::LnGamma => map2::<ADD>(dest, g, a, |g, x| g * digamma(x)),
+        _ => unreachable!("backward_op covers the others"),
     }
 }
 
 impl Region<'_> {
-    /// The operand `src` over columns `j0..j0 + len` of row `i`; `vals` holds the region's
-    /// values for the block, `len` apart.
+    /// The operand `src` over rows `i0..i0 + len` of column `j`; `vals` holds the region's
+    /// values for the block, [`BLOCK`] apart.
     #[inline(always)]
-    fn arg<'b>(&'b self, src: Src<'b>, vals: &'b [f32], i: usize, j0: usize, len: usize) -> Arg<'b> {
+    fn arg<'b>(&'b self, src: Src<'b>, vals: &'b [f32], i0: usize, j: usize, len: usize) -> Arg<'b> {
         match src {
             Src::Reg(k) => Arg::V(&vals[k * BLOCK..k * BLOCK + len]),
             Src::Scalar(c, _) => Arg::S(c),
-            Src::Row(r, _) => Arg::S(r[i]),
-            Src::Col(c, _) => Arg::V(&c[j0..j0 + len]),
-            Src::Full(f, _) => Arg::V(&f[i * self.cols + j0..i * self.cols + j0 + len]),
+            Src::Row(r, _) => Arg::V(&r[i0..i0 + len]),
+            Src::Col(c, _) => Arg::S(c[j]),
+            Src::Full(f, _) => Arg::V(&f[j * self.rows + i0..j * self.rows + i0 + len]),
         }
     }
 
     /// Evaluates the first `count` nodes of the region over one block into `vals`.
     #[inline(always)]
-    fn forward_block(&self, vals: &mut [f32], count: usize, i: usize, j0: usize, len: usize) {
+    fn forward_block(&self, vals: &mut [f32], count: usize, i0: usize, j: usize, len: usize) {
         for (k, node) in self.nodes[..count].iter().enumerate() {
             let (done, rest) = vals.split_at_mut(k * BLOCK);
-            let a = self.arg(node.a, done, i, j0, len);
-            let b = node.b.map_or(Arg::S(0.0), |b| self.arg(b, done, i, j0, len));
+            let a = self.arg(node.a, done, i0, j, len);
+            let b = node.b.map_or(Arg::S(0.0), |b| self.arg(b, done, i0, j, len));
             forward_op(&mut rest[..len], node.op, a, b);
         }
-    }
-
-    fn blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        (0..self.cols).step_by(BLOCK).map(|j0| (j0, BLOCK.min(self.cols - j0)))
     }
 
     /// The root's values summed over the columns, one sum per row.
@@ -233,29 +258,32 @@ impl Region<'_> {
         row_sums(self)
     }
 
+    // The passes run down the columns, a block of rows at a time: the batch axis is the
+    // long one (particles, chains), a `[rows, 1]` latent is then a contiguous slice, a data
+    // value one scalar, and the row sums and row adjoints add element-wise, with no
+    // horizontal reduction per block. Plain loops throughout: an iterator adapter's `fold`
+    // is compiled apart from the multiversioned caller, without its target features.
     #[inline(always)]
     fn row_sums_inline(&self) -> Vec<f32> {
-        // Plain loops: an iterator adapter's `fold` would be compiled apart from the
-        // multiversioned caller, without its target features.
         let (core, tail) = self.peel();
         let mut vals = vec![0.0f32; (core + 1) * BLOCK];
-        let mut sums = Vec::with_capacity(self.rows);
-        for i in 0..self.rows {
-            let mut s = 0.0f64;
-            let mut j0 = 0;
-            while j0 < self.cols {
-                let len = BLOCK.min(self.cols - j0);
-                self.forward_block(&mut vals, core + 1, i, j0, len);
-                s += f64::from(sum(&vals[core * BLOCK..core * BLOCK + len]));
-                j0 += len;
+        let mut sums = vec![0.0f64; self.rows];
+        let mut i0 = 0;
+        while i0 < self.rows {
+            let len = BLOCK.min(self.rows - i0);
+            for j in 0..self.cols {
+                self.forward_block(&mut vals, core + 1, i0, j, len);
+                add_into(&mut sums[i0..i0 + len], &vals[core * BLOCK..core * BLOCK + len]);
             }
+            i0 += len;
+        }
+        for (i, s) in sums.iter_mut().enumerate() {
             for step in tail.iter().rev() {
                 let (m, c) = step.affine(i);
-                s = m * s + c * self.cols as f64;
+                *s = m * *s + c * self.cols as f64;
             }
-            sums.push(s as f32);
         }
-        sums
+        sums.into_iter().map(|s| s as f32).collect()
     }
 
     /// Splits the root's chain of operations with a per-row constant (a shift or scaling by
@@ -287,21 +315,27 @@ impl Region<'_> {
 
     /// The root's values, `[rows, cols]` row-major.
     pub(crate) fn values(&self) -> Vec<f32> {
-        let mut vals = vec![0.0f32; self.nodes.len() * BLOCK];
-        let root = self.nodes.len() - 1;
-        let mut out = Vec::with_capacity(self.rows * self.cols);
-        for i in 0..self.rows {
-            for (j0, len) in self.blocks() {
-                self.forward_block(&mut vals, self.nodes.len(), i, j0, len);
-                out.extend_from_slice(&vals[root * BLOCK..root * BLOCK + len]);
+        let n = self.nodes.len();
+        let mut vals = vec![0.0f32; n * BLOCK];
+        let mut out = vec![0.0f32; self.rows * self.cols];
+        let mut i0 = 0;
+        while i0 < self.rows {
+            let len = BLOCK.min(self.rows - i0);
+            for j in 0..self.cols {
+                self.forward_block(&mut vals, n, i0, j, len);
+                for (d, &v) in vals[(n - 1) * BLOCK..(n - 1) * BLOCK + len].iter().enumerate() {
+                    out[(i0 + d) * self.cols + j] = v;
+                }
             }
+            i0 += len;
         }
         out
     }
 
     /// The reverse sweep of `sum over columns (root)` with adjoint `g_row(i)` for row `i`:
     /// the adjoint of each operand from outside the region that has an accumulator, by
-    /// accumulator index, shaped like the operand (1, rows, cols or rows × cols values).
+    /// accumulator index, shaped like the operand (1, rows, cols or rows × cols values, the
+    /// last column by column).
     pub(crate) fn backward(&self, g_row: impl Fn(usize) -> f32) -> Vec<Vec<f64>> {
         let mut accs: Vec<Vec<f64>> = Vec::new();
         for src in self.nodes.iter().flat_map(|n| [Some(n.a), n.b]).flatten() {
@@ -330,59 +364,91 @@ impl Region<'_> {
         let mut vals = vec![0.0f32; n * BLOCK];
         let mut adj = vec![0.0f32; n * BLOCK];
         let mut tmp = vec![0.0f32; BLOCK];
-        let mut sums = vec![0.0f64; tail.len() + 1];
-        for i in 0..self.rows {
-            // The adjoint of the core's sum: the tail's multipliers applied to the root's.
-            let g = f64::from(g_row(i));
-            let g_core = tail.iter().fold(g, |g, step| g * step.affine(i).0);
-            let mut core_sum = 0.0;
-            for (j0, len) in self.blocks() {
-                self.forward_block(&mut vals, n, i, j0, len);
-                core_sum += f64::from(sum(&vals[core * BLOCK..core * BLOCK + len]));
-                for k in 0..n {
-                    adj[k * BLOCK..k * BLOCK + len].fill(0.0);
+        // Per row: the adjoint of the core's sum (the tail's multipliers applied to the
+        // root's), and the core's sum, which the tail's own operands need.
+        let mut g_core = vec![0.0f32; self.rows];
+        for (i, g) in g_core.iter_mut().enumerate() {
+            *g = tail.iter().fold(f64::from(g_row(i)), |g, step| g * step.affine(i).0) as f32;
+        }
+        let mut core_sums = vec![0.0f64; if tail.is_empty() { 0 } else { self.rows }];
+        // Which adjoint buffers hold a value in the current block: the first contribution
+        // writes, later ones add, so no buffer is cleared. Row operands' adjoints gather in f32
+        // over a block's columns and widen into `accs` once per block.
+        let mut written = vec![false; n];
+        let mut row_adj: Vec<Option<(Vec<f32>, bool)>> = accs.iter().map(|_| None).collect();
+        for src in self.nodes[..n].iter().flat_map(|node| [Some(node.a), node.b]).flatten() {
+            if let Src::Row(_, Some(acc)) = src {
+                row_adj[acc] = Some((vec![0.0; BLOCK], false));
+            }
+        }
+        let mut i0 = 0;
+        while i0 < self.rows {
+            let len = BLOCK.min(self.rows - i0);
+            for j in 0..self.cols {
+                self.forward_block(&mut vals, n, i0, j, len);
+                if !tail.is_empty() {
+                    add_into(&mut core_sums[i0..i0 + len], &vals[core * BLOCK..core * BLOCK + len]);
                 }
-                adj[core * BLOCK..core * BLOCK + len].fill(g_core as f32);
+                written.fill(false);
+                adj[core * BLOCK..core * BLOCK + len].copy_from_slice(&g_core[i0..i0 + len]);
+                written[core] = true;
                 for k in (0..n).rev() {
                     let node = self.nodes[k];
-                    if !node.grad {
+                    if !node.grad || !written[k] {
                         continue;
                     }
                     let (adj_before, adj_rest) = adj.split_at_mut(k * BLOCK);
                     let gk = &adj_rest[..len];
-                    let a = self.arg(node.a, &vals, i, j0, len);
-                    let b = node.b.map_or(Arg::S(0.0), |b| self.arg(b, &vals, i, j0, len));
+                    let a = self.arg(node.a, &vals, i0, j, len);
+                    let b = node.b.map_or(Arg::S(0.0), |b| self.arg(b, &vals, i0, j, len));
                     let out = &vals[k * BLOCK..k * BLOCK + len];
                     for (to, src) in [Some(node.a), node.b].into_iter().enumerate() {
                         let Some(src) = src else { continue };
-                        if !self.wants_gradient(src) {
-                            continue;
+                        let (dest, add) = match src {
+                            Src::Reg(p) if self.nodes[p].grad => {
+                                let add = std::mem::replace(&mut written[p], true);
+                                (&mut adj_before[p * BLOCK..p * BLOCK + len], add)
+                            }
+                            Src::Row(_, Some(acc)) => {
+                                let (buf, w) = row_adj[acc].as_mut().expect("made above for every row operand");
+                                (&mut buf[..len], std::mem::replace(w, true))
+                            }
+                            Src::Scalar(_, Some(_)) | Src::Col(_, Some(_)) | Src::Full(_, Some(_)) => (&mut tmp[..len], false),
+                            _ => continue,
+                        };
+                        if add {
+                            backward_op::<true>(dest, node.op, to, gk, a, b, out);
+                        } else {
+                            backward_op::<false>(dest, node.op, to, gk, a, b, out);
                         }
-                        let t = &mut tmp[..len];
-                        backward_op(t, node.op, to, gk, a, b, out);
+                        let t = &tmp[..len];
                         match src {
-                            Src::Reg(p) => adj_before[p * BLOCK..p * BLOCK + len].iter_mut().zip(t.iter()).for_each(|(s, d)| *s += d),
                             Src::Scalar(_, Some(acc)) => accs[acc][0] += f64::from(sum(t)),
-                            Src::Row(_, Some(acc)) => accs[acc][i] += f64::from(sum(t)),
-                            Src::Col(_, Some(acc)) => {
-                                accs[acc][j0..j0 + len].iter_mut().zip(t.iter()).for_each(|(s, &d)| *s += f64::from(d));
-                            }
-                            Src::Full(_, Some(acc)) => {
-                                let at = i * self.cols + j0;
-                                accs[acc][at..at + len].iter_mut().zip(t.iter()).for_each(|(s, &d)| *s += f64::from(d));
-                            }
+                            Src::Col(_, Some(acc)) => accs[acc][j] += f64::from(sum(t)),
+                            Src::Full(_, Some(acc)) => add_into(&mut accs[acc][j * self.rows + i0..j * self.rows + i0 + len], t),
                             _ => {}
                         }
                     }
                 }
             }
-            // The tail's own operands: sums[l] is the sum entering step l (from the inside).
-            sums[tail.len()] = core_sum;
+            for (acc, slot) in row_adj.iter_mut().enumerate() {
+                if let Some((buf, w)) = slot {
+                    if std::mem::replace(w, false) {
+                        add_into(&mut accs[acc][i0..i0 + len], &buf[..len]);
+                    }
+                }
+            }
+            i0 += len;
+        }
+        // The tail's own operands, row by row: sums[l] is the sum entering step l.
+        let mut sums = vec![0.0f64; tail.len() + 1];
+        for i in 0..if tail.is_empty() { 0 } else { self.rows } {
+            sums[tail.len()] = core_sums[i];
             for (l, step) in tail.iter().enumerate().rev() {
                 let (m, c) = step.affine(i);
                 sums[l] = m * sums[l + 1] + c * self.cols as f64;
             }
-            let mut g_out = g;
+            let mut g_out = f64::from(g_row(i));
             for (l, step) in tail.iter().enumerate() {
                 if let Some(src @ (Src::Scalar(_, Some(acc)) | Src::Row(_, Some(acc)))) = step.v {
                     let at = if matches!(src, Src::Row(..)) { i } else { 0 };
@@ -390,13 +456,6 @@ impl Region<'_> {
                 }
                 g_out *= step.affine(i).0;
             }
-        }
-    }
-
-    fn wants_gradient(&self, src: Src<'_>) -> bool {
-        match src {
-            Src::Reg(p) => self.nodes[p].grad,
-            Src::Scalar(_, acc) | Src::Row(_, acc) | Src::Col(_, acc) | Src::Full(_, acc) => acc.is_some(),
         }
     }
 }

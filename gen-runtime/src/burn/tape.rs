@@ -121,7 +121,8 @@ struct Node<B: Backend> {
     fused: bool,
     /// ψ(x) for `LnGamma` nodes.
     aux: Option<Tensor<B, 2>>,
-    /// The value on the host, for nodes that fused passes read.
+    /// The value on the host, for nodes that fused passes read (column by column where the
+    /// node is `[rows, cols]`).
     host: Option<Vec<f32>>,
 }
 
@@ -186,7 +187,11 @@ impl<B: Backend> Tape<B> {
 
     /// Whether a result of `shape` is deferred to a fused pass.
     fn defers(&self, shape: [usize; 2]) -> bool {
-        self.fuse && shape[0] > 1 && shape[1] > 1
+        // Every result with a batch axis: `[rows, 1]` chains (a prior's log density, the sum
+        // of the log weight) fuse as well as `[rows, data]` ones, so that a batched run makes
+        // Burn tensors only for its leaves and its results. Data-only `[1, data]` values are
+        // computed once per chunk by the backend.
+        self.fuse && shape[0] > 1
     }
 
     /// A deferred node of `shape` made by `op`.
@@ -205,8 +210,11 @@ impl<B: Backend> Tape<B> {
     fn val(&mut self, id: u32) -> Val<B> {
         if self.nodes[id as usize].val.is_none() {
             let (values, [rows, cols]) = self.with_region(id, |r| (r.values(), [r.rows, r.cols]));
+            let host = if rows > 1 && cols > 1 { transpose(&values, rows, cols) } else { values.clone() };
             let t = self.tensor_f32(rows, cols, values);
-            self.nodes[id as usize].val = Some(Val::T(t));
+            let node = &mut self.nodes[id as usize];
+            node.host = Some(host);
+            node.val = Some(Val::T(t));
         }
         self.nodes[id as usize].val.clone().expect("evaluated above")
     }
@@ -246,17 +254,25 @@ impl<B: Backend> Tape<B> {
             Val::Const(c) => vec![c as f32],
             Val::T(x) => x.into_data().convert::<f32>().to_vec::<f32>().expect("f32 data after convert"),
         };
+        // A full `[rows, cols]` operand is read down its columns.
+        let [rows, cols] = self.shape(id);
+        let host = if rows > 1 && cols > 1 { transpose(&host, rows, cols) } else { host };
         self.nodes[id as usize].host = Some(host);
     }
 
-    /// The fused nodes that `root` (a fused node) is computed from, in evaluation order.
+    /// The region of `root` (a fused node), in evaluation order: `root` and the fused nodes
+    /// of its shape that it is computed from and that have no value yet. Other operands
+    /// (leaves, smaller shapes, values already evaluated) are read from their values.
     fn region_ids(&self, root: u32) -> Vec<u32> {
+        let shape = self.shape(root);
         let mut ids = vec![root];
         let mut stack = vec![root];
+        let mut seen = std::collections::HashSet::from([root]);
         while let Some(id) = stack.pop() {
             let (_, a, b) = self.nodes[id as usize].op.elementwise().expect("a fused node is element-wise");
             for p in [Some(a), b].into_iter().flatten() {
-                if self.nodes[p as usize].fused && !ids.contains(&p) {
+                let node = &self.nodes[p as usize];
+                if node.fused && node.val.is_none() && node.shape == shape && seen.insert(p) {
                     ids.push(p);
                     stack.push(p);
                 }
@@ -277,7 +293,7 @@ impl<B: Backend> Tape<B> {
         for &id in &ids {
             let (_, a, b) = self.nodes[id as usize].op.elementwise().expect("a fused node is element-wise");
             for p in [Some(a), b].into_iter().flatten() {
-                if !self.nodes[p as usize].fused {
+                if ids.binary_search(&p).is_err() {
                     self.ensure_host(p);
                 }
             }
@@ -287,8 +303,8 @@ impl<B: Backend> Tape<B> {
         let nodes = &self.nodes;
         let mut src = |p: u32| -> Src<'_> {
             let node = &nodes[p as usize];
-            if node.fused {
-                return Src::Reg(ids.binary_search(&p).expect("a fused operand is in the region"));
+            if let Ok(k) = ids.binary_search(&p) {
+                return Src::Reg(k);
             }
             let acc = node.grad.then(|| {
                 external.iter().position(|&e| e == p).unwrap_or_else(|| {
@@ -327,7 +343,9 @@ impl<B: Backend> Batched<B> {
             let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
             let v = t.tensor_f32(rows, cols, host.clone());
             let out = t.push(Val::T(v), Op::Leaf, false);
-            if t.fuse {
+            // Kept for fused passes (which read a full matrix by columns; `ensure_host`
+            // makes that copy when one is read).
+            if t.fuse && (rows == 1 || cols == 1) {
                 t.nodes[out.id as usize].host = Some(host);
             }
             out
@@ -636,6 +654,11 @@ impl<B: Backend> Real for Batched<B> {
     }
 }
 
+/// The `[cols, rows]` transpose of a row-major `[rows, cols]` matrix.
+fn transpose<T: Copy>(xs: &[T], rows: usize, cols: usize) -> Vec<T> {
+    (0..cols).flat_map(|j| (0..rows).map(move |i| xs[i * cols + j])).collect()
+}
+
 /// Sums `g` down to `shape` over the axes along which it was broadcast.
 fn unbroadcast<B: Backend>(mut g: Tensor<B, 2>, shape: [usize; 2]) -> Tensor<B, 2> {
     let dims = g.dims();
@@ -658,6 +681,14 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
         for id in (0..n).rev() {
             let Some(g) = adj[id].take() else { continue };
             if !t.nodes[id].grad {
+                continue;
+            }
+            if t.nodes[id].fused {
+                // An evaluated fused node that a gradient reached: the sweep through its
+                // region, in one pass.
+                for (to, d) in fused_backward(t, id as u32, g) {
+                    accumulate(t, &mut adj, to, d);
+                }
                 continue;
             }
             if let Op::SumData(a) = t.nodes[id].op {
@@ -761,6 +792,8 @@ fn fused_backward<B: Backend>(t: &mut Tape<B>, root: u32, g: Tensor<B, 2>) -> Ve
         .zip(accs)
         .map(|(id, acc)| {
             let [r, c] = t.shape(id);
+            // Full accumulators come column by column, like full operands.
+            let acc = if r > 1 && c > 1 { transpose(&acc, c, r) } else { acc };
             (id, t.tensor(r, c, &acc))
         })
         .collect()
