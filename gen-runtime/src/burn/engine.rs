@@ -155,9 +155,7 @@ impl<B: Backend> Engine<B> {
         thetas: &[f64],
         grads: &mut [f64],
     ) -> Result<Vec<f64>, GenError> {
-        self.batched_gradients(target, thetas, grads, Batched::input, |lp, inputs| {
-            backward(lp, inputs).into_iter().map(|g| host_of(g).0).collect()
-        })
+        self.batched_gradients(target, thetas, grads, Batched::input, |lp, inputs| backward(lp, inputs))
     }
 
     /// The chunked, parallel driver of the gradient paths: `input` makes a differentiated

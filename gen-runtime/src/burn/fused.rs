@@ -56,6 +56,15 @@ pub(crate) enum Src<'a> {
     Full(&'a [f32], Option<usize>),
 }
 
+/// The adjoint a reverse sweep through a region starts from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Adjoint<'a> {
+    /// Of the root's sum over the columns: one value per row, or one for all.
+    PerRow(&'a [f32]),
+    /// Of each of the root's values, column by column.
+    PerElement(&'a [f32]),
+}
+
 /// A node of the region: `op` applied to `a` (and `b` for binary operations).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RNode<'a> {
@@ -209,7 +218,15 @@ fn backward_op<const ADD: bool>(dest: &mut [f32], op: EOp, to: usize, g: &[f32],
         (EOp::Sqrt, _) => map2::<ADD>(dest, gv, Arg::V(out), |g, o| g / (2.0 * o)),
         (EOp::Tanh, _) => map2::<ADD>(dest, gv, Arg::V(out), |g, o| g * (1.0 - o * o)),
         (EOp::Atan, _) => map2::<ADD>(dest, gv, a, |g, x| g / (1.0 + x * x)),
-        (EOp::Abs, _) => map2::<ADD>(dest, gv, a, |g, x| if x > 0.0 { g } else if x < 0.0 { -g } else { 0.0 }),
+        (EOp::Abs, _) => map2::<ADD>(dest, gv, a, |g, x| {
+            if x > 0.0 {
+                g
+            } else if x < 0.0 {
+                -g
+            } else {
+                0.0
+            }
+        }),
         _ => backward_libm::<ADD>(dest, op, g, a),
     }
 }
@@ -242,13 +259,50 @@ impl Region<'_> {
         }
     }
 
+    /// For each of the first `n` nodes, whose adjoint buffer it uses: its own, or, where its
+    /// only adjoint is passed on unchanged by a sum or shift (so it equals that node's), the
+    /// buffer of that node. That saves a copy per edge of the sum `a + b * x + c * x * x`.
+    fn adjoint_buffers(&self, n: usize) -> Vec<usize> {
+        let mut uses = vec![0usize; n];
+        for node in self.nodes[..n].iter().filter(|node| node.grad) {
+            for src in [Some(node.a), node.b].into_iter().flatten() {
+                if let Src::Reg(p) = src {
+                    uses[p] += 1;
+                }
+            }
+        }
+        let mut buffer: Vec<usize> = (0..n).collect();
+        for k in (0..n).rev() {
+            let node = self.nodes[k];
+            if !node.grad {
+                continue;
+            }
+            let passed_on: &[Src<'_>] = match (node.op, node.b) {
+                (EOp::Add, Some(b)) => &[node.a, b],
+                (EOp::Shift(_), _) | (EOp::Sub, _) => &[node.a],
+                _ => &[],
+            };
+            for src in passed_on {
+                if let Src::Reg(p) = *src {
+                    if uses[p] == 1 && self.nodes[p].grad {
+                        buffer[p] = buffer[k];
+                    }
+                }
+            }
+        }
+        buffer
+    }
+
     /// Evaluates the first `count` nodes of the region over one block into `vals`.
     #[inline(always)]
     fn forward_block(&self, vals: &mut [f32], count: usize, i0: usize, j: usize, len: usize) {
         for (k, node) in self.nodes[..count].iter().enumerate() {
             let (done, rest) = vals.split_at_mut(k * BLOCK);
             let a = self.arg(node.a, done, i0, j, len);
-            let b = node.b.map_or(Arg::S(0.0), |b| self.arg(b, done, i0, j, len));
+            let b = match node.b {
+                Some(b) => self.arg(b, done, i0, j, len),
+                None => Arg::S(0.0),
+            };
             forward_op(&mut rest[..len], node.op, a, b);
         }
     }
@@ -332,11 +386,10 @@ impl Region<'_> {
         out
     }
 
-    /// The reverse sweep of `sum over columns (root)` with adjoint `g_row(i)` for row `i`:
-    /// the adjoint of each operand from outside the region that has an accumulator, by
-    /// accumulator index, shaped like the operand (1, rows, cols or rows × cols values, the
-    /// last column by column).
-    pub(crate) fn backward(&self, g_row: impl Fn(usize) -> f32) -> Vec<Vec<f64>> {
+    /// The reverse sweep from the root's adjoint `g`: the adjoint of each operand from outside
+    /// the region that has an accumulator, by accumulator index, shaped like the operand (1,
+    /// rows, cols or rows × cols values, the last column by column).
+    pub(crate) fn backward(&self, g: Adjoint<'_>) -> Vec<Vec<f64>> {
         let mut accs: Vec<Vec<f64>> = Vec::new();
         for src in self.nodes.iter().flat_map(|n| [Some(n.a), n.b]).flatten() {
             let (acc, len) = match src {
@@ -353,20 +406,28 @@ impl Region<'_> {
                 accs[acc] = vec![0.0; len];
             }
         }
-        backward_into(self, &g_row, &mut accs);
+        backward_into(self, g, &mut accs);
         accs
     }
 
     #[inline(always)]
-    fn backward_into_inline(&self, g_row: &dyn Fn(usize) -> f32, accs: &mut [Vec<f64>]) {
-        let (core, tail) = self.peel();
+    fn backward_into_inline(&self, g: Adjoint<'_>, accs: &mut [Vec<f64>]) {
+        // The tail passes a sum in closed form, so it applies to an adjoint of the sum only.
+        let (core, tail) = match g {
+            Adjoint::PerRow(_) => self.peel(),
+            Adjoint::PerElement(_) => (self.nodes.len() - 1, Vec::new()),
+        };
+        let g_row = |i: usize| match g {
+            Adjoint::PerRow(v) => v[if v.len() == 1 { 0 } else { i }],
+            Adjoint::PerElement(_) => unreachable!("no tail without a per-row adjoint"),
+        };
         let n = core + 1;
         let mut vals = vec![0.0f32; n * BLOCK];
         let mut adj = vec![0.0f32; n * BLOCK];
         let mut tmp = vec![0.0f32; BLOCK];
         // Per row: the adjoint of the core's sum (the tail's multipliers applied to the
         // root's), and the core's sum, which the tail's own operands need.
-        let mut g_core = vec![0.0f32; self.rows];
+        let mut g_core = vec![0.0f32; if matches!(g, Adjoint::PerRow(_)) { self.rows } else { 0 }];
         for (i, g) in g_core.iter_mut().enumerate() {
             *g = tail.iter().fold(f64::from(g_row(i)), |g, step| g * step.affine(i).0) as f32;
         }
@@ -375,6 +436,7 @@ impl Region<'_> {
         // writes, later ones add, so no buffer is cleared. Row operands' adjoints gather in f32
         // over a block's columns and widen into `accs` once per block.
         let mut written = vec![false; n];
+        let buffer = self.adjoint_buffers(n);
         let mut row_adj: Vec<Option<(Vec<f32>, bool)>> = accs.iter().map(|_| None).collect();
         for src in self.nodes[..n].iter().flat_map(|node| [Some(node.a), node.b]).flatten() {
             if let Src::Row(_, Some(acc)) = src {
@@ -390,23 +452,39 @@ impl Region<'_> {
                     add_into(&mut core_sums[i0..i0 + len], &vals[core * BLOCK..core * BLOCK + len]);
                 }
                 written.fill(false);
-                adj[core * BLOCK..core * BLOCK + len].copy_from_slice(&g_core[i0..i0 + len]);
+                adj[core * BLOCK..core * BLOCK + len].copy_from_slice(match g {
+                    Adjoint::PerRow(_) => &g_core[i0..i0 + len],
+                    Adjoint::PerElement(v) => &v[j * self.rows + i0..j * self.rows + i0 + len],
+                });
                 written[core] = true;
                 for k in (0..n).rev() {
                     let node = self.nodes[k];
                     if !node.grad || !written[k] {
                         continue;
                     }
+                    // Operands have lower indices than the node, and its buffer is its own or a
+                    // later node's: split there.
                     let (adj_before, adj_rest) = adj.split_at_mut(k * BLOCK);
-                    let gk = &adj_rest[..len];
+                    let gk = &adj_rest[(buffer[k] - k) * BLOCK..(buffer[k] - k) * BLOCK + len];
                     let a = self.arg(node.a, &vals, i0, j, len);
-                    let b = node.b.map_or(Arg::S(0.0), |b| self.arg(b, &vals, i0, j, len));
+                    let b = match node.b {
+                        Some(b) => self.arg(b, &vals, i0, j, len),
+                        None => Arg::S(0.0),
+                    };
                     let out = &vals[k * BLOCK..k * BLOCK + len];
+                    let square = matches!((node.op, node.a, node.b), (EOp::Mul, Src::Reg(x), Some(Src::Reg(y))) if x == y);
                     for (to, src) in [Some(node.a), node.b].into_iter().enumerate() {
                         let Some(src) = src else { continue };
+                        if square && to == 1 {
+                            continue;
+                        }
                         let (dest, add) = match src {
                             Src::Reg(p) if self.nodes[p].grad => {
                                 let add = std::mem::replace(&mut written[p], true);
+                                if buffer[p] != p {
+                                    // Shares this node's adjoint.
+                                    continue;
+                                }
                                 (&mut adj_before[p * BLOCK..p * BLOCK + len], add)
                             }
                             Src::Row(_, Some(acc)) => {
@@ -416,10 +494,11 @@ impl Region<'_> {
                             Src::Scalar(_, Some(_)) | Src::Col(_, Some(_)) | Src::Full(_, Some(_)) => (&mut tmp[..len], false),
                             _ => continue,
                         };
-                        if add {
-                            backward_op::<true>(dest, node.op, to, gk, a, b, out);
-                        } else {
-                            backward_op::<false>(dest, node.op, to, gk, a, b, out);
+                        match (square, add) {
+                            (true, true) => map2::<true>(dest, Arg::V(gk), a, |g, x| 2.0 * g * x),
+                            (true, false) => map2::<false>(dest, Arg::V(gk), a, |g, x| 2.0 * g * x),
+                            (false, true) => backward_op::<true>(dest, node.op, to, gk, a, b, out),
+                            (false, false) => backward_op::<false>(dest, node.op, to, gk, a, b, out),
                         }
                         let t = &tmp[..len];
                         match src {
@@ -469,8 +548,8 @@ fn row_sums<'a, 'r>(region: &'r Region<'a>) -> Vec<f32> {
 }
 
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn backward_into<'a, 'r>(region: &'r Region<'a>, g_row: &dyn Fn(usize) -> f32, accs: &mut [Vec<f64>]) {
-    region.backward_into_inline(g_row, accs);
+fn backward_into<'a, 'r, 'g>(region: &'r Region<'a>, g: Adjoint<'g>, accs: &mut [Vec<f64>]) {
+    region.backward_into_inline(g, accs);
 }
 
 /// A step of a region's tail: the sum over the columns of `op(reg, v)` (or `op(v, reg)`) is
@@ -539,7 +618,7 @@ mod tests {
             ],
         };
         let sums = region.row_sums();
-        let accs = region.backward(|_| 1.0);
+        let accs = region.backward(Adjoint::PerRow(&[1.0]));
         for (i, &r) in rows.iter().enumerate() {
             let exact: f64 = cols.iter().map(|&c| (f64::from(r) * f64::from(c) + 1.0).powi(2)).sum();
             let grad: f64 = cols.iter().map(|&c| 2.0 * (f64::from(r) * f64::from(c) + 1.0) * f64::from(c)).sum();

@@ -13,7 +13,7 @@
 //! tensors of the same rank, so a single rank keeps every combination legal. Constants stay
 //! `f64` until they meet a tensor, and then become scalar operations.
 
-use super::fused::{EOp, RNode, Region, Src};
+use super::fused::{Adjoint, EOp, RNode, Region, Src};
 use crate::real::Real;
 use burn_tensor::backend::Backend;
 use burn_tensor::{Tensor, TensorData};
@@ -673,99 +673,112 @@ fn unbroadcast<B: Backend>(mut g: Tensor<B, 2>, shape: [usize; 2]) -> Tensor<B, 
 /// The gradients of `sum(output)` with respect to `inputs` (each `[particles, 1]`), by one
 /// reverse sweep over the tape. Where the output is `[particles, 1]` and particles are
 /// independent, that is each particle's own gradient.
-pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) -> Vec<Tensor<B, 2>> {
+pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) -> Vec<Vec<f64>> {
     with_tape(|t: &mut Tape<B>| {
-        let n = output.id as usize + 1;
-        let mut adj: Vec<Option<Tensor<B, 2>>> = vec![None; n];
-        adj[output.id as usize] = Some(t.value_tensor(output.id).ones_like());
-        for id in (0..n).rev() {
-            let Some(g) = adj[id].take() else { continue };
-            if !t.nodes[id].grad {
-                continue;
+        let on_host = (0..=output.id as usize).all(|id| {
+            let node = &t.nodes[id];
+            !node.grad || node.fused || matches!(node.op, Op::Leaf) || matches!(node.op, Op::SumData(a) if t.nodes[a as usize].fused)
+        });
+        if t.fuse && on_host {
+            host_backward(t, output.id, inputs)
+        } else {
+            tensor_backward(t, output, inputs).into_iter().map(|g| host_of(g).0).collect()
+        }
+    })
+}
+
+/// The reverse sweep with adjoints as tensors, one backend operation per step.
+fn tensor_backward<B: Backend>(t: &mut Tape<B>, output: Batched<B>, inputs: &[Batched<B>]) -> Vec<Tensor<B, 2>> {
+    let n = output.id as usize + 1;
+    let mut adj: Vec<Option<Tensor<B, 2>>> = vec![None; n];
+    adj[output.id as usize] = Some(t.value_tensor(output.id).ones_like());
+    for id in (0..n).rev() {
+        let Some(g) = adj[id].take() else { continue };
+        if !t.nodes[id].grad {
+            continue;
+        }
+        if t.nodes[id].fused {
+            // An evaluated fused node that a gradient reached: the sweep through its
+            // region, in one pass.
+            for (to, d) in fused_backward_tensors(t, id as u32, g) {
+                accumulate(t, &mut adj, to, d);
             }
-            if t.nodes[id].fused {
-                // An evaluated fused node that a gradient reached: the sweep through its
-                // region, in one pass.
-                for (to, d) in fused_backward(t, id as u32, g) {
+            continue;
+        }
+        if let Op::SumData(a) = t.nodes[id].op {
+            if t.nodes[a as usize].fused {
+                // The fused region's own sweep, in one pass; it hands back the adjoints
+                // of the values it read from outside.
+                for (to, d) in fused_backward_tensors(t, a, g) {
                     accumulate(t, &mut adj, to, d);
                 }
                 continue;
             }
-            if let Op::SumData(a) = t.nodes[id].op {
-                if t.nodes[a as usize].fused {
-                    // The fused region's own sweep, in one pass; it hands back the adjoints
-                    // of the values it read from outside.
-                    for (to, d) in fused_backward(t, a, g) {
-                        accumulate(t, &mut adj, to, d);
-                    }
-                    continue;
-                }
+        }
+        let t: &Tape<B> = t;
+        let send = |to: u32, d: Tensor<B, 2>, adj: &mut Vec<Option<Tensor<B, 2>>>| accumulate(t, adj, to, d);
+        let out = || t.ready_tensor(id as u32);
+        let node = &t.nodes[id];
+        match node.op {
+            Op::Leaf => {
+                // An input: keep its adjoint for the caller.
+                adj[id] = Some(g);
             }
-            let t: &Tape<B> = t;
-            let send = |to: u32, d: Tensor<B, 2>, adj: &mut Vec<Option<Tensor<B, 2>>>| accumulate(t, adj, to, d);
-            let out = || t.ready_tensor(id as u32);
-            let node = &t.nodes[id];
-            match node.op {
-                Op::Leaf => {
-                    // An input: keep its adjoint for the caller.
-                    adj[id] = Some(g);
-                }
-                Op::Add(a, b) => {
-                    send(a, g.clone(), &mut adj);
-                    send(b, g, &mut adj);
-                }
-                Op::Sub(a, b) => {
-                    send(a, g.clone(), &mut adj);
-                    send(b, g.neg(), &mut adj);
-                }
-                Op::Mul(a, b) => {
-                    let (va, vb) = (t.ready_tensor(a), t.ready_tensor(b));
-                    send(a, g.clone() * vb, &mut adj);
-                    send(b, g * va, &mut adj);
-                }
-                Op::Div(a, b) => {
-                    let vb = t.ready_tensor(b);
-                    let ga = g / vb;
-                    // d(a/b)/db = -(a/b)/b
-                    send(b, ga.clone().neg() * out(), &mut adj);
-                    send(a, ga, &mut adj);
-                }
-                Op::Scale(a, s) => send(a, g.mul_scalar(s), &mut adj),
-                Op::Shift(a, _) => send(a, g, &mut adj),
-                Op::Exp(a) => send(a, g * out(), &mut adj),
-                Op::Ln(a) => send(a, g / t.ready_tensor(a), &mut adj),
-                Op::Ln1p(a) => send(a, g / t.ready_tensor(a).add_scalar(1.0), &mut adj),
-                Op::Sqrt(a) => send(a, g / out().mul_scalar(2.0), &mut adj),
-                Op::Powf(a, p) => send(a, g * t.ready_tensor(a).powf_scalar(p - 1.0).mul_scalar(p), &mut adj),
-                Op::Sin(a) => send(a, g * t.ready_tensor(a).cos(), &mut adj),
-                Op::Cos(a) => send(a, g * t.ready_tensor(a).sin().neg(), &mut adj),
-                Op::Tanh(a) => {
-                    let y = out();
-                    send(a, g * (y.clone() * y).neg().add_scalar(1.0), &mut adj);
-                }
-                Op::Atan(a) => {
-                    let x = t.ready_tensor(a);
-                    send(a, g / (x.clone() * x).add_scalar(1.0), &mut adj);
-                }
-                Op::Abs(a) => send(a, g * t.ready_tensor(a).sign(), &mut adj),
-                Op::LnGamma(a) => {
-                    let psi = node.aux.clone().expect("ψ stored with a differentiated ln Γ");
-                    send(a, g * psi, &mut adj);
-                }
-                Op::SumData(a) => {
-                    let cols = t.shape(a)[1];
-                    send(a, g.repeat_dim(1, cols), &mut adj);
-                }
+            Op::Add(a, b) => {
+                send(a, g.clone(), &mut adj);
+                send(b, g, &mut adj);
+            }
+            Op::Sub(a, b) => {
+                send(a, g.clone(), &mut adj);
+                send(b, g.neg(), &mut adj);
+            }
+            Op::Mul(a, b) => {
+                let (va, vb) = (t.ready_tensor(a), t.ready_tensor(b));
+                send(a, g.clone() * vb, &mut adj);
+                send(b, g * va, &mut adj);
+            }
+            Op::Div(a, b) => {
+                let vb = t.ready_tensor(b);
+                let ga = g / vb;
+                // d(a/b)/db = -(a/b)/b
+                send(b, ga.clone().neg() * out(), &mut adj);
+                send(a, ga, &mut adj);
+            }
+            Op::Scale(a, s) => send(a, g.mul_scalar(s), &mut adj),
+            Op::Shift(a, _) => send(a, g, &mut adj),
+            Op::Exp(a) => send(a, g * out(), &mut adj),
+            Op::Ln(a) => send(a, g / t.ready_tensor(a), &mut adj),
+            Op::Ln1p(a) => send(a, g / t.ready_tensor(a).add_scalar(1.0), &mut adj),
+            Op::Sqrt(a) => send(a, g / out().mul_scalar(2.0), &mut adj),
+            Op::Powf(a, p) => send(a, g * t.ready_tensor(a).powf_scalar(p - 1.0).mul_scalar(p), &mut adj),
+            Op::Sin(a) => send(a, g * t.ready_tensor(a).cos(), &mut adj),
+            Op::Cos(a) => send(a, g * t.ready_tensor(a).sin().neg(), &mut adj),
+            Op::Tanh(a) => {
+                let y = out();
+                send(a, g * (y.clone() * y).neg().add_scalar(1.0), &mut adj);
+            }
+            Op::Atan(a) => {
+                let x = t.ready_tensor(a);
+                send(a, g / (x.clone() * x).add_scalar(1.0), &mut adj);
+            }
+            Op::Abs(a) => send(a, g * t.ready_tensor(a).sign(), &mut adj),
+            Op::LnGamma(a) => {
+                let psi = node.aux.clone().expect("ψ stored with a differentiated ln Γ");
+                send(a, g * psi, &mut adj);
+            }
+            Op::SumData(a) => {
+                let cols = t.shape(a)[1];
+                send(a, g.repeat_dim(1, cols), &mut adj);
             }
         }
-        inputs
-            .iter()
-            .map(|x| {
-                let rows = t.shape(x.id)[0];
-                adj.get_mut(x.id as usize).and_then(Option::take).unwrap_or_else(|| Tensor::zeros([rows, 1], &t.device))
-            })
-            .collect()
-    })
+    }
+    inputs
+        .iter()
+        .map(|x| {
+            let rows = t.shape(x.id)[0];
+            adj.get_mut(x.id as usize).and_then(Option::take).unwrap_or_else(|| Tensor::zeros([rows, 1], &t.device))
+        })
+        .collect()
 }
 
 /// Adds the adjoint `d` into node `to`'s, summed down to its shape, if a gradient flows there.
@@ -781,20 +794,66 @@ fn accumulate<B: Backend>(t: &Tape<B>, adj: &mut [Option<Tensor<B, 2>>], to: u32
     });
 }
 
-/// The reverse sweep through the fused region ending at `root`, for the adjoint `g` of its
-/// sum over the data: the adjoints of the region's operands from outside it.
-fn fused_backward<B: Backend>(t: &mut Tape<B>, root: u32, g: Tensor<B, 2>) -> Vec<(u32, Tensor<B, 2>)> {
-    let (g, _) = host_of(g);
-    let g_row = |i: usize| (if g.len() == 1 { g[0] } else { g[i] }) as f32;
-    let (external, accs) = t.with_region_grads(root, |region, external| (external.to_vec(), region.backward(g_row)));
-    external
+/// The reverse sweep through the fused region ending at `root` from the adjoint `g` of its
+/// sum over the data (one value per row, or one) or of each of its values (column by
+/// column): the adjoints of the region's operands from outside it, shaped like them (full
+/// ones column by column).
+fn fused_backward<B: Backend>(t: &mut Tape<B>, root: u32, g: &[f32]) -> Vec<(u32, Vec<f32>)> {
+    let [rows, cols] = t.shape(root);
+    let g = if cols > 1 && g.len() == rows * cols { Adjoint::PerElement(g) } else { Adjoint::PerRow(g) };
+    let (external, accs) = t.with_region_grads(root, |region, external| (external.to_vec(), region.backward(g)));
+    external.into_iter().zip(accs).map(|(id, acc)| (id, acc.into_iter().map(|x| x as f32).collect())).collect()
+}
+
+/// [`fused_backward`] from and to tensors (row-major).
+fn fused_backward_tensors<B: Backend>(t: &mut Tape<B>, root: u32, g: Tensor<B, 2>) -> Vec<(u32, Tensor<B, 2>)> {
+    let (g, [r, c]) = host_of(g);
+    let g: Vec<f32> = g.into_iter().map(|x| x as f32).collect();
+    let g = if r > 1 && c > 1 { transpose(&g, r, c) } else { g };
+    fused_backward(t, root, &g)
         .into_iter()
-        .zip(accs)
         .map(|(id, acc)| {
             let [r, c] = t.shape(id);
-            // Full accumulators come column by column, like full operands.
             let acc = if r > 1 && c > 1 { transpose(&acc, c, r) } else { acc };
-            (id, t.tensor(r, c, &acc))
+            (id, t.tensor_f32(r, c, acc))
+        })
+        .collect()
+}
+
+/// The gradients by a sweep that keeps every adjoint on the host, where the tape fuses and
+/// every node a gradient flows through is an input, a fused node or the sum of one: the
+/// fused passes compute all of it, and no Burn operation runs.
+fn host_backward<B: Backend>(t: &mut Tape<B>, output: u32, inputs: &[Batched<B>]) -> Vec<Vec<f64>> {
+    let n = output as usize + 1;
+    let mut adj: Vec<Option<Vec<f32>>> = vec![None; n];
+    let [r, c] = t.shape(output);
+    adj[output as usize] = Some(vec![1.0; r * c]);
+    for id in (0..n).rev() {
+        let Some(g) = adj[id].take() else { continue };
+        let node = &t.nodes[id];
+        if !node.grad {
+            continue;
+        }
+        let root = match node.op {
+            _ if node.fused => id as u32,
+            Op::SumData(a) => a,
+            _ => {
+                adj[id] = Some(g);
+                continue;
+            }
+        };
+        for (to, d) in fused_backward(t, root, &g) {
+            match &mut adj[to as usize] {
+                Some(s) => s.iter_mut().zip(&d).for_each(|(s, d)| *s += d),
+                slot @ None => *slot = Some(d),
+            }
+        }
+    }
+    inputs
+        .iter()
+        .map(|x| match adj[x.id as usize].take() {
+            Some(g) => g.into_iter().map(f64::from).collect(),
+            None => vec![0.0; t.shape(x.id)[0]],
         })
         .collect()
 }
