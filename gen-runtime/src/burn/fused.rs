@@ -390,6 +390,33 @@ impl Region<'_> {
     /// the region that has an accumulator, by accumulator index, shaped like the operand (1,
     /// rows, cols or rows × cols values, the last column by column).
     pub(crate) fn backward(&self, g: Adjoint<'_>) -> Vec<Vec<f64>> {
+        self.sweep(g).1
+    }
+
+    /// The root's sums over the columns and the adjoints of [`Region::backward`] for a unit
+    /// adjoint of every row's sum, in one pass; `None` where an operand from outside the
+    /// region mixes rows (a scalar or a `[1, cols]` value a gradient flows into), whose
+    /// adjoint a later per-row adjoint could not scale.
+    ///
+    /// A reverse sweep is linear in its starting adjoint, and each row's sum depends on that
+    /// row's operands only, so the adjoints for any per-row adjoint `g` are these scaled row
+    /// by row: a gradient computed this way needs no second pass over the data.
+    pub(crate) fn sums_and_unit_gradients(&self) -> Option<(Vec<f32>, Vec<Vec<f64>>)> {
+        let mixes = self
+            .nodes
+            .iter()
+            .flat_map(|n| [Some(n.a), n.b])
+            .flatten()
+            .any(|src| matches!(src, Src::Scalar(_, Some(_)) | Src::Col(_, Some(_))));
+        if mixes {
+            return None;
+        }
+        let (sums, accs) = self.sweep(Adjoint::PerRow(&[1.0]));
+        Some((sums.into_iter().map(|s| s as f32).collect(), accs))
+    }
+
+    /// The reverse sweep: the root's row sums (for a per-row adjoint) and the adjoints.
+    fn sweep(&self, g: Adjoint<'_>) -> (Vec<f64>, Vec<Vec<f64>>) {
         let mut accs: Vec<Vec<f64>> = Vec::new();
         for src in self.nodes.iter().flat_map(|n| [Some(n.a), n.b]).flatten() {
             let (acc, len) = match src {
@@ -406,12 +433,12 @@ impl Region<'_> {
                 accs[acc] = vec![0.0; len];
             }
         }
-        backward_into(self, g, &mut accs);
-        accs
+        let sums = backward_into(self, g, &mut accs);
+        (sums, accs)
     }
 
     #[inline(always)]
-    fn backward_into_inline(&self, g: Adjoint<'_>, accs: &mut [Vec<f64>]) {
+    fn backward_into_inline(&self, g: Adjoint<'_>, accs: &mut [Vec<f64>]) -> Vec<f64> {
         // The tail passes a sum in closed form, so it applies to an adjoint of the sum only.
         let (core, tail) = match g {
             Adjoint::PerRow(_) => self.peel(),
@@ -431,7 +458,8 @@ impl Region<'_> {
         for (i, g) in g_core.iter_mut().enumerate() {
             *g = tail.iter().fold(f64::from(g_row(i)), |g, step| g * step.affine(i).0) as f32;
         }
-        let mut core_sums = vec![0.0f64; if tail.is_empty() { 0 } else { self.rows }];
+        let per_row = matches!(g, Adjoint::PerRow(_));
+        let mut core_sums = vec![0.0f64; if per_row { self.rows } else { 0 }];
         // Which adjoint buffers hold a value in the current block: the first contribution
         // writes, later ones add, so no buffer is cleared. Row operands' adjoints gather in f32
         // over a block's columns and widen into `accs` once per block.
@@ -448,7 +476,7 @@ impl Region<'_> {
             let len = BLOCK.min(self.rows - i0);
             for j in 0..self.cols {
                 self.forward_block(&mut vals, n, i0, j, len);
-                if !tail.is_empty() {
+                if per_row {
                     add_into(&mut core_sums[i0..i0 + len], &vals[core * BLOCK..core * BLOCK + len]);
                 }
                 written.fill(false);
@@ -521,12 +549,14 @@ impl Region<'_> {
         }
         // The tail's own operands, row by row: sums[l] is the sum entering step l.
         let mut sums = vec![0.0f64; tail.len() + 1];
-        for i in 0..if tail.is_empty() { 0 } else { self.rows } {
-            sums[tail.len()] = core_sums[i];
+        let mut root_sums = Vec::with_capacity(core_sums.len());
+        for (i, &core_sum) in core_sums.iter().enumerate() {
+            sums[tail.len()] = core_sum;
             for (l, step) in tail.iter().enumerate().rev() {
                 let (m, c) = step.affine(i);
                 sums[l] = m * sums[l + 1] + c * self.cols as f64;
             }
+            root_sums.push(sums[0]);
             let mut g_out = f64::from(g_row(i));
             for (l, step) in tail.iter().enumerate() {
                 if let Some(src @ (Src::Scalar(_, Some(acc)) | Src::Row(_, Some(acc)))) = step.v {
@@ -536,6 +566,7 @@ impl Region<'_> {
                 g_out *= step.affine(i).0;
             }
         }
+        root_sums
     }
 }
 
@@ -548,8 +579,8 @@ fn row_sums<'a, 'r>(region: &'r Region<'a>) -> Vec<f32> {
 }
 
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn backward_into<'a, 'r, 'g>(region: &'r Region<'a>, g: Adjoint<'g>, accs: &mut [Vec<f64>]) {
-    region.backward_into_inline(g, accs);
+fn backward_into<'a, 'r, 'g>(region: &'r Region<'a>, g: Adjoint<'g>, accs: &mut [Vec<f64>]) -> Vec<f64> {
+    region.backward_into_inline(g, accs)
 }
 
 /// A step of a region's tail: the sum over the columns of `op(reg, v)` (or `op(v, reg)`) is

@@ -124,6 +124,10 @@ struct Node<B: Backend> {
     /// The value on the host, for nodes that fused passes read (column by column where the
     /// node is `[rows, cols]`).
     host: Option<Vec<f32>>,
+    /// For the sum of a differentiated fused region: the adjoints of the region's operands
+    /// for a unit adjoint of each row's sum, computed with the sum (see
+    /// `Region::sums_and_unit_gradients`).
+    unit_gradients: Option<Vec<(u32, Vec<f64>)>>,
 }
 
 /// The tensors of one batched run.
@@ -173,7 +177,7 @@ fn broadcast(a: [usize; 2], b: [usize; 2]) -> [usize; 2] {
 impl<B: Backend> Tape<B> {
     fn push_node(&mut self, val: Option<Val<B>>, shape: [usize; 2], op: Op, grad: bool) -> Batched<B> {
         let id = u32::try_from(self.nodes.len()).expect("more than 2^32 values in one batched run");
-        self.nodes.push(Node { val, shape, op, grad, fused: false, aux: None, host: None });
+        self.nodes.push(Node { val, shape, op, grad, fused: false, aux: None, host: None, unit_gradients: None });
         Batched { id, _backend: PhantomData }
     }
 
@@ -396,9 +400,15 @@ impl<B: Backend> Batched<B> {
                 return None;
             }
             let grad = node.grad;
-            let sums = t.with_region(self.id, |r| r.row_sums());
+            let (sums, unit_gradients) =
+                t.with_region_grads(self.id, |r, external| match grad.then(|| r.sums_and_unit_gradients()).flatten() {
+                    Some((sums, accs)) => (sums, Some(external.iter().copied().zip(accs).collect())),
+                    None => (r.row_sums(), None),
+                });
             let v = t.tensor_f32(sums.len(), 1, sums);
-            Some(t.push(Val::T(v), Op::SumData(self.id), grad))
+            let out = t.push(Val::T(v), Op::SumData(self.id), grad);
+            t.nodes[out.id as usize].unit_gradients = unit_gradients;
+            Some(out)
         });
         fused.unwrap_or_else(|| unary(self, Op::SumData, |x| x, |x| x.sum_dim(1)))
     }
@@ -820,6 +830,12 @@ fn fused_backward_tensors<B: Backend>(t: &mut Tape<B>, root: u32, g: Tensor<B, 2
         .collect()
 }
 
+/// `unit` (per row, or per element column by column, over `rows` rows) times the per-row
+/// adjoint `g` (one value per row, or one).
+fn scale_rows(unit: &[f64], g: &[f32], rows: usize) -> Vec<f32> {
+    unit.iter().enumerate().map(|(k, &u)| (u * f64::from(g[if g.len() == 1 { 0 } else { k % rows }])) as f32).collect()
+}
+
 /// The gradients by a sweep that keeps every adjoint on the host, where the tape fuses and
 /// every node a gradient flows through is an input, a fused node or the sum of one: the
 /// fused passes compute all of it, and no Burn operation runs.
@@ -842,7 +858,11 @@ fn host_backward<B: Backend>(t: &mut Tape<B>, output: u32, inputs: &[Batched<B>]
                 continue;
             }
         };
-        for (to, d) in fused_backward(t, root, &g) {
+        let contributions = match &node.unit_gradients {
+            Some(units) => units.iter().map(|(to, unit)| (*to, scale_rows(unit, &g, t.shape(*to)[0]))).collect(),
+            None => fused_backward(t, root, &g),
+        };
+        for (to, d) in contributions {
             match &mut adj[to as usize] {
                 Some(s) => s.iter_mut().zip(&d).for_each(|(s, d)| *s += d),
                 slot @ None => *slot = Some(d),
