@@ -179,6 +179,13 @@ fn wrong_data_length_names_the_address() {
 }
 
 #[test]
+fn no_particles_is_an_error() {
+    let (xs, obs) = polynomial_data(10);
+    let err = Engine::<Cpu>::default().importance_log_weights(&polynomial(&xs, 0.3), &obs, 0, Key::new(0)).unwrap_err();
+    assert!(matches!(err, GenError::BadArguments { .. }), "{err:?}");
+}
+
+#[test]
 fn bad_gradient_buffers_are_an_error() {
     let (xs, obs) = polynomial_data(20);
     let target = LogDensity::new(&polynomial(&xs, 0.3), &obs, &select!["a", "b", "c"], Key::new(0)).unwrap();

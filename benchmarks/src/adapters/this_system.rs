@@ -1,19 +1,20 @@
 //! This system's rows: the `#[gen]` models of [`models`] run by gen-runtime's inference, on
-//! the native engine (`gen-native`) and, once it exists, the Burn engine (`gen-burn`, skipped
-//! with the reason until then).
+//! the native engine (`gen-native`) and on the Burn engine (`gen-burn`, burn-flex on the CPU:
+//! importance sampling, the batched workload it is built for; its samplers come later).
 //!
 //! Each timed call is the whole inference call a user makes, target construction included
 //! (building the gradient target, the observations' choice map is built once per
 //! configuration like the handcoded row's data).
 
 use anyhow::bail;
+use gen_runtime::burn::{Cpu, Engine as BurnEngine};
 use gen_runtime::inference::{self, HmcConfig, Resampling, SmcConfig};
 use gen_runtime::prelude::*;
 use gen_runtime::{LogDensity, Part};
 
 use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::{BetaBernoulliData, DataSet, HmmData, LgssmData, PolynomialData};
-use crate::models::{Method, Model, Repeats, Task};
+use crate::models::{Device, Method, Model, Repeats, Task};
 use crate::timing::{measure_in_process, Measured};
 
 /// The benchmark models in the modeling language, as a user would write them.
@@ -108,35 +109,47 @@ impl Adapter for ThisSystem {
     }
 
     fn supports(&self, model: Model, method: Method) -> bool {
-        matches!(
-            (model, method),
-            (Model::Polynomial, Method::Is | Method::Hmc) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
-        )
+        match self.engine {
+            Engine::Native => matches!(
+                (model, method),
+                (Model::Polynomial, Method::Is | Method::Hmc) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
+            ),
+            // The HMM's latent states are discrete, which a batched run cannot carry, and HMC
+            // and the particle filter have no batched driver on this engine yet.
+            Engine::Burn => matches!((model, method), (Model::Polynomial | Model::BetaBernoulli, Method::Is)),
+        }
     }
 
     fn availability(&self) -> Availability {
+        let version = concat!("gen-runtime ", env!("CARGO_PKG_VERSION"));
         match self.engine {
-            Engine::Native => Availability::Available { version: concat!("gen-runtime ", env!("CARGO_PKG_VERSION")).to_owned() },
-            Engine::Burn => Availability::Skipped { reason: "the Burn engine is not implemented yet".to_owned() },
+            Engine::Native => Availability::Available { version: version.to_owned() },
+            Engine::Burn => Availability::Available { version: format!("{version}, burn-flex 0.21 (CPU)") },
         }
     }
 
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
-        if self.engine == Engine::Burn {
-            bail!("the Burn engine is not implemented yet ({})", task.config.label());
-        }
         let config = &task.config;
         let particles = || config.n_particles.ok_or_else(|| anyhow::anyhow!("{} needs --n-particles", config.label()));
-        let (repeats, seed) = (task.repeats, task.seed);
+        let (repeats, seed, engine) = (task.repeats, task.seed, self.engine);
+        let device = match engine {
+            Engine::Native => Device::Cpu,
+            Engine::Burn => task.device,
+        };
+        if device == Device::Cuda && !cfg!(feature = "cuda") {
+            bail!("gen-burn on CUDA needs the benchmarks binary built with `--features cuda`");
+        }
         let (measured, quality) = match (task.data.as_ref(), config.method) {
-            (DataSet::Polynomial(d), Method::Is) => polynomial_is(d, particles()?, repeats, seed)?,
-            (DataSet::BetaBernoulli(d), Method::Is) => beta_bernoulli_is(d, particles()?, repeats, seed)?,
+            (DataSet::Polynomial(d), Method::Is) => polynomial_is(d, particles()?, engine, device, repeats, seed)?,
+            (DataSet::BetaBernoulli(d), Method::Is) => beta_bernoulli_is(d, particles()?, engine, device, repeats, seed)?,
             (DataSet::Polynomial(d), Method::Hmc) => polynomial_hmc(d, &config.hmc.unwrap_or_default(), repeats, seed)?,
             (DataSet::Hmm(d), Method::Smc) => hmm_smc(d, particles()?, repeats, seed)?,
             (DataSet::Lgssm(d), Method::Smc) => lgssm_smc(d, particles()?, repeats, seed)?,
             _ => bail!("{} does not implement {}", self.name(), config.label()),
         };
-        Ok(in_process_result(measured, quality))
+        let mut result = in_process_result(measured, quality);
+        result.device = device.as_str().to_owned();
+        Ok(result)
     }
 }
 
@@ -165,18 +178,42 @@ fn is_quality(m: Measured<anyhow::Result<gen_runtime::Particles>>, latents: &[&'
     Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
 }
 
-fn polynomial_is(d: &PolynomialData, n: usize, repeats: Repeats, seed: u64) -> Timed {
-    let obs = choicemap! { "ys" => d.y.clone() };
-    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
-    let m = measure_in_process(repeats, seed, |s| Ok(inference::importance_sampling(&call, &obs, n, Key::new(s))?))?;
-    is_quality(m, &["a", "b", "c"])
+/// Importance sampling with the prior as proposal on `engine` and `device`: the timed call is
+/// the one a user makes there.
+fn importance<G: GenerativeFunction>(
+    call: &Call<G>,
+    obs: &ChoiceMap,
+    n: usize,
+    (engine, device): (Engine, Device),
+    repeats: Repeats,
+    seed: u64,
+) -> Result<Measured<anyhow::Result<gen_runtime::Particles>>, crate::interrupt::Interrupted> {
+    let cpu = BurnEngine::<Cpu>::default();
+    #[cfg(feature = "cuda")]
+    let cuda = (device == Device::Cuda).then(BurnEngine::<gen_runtime::burn::Cuda>::default);
+    measure_in_process(repeats, seed, |s| {
+        let key = Key::new(s);
+        Ok(match (engine, device) {
+            (Engine::Native, _) => inference::importance_sampling(call, obs, n, key)?,
+            (Engine::Burn, Device::Cpu) => cpu.importance_log_weights(call, obs, n, key)?,
+            #[cfg(feature = "cuda")]
+            (Engine::Burn, Device::Cuda) => cuda.as_ref().expect("made for cuda").importance_log_weights(call, obs, n, key)?,
+            #[cfg(not(feature = "cuda"))]
+            (Engine::Burn, Device::Cuda) => unreachable!("run() refuses cuda without the feature"),
+        })
+    })
 }
 
-fn beta_bernoulli_is(d: &BetaBernoulliData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+fn polynomial_is(d: &PolynomialData, n: usize, engine: Engine, device: Device, repeats: Repeats, seed: u64) -> Timed {
+    let obs = choicemap! { "ys" => d.y.clone() };
+    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
+    is_quality(importance(&call, &obs, n, (engine, device), repeats, seed)?, &["a", "b", "c"])
+}
+
+fn beta_bernoulli_is(d: &BetaBernoulliData, n: usize, engine: Engine, device: Device, repeats: Repeats, seed: u64) -> Timed {
     let obs = choicemap! { "ys" => d.y.iter().map(|y| *y == 1).collect::<Vec<bool>>() };
     let call = models::beta_bernoulli(d.y.len(), d.alpha, d.beta);
-    let m = measure_in_process(repeats, seed, |s| Ok(inference::importance_sampling(&call, &obs, n, Key::new(s))?))?;
-    is_quality(m, &["p"])
+    is_quality(importance(&call, &obs, n, (engine, device), repeats, seed)?, &["p"])
 }
 
 fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {

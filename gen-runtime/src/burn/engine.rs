@@ -92,7 +92,8 @@ impl<B: Backend> Engine<B> {
     /// example) gets weight -inf and is counted in [`Particles::non_finite`].
     ///
     /// # Errors
-    /// Those of [`Call::generate`] on the first particle; [`GenError::Unsupported`] where the
+    /// [`GenError::BadArguments`] for no particles; those of [`Call::generate`] on the first
+    /// particle; [`GenError::Unsupported`] where the
     /// model's control flow depends on a random choice or it samples a discrete or vector
     /// latent (a batched value cannot steer control flow); [`GenError::WrongLength`] where a
     /// data vector and its observations differ in length.
@@ -103,6 +104,7 @@ impl<B: Backend> Engine<B> {
         n_particles: usize,
         key: Key,
     ) -> Result<Particles, GenError> {
+        crate::inference::importance::check_count("Engine::importance_log_weights", n_particles)?;
         let (plan, addresses, _) = is_plan(call, observations, key)?;
         let width = widest(plan.iter().filter_map(|s| match &s.action {
             IsAction::Observed(v) => Some(v),

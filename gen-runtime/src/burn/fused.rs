@@ -460,6 +460,8 @@ impl Region<'_> {
         }
         let per_row = matches!(g, Adjoint::PerRow(_));
         let mut core_sums = vec![0.0f64; if per_row { self.rows } else { 0 }];
+        // The core's sums gather in f32 over a block's columns, like Burn's own sums.
+        let mut core_block = vec![0.0f32; BLOCK];
         // Which adjoint buffers hold a value in the current block: the first contribution
         // writes, later ones add, so no buffer is cleared. Row operands' adjoints gather in f32
         // over a block's columns and widen into `accs` once per block.
@@ -477,7 +479,9 @@ impl Region<'_> {
             for j in 0..self.cols {
                 self.forward_block(&mut vals, n, i0, j, len);
                 if per_row {
-                    add_into(&mut core_sums[i0..i0 + len], &vals[core * BLOCK..core * BLOCK + len]);
+                    for (s, &v) in core_block[..len].iter_mut().zip(&vals[core * BLOCK..core * BLOCK + len]) {
+                        *s += v;
+                    }
                 }
                 written.fill(false);
                 adj[core * BLOCK..core * BLOCK + len].copy_from_slice(match g {
@@ -537,6 +541,10 @@ impl Region<'_> {
                         }
                     }
                 }
+            }
+            if per_row {
+                add_into(&mut core_sums[i0..i0 + len], &core_block[..len]);
+                core_block.fill(0.0);
             }
             for (acc, slot) in row_adj.iter_mut().enumerate() {
                 if let Some((buf, w)) = slot {

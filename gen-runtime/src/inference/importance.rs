@@ -110,7 +110,7 @@ impl Particles {
     }
 }
 
-fn check_count(function: &'static str, n: usize) -> Result<(), GenError> {
+pub(crate) fn check_count(function: &'static str, n: usize) -> Result<(), GenError> {
     if n == 0 {
         return Err(GenError::BadArguments { function, message: "the number of particles must be at least 1".into() });
     }
