@@ -331,13 +331,26 @@ impl Region<'_> {
             }
             i0 += len;
         }
-        for (i, s) in sums.iter_mut().enumerate() {
-            for step in tail.iter().rev() {
-                let (m, c) = step.affine(i);
-                *s = m * *s + c * self.cols as f64;
-            }
+        let levels = self.tail_sums(&tail, sums);
+        levels[0].iter().map(|&s| s as f32).collect()
+    }
+
+    /// The sums entering each step of `tail`, from the core's: `levels[l]` enters step `l`,
+    /// `levels[tail.len()]` is `core`, `levels[0]` the root's sums.
+    fn tail_sums(&self, tail: &[Step<'_>], core: Vec<f64>) -> Vec<Vec<f64>> {
+        let affine: Vec<(Vec<f64>, Vec<f64>)> = tail.iter().map(|step| step.affine(self.rows)).collect();
+        self.tail_sums_with(tail, &affine, core)
+    }
+
+    fn tail_sums_with(&self, tail: &[Step<'_>], affine: &[(Vec<f64>, Vec<f64>)], core: Vec<f64>) -> Vec<Vec<f64>> {
+        let cols = self.cols as f64;
+        let mut levels = vec![Vec::new(); tail.len() + 1];
+        levels[tail.len()] = core;
+        for l in (0..tail.len()).rev() {
+            let (m, c) = &affine[l];
+            levels[l] = levels[l + 1].iter().zip(m.iter().zip(c)).map(|(s, (m, c))| m * s + c * cols).collect();
         }
-        sums.into_iter().map(|s| s as f32).collect()
+        levels
     }
 
     /// Splits the root's chain of operations with a per-row constant (a shift or scaling by
@@ -454,10 +467,15 @@ impl Region<'_> {
         let mut tmp = vec![0.0f32; BLOCK];
         // Per row: the adjoint of the core's sum (the tail's multipliers applied to the
         // root's), and the core's sum, which the tail's own operands need.
-        let mut g_core = vec![0.0f32; if matches!(g, Adjoint::PerRow(_)) { self.rows } else { 0 }];
-        for (i, g) in g_core.iter_mut().enumerate() {
-            *g = tail.iter().fold(f64::from(g_row(i)), |g, step| g * step.affine(i).0) as f32;
+        let affine: Vec<(Vec<f64>, Vec<f64>)> = tail.iter().map(|step| step.affine(self.rows)).collect();
+        let mut g_core: Vec<f64> = match g {
+            Adjoint::PerRow(_) => (0..self.rows).map(|i| f64::from(g_row(i))).collect(),
+            Adjoint::PerElement(_) => Vec::new(),
+        };
+        for (m, _) in &affine {
+            g_core.iter_mut().zip(m).for_each(|(g, m)| *g *= m);
         }
+        let g_core: Vec<f32> = g_core.into_iter().map(|g| g as f32).collect();
         let per_row = matches!(g, Adjoint::PerRow(_));
         let mut core_sums = vec![0.0f64; if per_row { self.rows } else { 0 }];
         // The core's sums gather in f32 over a block's columns, like Burn's own sums.
@@ -555,26 +573,24 @@ impl Region<'_> {
             }
             i0 += len;
         }
-        // The tail's own operands, row by row: sums[l] is the sum entering step l.
-        let mut sums = vec![0.0f64; tail.len() + 1];
-        let mut root_sums = Vec::with_capacity(core_sums.len());
-        for (i, &core_sum) in core_sums.iter().enumerate() {
-            sums[tail.len()] = core_sum;
-            for (l, step) in tail.iter().enumerate().rev() {
-                let (m, c) = step.affine(i);
-                sums[l] = m * sums[l + 1] + c * self.cols as f64;
-            }
-            root_sums.push(sums[0]);
-            let mut g_out = f64::from(g_row(i));
-            for (l, step) in tail.iter().enumerate() {
-                if let Some(src @ (Src::Scalar(_, Some(acc)) | Src::Row(_, Some(acc)))) = step.v {
-                    let at = if matches!(src, Src::Row(..)) { i } else { 0 };
-                    accs[acc][at] += g_out * step.d_operand(i, sums[l + 1], self.cols);
-                }
-                g_out *= step.affine(i).0;
-            }
+        if !per_row {
+            return Vec::new();
         }
-        root_sums
+        // The tail's own operands: levels[l] is the sum entering step l, g_out the adjoint of
+        // step l's result, row by row.
+        let levels = self.tail_sums_with(&tail, &affine, core_sums);
+        let mut g_out: Vec<f64> = (0..self.rows).map(|i| f64::from(g_row(i))).collect();
+        for (l, (step, (m, _))) in tail.iter().zip(&affine).enumerate() {
+            if let Some(src @ (Src::Scalar(_, Some(acc)) | Src::Row(_, Some(acc)))) = step.v {
+                let d = step.d_operand(&levels[l + 1], self.cols);
+                match src {
+                    Src::Row(..) => accs[acc].iter_mut().zip(g_out.iter().zip(&d)).for_each(|(a, (g, d))| *a += g * d),
+                    _ => accs[acc][0] += g_out.iter().zip(&d).map(|(g, d)| g * d).sum::<f64>(),
+                }
+            }
+            g_out.iter_mut().zip(m).for_each(|(g, m)| *g *= m);
+        }
+        levels.into_iter().next().expect("at least the core's level")
     }
 }
 
@@ -600,39 +616,40 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
-    /// The operand's value in row `i`.
-    fn value(&self, i: usize) -> f64 {
+    /// The operand's value in each of `rows` rows.
+    fn values(&self, rows: usize) -> Vec<f64> {
         match self.v {
-            Some(Src::Scalar(x, _)) => f64::from(x),
-            Some(Src::Row(r, _)) => f64::from(r[i]),
-            _ => 0.0,
+            Some(Src::Scalar(x, _)) => vec![f64::from(x); rows],
+            Some(Src::Row(r, _)) => r.iter().map(|&x| f64::from(x)).collect(),
+            _ => vec![0.0; rows],
         }
     }
 
-    /// (m, c) in row `i`.
-    fn affine(&self, i: usize) -> (f64, f64) {
-        let v = self.value(i);
+    /// (m, c) row by row.
+    fn affine(&self, rows: usize) -> (Vec<f64>, Vec<f64>) {
+        let v = self.values(rows);
+        let fill = |x: f64| vec![x; rows];
         match (self.op, self.reg_first) {
-            (EOp::Scale(s), _) => (f64::from(s), 0.0),
-            (EOp::Shift(c), _) => (1.0, f64::from(c)),
-            (EOp::Add, _) => (1.0, v),
-            (EOp::Sub, true) => (1.0, -v),
-            (EOp::Sub, false) => (-1.0, v),
-            (EOp::Mul, _) => (v, 0.0),
-            (EOp::Div, _) => (1.0 / v, 0.0),
+            (EOp::Scale(s), _) => (fill(f64::from(s)), fill(0.0)),
+            (EOp::Shift(c), _) => (fill(1.0), fill(f64::from(c))),
+            (EOp::Add, _) => (fill(1.0), v),
+            (EOp::Sub, true) => (fill(1.0), v.into_iter().map(|v| -v).collect()),
+            (EOp::Sub, false) => (fill(-1.0), v),
+            (EOp::Mul, _) => (v, fill(0.0)),
+            (EOp::Div, _) => (v.into_iter().map(|v| 1.0 / v).collect(), fill(0.0)),
             _ => unreachable!("peel makes only these steps"),
         }
     }
 
-    /// d(step's sum)/d(v) in row `i`, given the sum entering the step.
-    fn d_operand(&self, i: usize, inner: f64, cols: usize) -> f64 {
-        let v = self.value(i);
+    /// d(step's sum)/d(v) row by row, given the sums entering the step.
+    fn d_operand(&self, inner: &[f64], cols: usize) -> Vec<f64> {
+        let n = cols as f64;
         match (self.op, self.reg_first) {
-            (EOp::Add, _) | (EOp::Sub, false) => cols as f64,
-            (EOp::Sub, true) => -(cols as f64),
-            (EOp::Mul, _) => inner,
-            (EOp::Div, _) => -inner / (v * v),
-            _ => 0.0,
+            (EOp::Add, _) | (EOp::Sub, false) => vec![n; inner.len()],
+            (EOp::Sub, true) => vec![-n; inner.len()],
+            (EOp::Mul, _) => inner.to_vec(),
+            (EOp::Div, _) => inner.iter().zip(self.values(inner.len())).map(|(s, v)| -s / (v * v)).collect(),
+            _ => vec![0.0; inner.len()],
         }
     }
 }
