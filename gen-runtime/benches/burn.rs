@@ -1,6 +1,8 @@
 //! The Burn engine (burn-flex, CPU) against handcoded Rust and the native engine, in one run:
 //! importance log weights of the polynomial model, and one batched gradient of the log joint
 //! for many chains, with the gradient from the engine's own tape and from Burn's autodiff.
+//! The engine runs fused (its CPU default) and unfused (every step a burn-flex operation, as
+//! on a GPU).
 //!
 //! Run: `cargo bench -p gen-runtime --bench burn`.
 

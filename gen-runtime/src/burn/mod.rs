@@ -30,6 +30,11 @@
 //! # Ok::<(), gen_runtime::GenError>(())
 //! ```
 //!
+//! On the CPU backends the engine fuses: the element-wise work of a batched run is evaluated
+//! in vectorized host passes (one per chain of operations that ends in a sum over the data),
+//! with Burn tensors for its inputs and results; see [`Engine::with_fusion`]. On CUDA every
+//! step is a Burn operation.
+//!
 //! What a batched run cannot do: let a random choice steer control flow (every row must take
 //! the same path; discrete latents and vectors of latent choices are therefore rejected with
 //! [`GenError::Unsupported`](crate::GenError::Unsupported), while observed discrete values
