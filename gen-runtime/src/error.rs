@@ -106,6 +106,14 @@ pub enum GenError {
         /// What is wrong.
         message: String,
     },
+    /// A Burn backend's device could not start (no GPU, no driver library).
+    #[error("the {backend} device is unavailable: {message}")]
+    DeviceUnavailable {
+        /// The backend.
+        backend: &'static str,
+        /// What the backend reported.
+        message: String,
+    },
 }
 
 /// A parameter problem found by a distribution, before the address is known.

@@ -112,7 +112,9 @@ impl Adapter for ThisSystem {
         match self.engine {
             Engine::Native => matches!(
                 (model, method),
-                (Model::Polynomial, Method::Is | Method::Hmc) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
+                (Model::Polynomial, Method::Is | Method::Hmc)
+                    | (Model::BetaBernoulli, Method::Is)
+                    | (Model::Hmm | Model::Lgssm, Method::Smc)
             ),
             // The HMM's latent states are discrete, which a batched run cannot carry, and HMC
             // and the particle filter have no batched driver on this engine yet.
@@ -190,14 +192,17 @@ fn importance<G: GenerativeFunction>(
 ) -> Result<Measured<anyhow::Result<gen_runtime::Particles>>, crate::interrupt::Interrupted> {
     let cpu = BurnEngine::<Cpu>::default();
     #[cfg(feature = "cuda")]
-    let cuda = (device == Device::Cuda).then(BurnEngine::<gen_runtime::burn::Cuda>::default);
+    let cuda = (device == Device::Cuda).then(|| BurnEngine::<gen_runtime::burn::Cuda>::try_new(Default::default()));
     measure_in_process(repeats, seed, |s| {
         let key = Key::new(s);
         Ok(match (engine, device) {
             (Engine::Native, _) => inference::importance_sampling(call, obs, n, key)?,
             (Engine::Burn, Device::Cpu) => cpu.importance_log_weights(call, obs, n, key)?,
             #[cfg(feature = "cuda")]
-            (Engine::Burn, Device::Cuda) => cuda.as_ref().expect("made for cuda").importance_log_weights(call, obs, n, key)?,
+            (Engine::Burn, Device::Cuda) => match cuda.as_ref().expect("made for cuda") {
+                Ok(engine) => engine.importance_log_weights(call, obs, n, key)?,
+                Err(e) => return Err(e.clone().into()),
+            },
             #[cfg(not(feature = "cuda"))]
             (Engine::Burn, Device::Cuda) => unreachable!("run() refuses cuda without the feature"),
         })

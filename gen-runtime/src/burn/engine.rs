@@ -63,6 +63,31 @@ impl<B: Backend> Engine<B> {
         Engine { device, fuse: cpu_backend::<B>() }
     }
 
+    /// The engine on `device`, after checking that the device starts: a backend whose device
+    /// is missing (CUDA without a GPU or driver) fails here with an error instead of panicking
+    /// in the first batched call.
+    ///
+    /// # Errors
+    /// [`GenError::DeviceUnavailable`] with the backend's message.
+    pub fn try_new(device: B::Device) -> Result<Self, GenError> {
+        // Burn's GPU runtimes report a missing driver by panicking (in a device thread, and
+        // then in the caller when the channel closes): catch it at one small tensor.
+        let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            burn_tensor::Tensor::<B, 1>::zeros([1], &device).into_data();
+        }));
+        match probe {
+            Ok(()) => Ok(Engine::new(device)),
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "the backend panicked while starting the device".to_owned());
+                Err(GenError::DeviceUnavailable { backend: std::any::type_name::<B>(), message })
+            }
+        }
+    }
+
     /// The same engine with fusion of element-wise `[rows, data]` work on (`true`) or off.
     /// Off, every arithmetic step is one Burn operation on the backend, as on a GPU; the
     /// `burn` bench measures both. Fusion requires a backend whose tensors can be read on the
