@@ -291,3 +291,29 @@ fn nan_in_a_fused_plate_marks_the_particle() {
         }
     }
 }
+
+#[test]
+fn the_cpu_device_starts() {
+    assert!(Engine::<Cpu>::try_new(Default::default()).is_ok());
+}
+
+/// With `--features cuda`: on a machine with an NVIDIA GPU the CUDA engine gives the native
+/// engine's weights to f32 tolerance; without one, starting it is an error, not a panic.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_engine_matches_native_or_reports_no_device() {
+    use gen_runtime::burn::Cuda;
+    match Engine::<Cuda>::try_new(Default::default()) {
+        Ok(engine) => {
+            let (xs, obs) = polynomial_data(50);
+            let call = polynomial(&xs, 0.3);
+            let native = importance_log_weights(&call, &obs, 2000, Key::new(3)).unwrap();
+            let burn = engine.importance_log_weights(&call, &obs, 2000, Key::new(3)).unwrap();
+            assert_same_particles(&native, &burn, 1.0);
+        }
+        Err(e) => {
+            assert!(matches!(e, GenError::DeviceUnavailable { .. }), "{e:?}");
+            eprintln!("skipped: {e}");
+        }
+    }
+}
