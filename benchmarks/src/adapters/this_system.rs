@@ -126,7 +126,7 @@ impl Adapter for ThisSystem {
         let version = concat!("gen-runtime ", env!("CARGO_PKG_VERSION"));
         match self.engine {
             Engine::Native => Availability::Available { version: version.to_owned() },
-            Engine::Burn => Availability::Available { version: format!("{version}, burn-flex 0.21 (CPU)") },
+            Engine::Burn => Availability::Available { version: format!("{version}, Burn 0.21") },
         }
     }
 

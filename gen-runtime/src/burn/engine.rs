@@ -44,6 +44,20 @@ impl<B: Backend> Default for Engine<B> {
     }
 }
 
+/// A short name for backend `B` in messages.
+fn backend_label<B: Backend>() -> &'static str {
+    let name = std::any::type_name::<B>();
+    if name.contains("Cuda") {
+        "CUDA"
+    } else if name.contains("Flex") {
+        "burn-flex"
+    } else if name.contains("NdArray") {
+        "burn-ndarray"
+    } else {
+        name
+    }
+}
+
 /// Whether `B` is a CPU backend on which fusing pays: its operations run one pass over
 /// memory each, with no fusion of their own.
 fn cpu_backend<B: Backend>() -> bool {
@@ -83,7 +97,8 @@ impl<B: Backend> Engine<B> {
                     .cloned()
                     .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                     .unwrap_or_else(|| "the backend panicked while starting the device".to_owned());
-                Err(GenError::DeviceUnavailable { backend: std::any::type_name::<B>(), message })
+                let message = format!("{message} (the backend's own report, such as a missing driver library, is on stderr)");
+                Err(GenError::DeviceUnavailable { backend: backend_label::<B>(), message })
             }
         }
     }
