@@ -359,8 +359,13 @@ impl<B: Backend> Batched<B> {
     /// A differentiated input with values `xs` (one per particle).
     pub(crate) fn input(xs: &[f64]) -> Self {
         with_tape(|t: &mut Tape<B>| {
-            let v = t.tensor(xs.len(), 1, xs);
-            t.push(Val::T(v), Op::Leaf, true)
+            let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+            let v = t.tensor_f32(xs.len(), 1, host.clone());
+            let out = t.push(Val::T(v), Op::Leaf, true);
+            if t.fuse {
+                t.nodes[out.id as usize].host = Some(host);
+            }
+            out
         })
     }
 
@@ -386,7 +391,18 @@ impl<B: Backend> Batched<B> {
 
     /// The values as `f64`, row-major, with the shape.
     pub(crate) fn to_host(self) -> (Vec<f64>, [usize; 2]) {
-        match self.val() {
+        let val = self.val();
+        let kept = with_tape(|t: &mut Tape<B>| {
+            // A value fused passes read or made is on the host already (a full one stored by
+            // columns, so only narrow ones are read back from there).
+            let node = &t.nodes[self.id as usize];
+            let [rows, cols] = node.shape;
+            node.host.as_ref().filter(|_| rows == 1 || cols == 1).map(|h| (h.iter().map(|&x| f64::from(x)).collect(), node.shape))
+        });
+        if let Some(kept) = kept {
+            return kept;
+        }
+        match val {
             Val::Const(c) => (vec![c], [1, 1]),
             Val::T(x) => host_of(x),
         }
