@@ -13,7 +13,7 @@ use gen_runtime::diagnostics::{ess_bulk, mcse_mean, rank_normalized_split_rhat};
 use gen_runtime::exact::{self, DiscreteHmm, LinearGaussianSsm};
 use gen_runtime::inference::smc::particle_filter_with_proposal;
 use gen_runtime::inference::{
-    hmc, importance_resampling, importance_sampling, mh, nuts, particle_filter, HmcConfig, NutsConfig, SmcConfig,
+    hmc, hmc_batched, importance_resampling, importance_sampling, mh, nuts, particle_filter, HmcConfig, NutsConfig, Rows, SmcConfig,
 };
 use gen_runtime::prelude::*;
 use gen_runtime::{LogDensity, Part};
@@ -117,6 +117,49 @@ fn hmc_and_nuts_on_the_gen_model_match_the_exact_posterior() {
         let rhat = rank_normalized_split_rhat(&samples.column(j)).unwrap();
         assert!(rhat < 1.01, "NUTS {name}: R-hat {rhat}");
     }
+}
+
+/// The lock-step driver is `hmc` step for step: over the native engine's rows it gives the
+/// same draws, statistics and counts, also where trajectories diverge and stop early.
+#[test]
+fn batched_hmc_over_native_rows_is_hmc() {
+    for (n, noise, step) in [(10usize, "1.0", 0.05), (100, "0.05", 0.01)] {
+        let (xs, ys) = polynomial_data(n, noise);
+        let obs = choicemap! { "ys" => ys };
+        let target = LogDensity::new(&polynomial(&xs, noise.parse().unwrap()), &obs, &select!["a", "b", "c"], Key::new(0)).unwrap();
+        let config = HmcConfig {
+            num_warmup: 50,
+            num_samples: 100,
+            step_size: step,
+            num_chains: 3,
+            init: gen_runtime::inference::Init::Uniform(1.0),
+            ..HmcConfig::default()
+        };
+        let batched = hmc_batched(&Rows(&target), &config, Key::new(21)).unwrap();
+        assert_eq!(batched, hmc(&target, &config, Key::new(21)).unwrap(), "n={n}");
+        if n == 100 {
+            assert!(batched.divergences() > 0, "the sharp posterior should make divergent trajectories");
+        }
+    }
+    let (xs, ys) = polynomial_data(10, "1.0");
+    let target = LogDensity::new(&polynomial(&xs, 1.0), &choicemap! { "ys" => ys }, &select!["a", "b", "c"], Key::new(0)).unwrap();
+    let adapting = HmcConfig { adapt_step_size: true, ..HmcConfig::default() };
+    assert!(hmc_batched(&Rows(&target), &adapting, Key::new(1)).is_err());
+}
+
+/// HMC on the Burn engine (four chains as four tensor rows) against the exact posterior.
+#[test]
+fn batched_hmc_on_the_burn_engine_matches_the_exact_posterior() {
+    let (xs, ys) = polynomial_data(10, "1.0");
+    let truth = exact::polynomial(&xs, &ys, 2, 1.0, 1.0).unwrap();
+    let obs = choicemap! { "ys" => ys.clone() };
+    let target = LogDensity::new(&polynomial(&xs, 1.0), &obs, &select!["a", "b", "c"], Key::new(0)).unwrap();
+    let engine = gen_runtime::burn::Engine::<gen_runtime::burn::Cpu>::default();
+    let config = HmcConfig { step_size: 0.05, num_leapfrog: 20, num_chains: 4, ..HmcConfig::default() };
+    let samples = hmc_batched(&engine.target(&target), &config, Key::new(11)).unwrap();
+    assert!(samples.mean_accept_prob() > 0.9, "{}", samples.mean_accept_prob());
+    assert_eq!(samples.divergences(), 0);
+    check_against_exact(&samples, &truth, "HMC on Burn");
 }
 
 #[test]

@@ -116,8 +116,9 @@ impl Adapter for ThisSystem {
                     | (Model::BetaBernoulli, Method::Is)
                     | (Model::Hmm | Model::Lgssm, Method::Smc)
             ),
-            // The HMM's latent states are discrete, which a batched run cannot carry, and HMC
-            // and the particle filter have no batched driver on this engine yet.
+            // The benchmark's HMC is one chain, one tensor row per leapfrog step (see
+            // benchmarks/README.md); the HMM's latent states are discrete, which a batched run
+            // cannot carry, and the particle filter has no batched driver on this engine.
             Engine::Burn => matches!((model, method), (Model::Polynomial | Model::BetaBernoulli, Method::Is)),
         }
     }

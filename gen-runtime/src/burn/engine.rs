@@ -264,6 +264,34 @@ impl<B: Backend> Engine<B> {
     }
 }
 
+/// A model's log density on a Burn engine, evaluated for many chains at once: what
+/// [`hmc_batched`](crate::inference::hmc_batched) runs on. Made by [`Engine::target`].
+pub struct EngineTarget<'a, B: Backend, G: GenerativeFunction> {
+    engine: &'a Engine<B>,
+    target: &'a LogDensity<G>,
+}
+
+impl<B: Backend> Engine<B> {
+    /// `target` on this engine, for the batched samplers.
+    #[must_use]
+    pub fn target<'a, G: GenerativeFunction>(&'a self, target: &'a LogDensity<G>) -> EngineTarget<'a, B, G> {
+        EngineTarget { engine: self, target }
+    }
+}
+
+impl<B: Backend, G: GenerativeFunction> crate::inference::BatchTarget for EngineTarget<'_, B, G>
+where
+    LogDensity<G>: Sync,
+{
+    fn dim(&self) -> usize {
+        self.target.dim()
+    }
+
+    fn log_density_and_gradient_rows(&self, thetas: &[f64], grads: &mut [f64]) -> Result<Vec<f64>, GenError> {
+        self.engine.log_density_and_gradient(self.target, thetas, grads)
+    }
+}
+
 impl<B: AutodiffBackend> Engine<B> {
     /// [`Engine::log_density_and_gradient`] with the gradient from Burn's autodiff instead of
     /// the engine's own tape: kept to measure one against the other (the `burn` bench).

@@ -44,7 +44,7 @@ mod engine;
 mod fused;
 mod tape;
 
-pub use engine::Engine;
+pub use engine::{Engine, EngineTarget};
 pub use tape::Batched;
 
 /// The CPU backend (burn-flex), the default.

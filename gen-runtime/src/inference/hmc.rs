@@ -88,7 +88,7 @@ impl Default for HmcConfig {
 }
 
 impl HmcConfig {
-    fn validate<T: Target + ?Sized>(&self, target: &T) -> Result<(), InferenceError> {
+    pub(crate) fn validate<T: Target + ?Sized>(&self, target: &T) -> Result<(), InferenceError> {
         validate_common(target, self.num_chains, &self.init, self.inv_mass_matrix.as_deref())?;
         require_positive("step_size", self.step_size)?;
         if self.num_leapfrog == 0 {

@@ -41,6 +41,7 @@
 
 pub mod adapt;
 pub mod hmc;
+pub mod hmc_batch;
 pub mod importance;
 pub mod mala;
 pub mod mh;
@@ -51,6 +52,7 @@ pub mod weights;
 
 pub use adapt::{init_stepsize, DualAveraging, WarmupSchedule, WelfordVariance, WindowSettings};
 pub use hmc::{hmc, HmcConfig, DEFAULT_MAX_ENERGY_ERROR};
+pub use hmc_batch::{hmc_batched, BatchTarget, Rows};
 pub use importance::{importance_resampling, importance_sampling, importance_sampling_with_proposal};
 pub use mala::{mala, MalaConfig};
 pub use mh::{mh, mh_with_proposal};
