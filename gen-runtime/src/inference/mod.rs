@@ -9,7 +9,8 @@
 //! (chain `c` draws from `key.split(c)`, so results do not depend on the thread count), and
 //! returns [`Samples`]. Divergences and non-finite densities are counted and rejected, never
 //! panics and never NaN in the draws; bad settings are an [`InferenceError::Config`] naming
-//! the setting.
+//! the setting. [`hmc_batched`] runs HMC's chains in lock step on a [`BatchTarget`], one
+//! batched evaluation per leapfrog step: how chains run on the Burn engine.
 //!
 //! ```
 //! use gen_runtime::diagnostics::{ess_bulk, rank_normalized_split_rhat};
