@@ -286,12 +286,14 @@ impl<B: Backend> Tape<B> {
         ids
     }
 
-    /// Runs `f` on the fused region ending at `root`. The operands from outside the region
-    /// that a gradient flows into are given accumulators in the order of the returned ids.
+    /// Runs `f` on the fused region ending at `root`.
     fn with_region<T>(&mut self, root: u32, f: impl FnOnce(&Region<'_>) -> T) -> T {
         self.with_region_grads(root, |r, _| f(r))
     }
 
+    /// Runs `f` on the fused region ending at `root` and the ids of the operands from outside
+    /// it that a gradient flows into, in the order of their accumulators (`Src`'s index).
+    /// Those operands' values are downloaded (or evaluated) first.
     fn with_region_grads<T>(&mut self, root: u32, f: impl FnOnce(&Region<'_>, &[u32]) -> T) -> T {
         let ids = self.region_ids(root);
         for &id in &ids {
