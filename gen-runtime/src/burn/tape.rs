@@ -213,14 +213,28 @@ impl<B: Backend> Tape<B> {
     /// A node's value, evaluating a fused node first if it has not been.
     fn val(&mut self, id: u32) -> Val<B> {
         if self.nodes[id as usize].val.is_none() {
-            let (values, [rows, cols]) = self.with_region(id, |r| (r.values(), [r.rows, r.cols]));
-            let host = if rows > 1 && cols > 1 { transpose(&values, rows, cols) } else { values.clone() };
-            let t = self.tensor_f32(rows, cols, values);
-            let node = &mut self.nodes[id as usize];
-            node.host = Some(host);
-            node.val = Some(Val::T(t));
+            self.ensure_host(id);
+            let t = self.tensor_from_host(id);
+            self.nodes[id as usize].val = Some(Val::T(t));
         }
-        self.nodes[id as usize].val.clone().expect("evaluated above")
+        self.nodes[id as usize].val.clone().expect("made above")
+    }
+
+    /// A tensor of a node's host values (which a full `[rows, cols]` node keeps by columns).
+    fn tensor_from_host(&self, id: u32) -> Tensor<B, 2> {
+        let node = &self.nodes[id as usize];
+        let host = node.host.as_ref().expect("a node without a tensor has its values on the host");
+        let [rows, cols] = node.shape;
+        let values = if rows > 1 && cols > 1 { transpose(host, cols, rows) } else { host.clone() };
+        self.tensor_f32(rows, cols, values)
+    }
+
+    /// Pushes a node whose value is only on the host (the tensor is made if a Burn operation
+    /// asks for it): what fused runs make for their inputs and results.
+    fn push_host(&mut self, host: Vec<f32>, shape: [usize; 2], op: Op, grad: bool) -> Batched<B> {
+        let out = self.push_node(None, shape, op, grad);
+        self.nodes[out.id as usize].host = Some(host);
+        out
     }
 
     /// The value of a node that is not fused, as a tensor (a constant as a `[1, 1]` one):
@@ -229,7 +243,7 @@ impl<B: Backend> Tape<B> {
         match &self.nodes[id as usize].val {
             Some(Val::Const(c)) => Tensor::full([1, 1], *c, &self.device),
             Some(Val::T(x)) => x.clone(),
-            None => unreachable!("the reverse sweep reads fused values in the fused pass"),
+            None => self.tensor_from_host(id),
         }
     }
 
@@ -249,9 +263,16 @@ impl<B: Backend> Tape<B> {
         Tensor::from_data(TensorData::new(xs, [rows, cols]), &self.device)
     }
 
-    /// Downloads the value of a node that a fused pass reads, once.
+    /// Puts a node's values on the host once: evaluates a fused node's region, or downloads
+    /// a tensor. Full `[rows, cols]` values are kept by columns, as fused passes read them.
     fn ensure_host(&mut self, id: u32) {
         if self.nodes[id as usize].host.is_some() {
+            return;
+        }
+        if self.nodes[id as usize].val.is_none() {
+            let (values, [rows, cols]) = self.with_region(id, |r| (r.values(), [r.rows, r.cols]));
+            let host = if rows > 1 && cols > 1 { transpose(&values, rows, cols) } else { values };
+            self.nodes[id as usize].host = Some(host);
             return;
         }
         let host = match self.val(id) {
@@ -276,7 +297,8 @@ impl<B: Backend> Tape<B> {
             let (_, a, b) = self.nodes[id as usize].op.elementwise().expect("a fused node is element-wise");
             for p in [Some(a), b].into_iter().flatten() {
                 let node = &self.nodes[p as usize];
-                if node.fused && node.val.is_none() && node.shape == shape && seen.insert(p) {
+                let evaluated = node.val.is_some() || node.host.is_some();
+                if node.fused && !evaluated && node.shape == shape && seen.insert(p) {
                     ids.push(p);
                     stack.push(p);
                 }
@@ -347,14 +369,13 @@ impl<B: Backend> Batched<B> {
     pub(crate) fn data(xs: &[f64], rows: usize, cols: usize) -> Self {
         with_tape(|t: &mut Tape<B>| {
             let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-            let v = t.tensor_f32(rows, cols, host.clone());
-            let out = t.push(Val::T(v), Op::Leaf, false);
-            // Kept for fused passes (which read a full matrix by columns; `ensure_host`
-            // makes that copy when one is read).
+            // Fused runs keep narrow values on the host, where their passes read them (a full
+            // matrix they read by columns, so it goes through `ensure_host`).
             if t.fuse && (rows == 1 || cols == 1) {
-                t.nodes[out.id as usize].host = Some(host);
+                return t.push_host(host, [rows, cols], Op::Leaf, false);
             }
-            out
+            let v = t.tensor_f32(rows, cols, host);
+            t.push(Val::T(v), Op::Leaf, false)
         })
     }
 
@@ -362,12 +383,11 @@ impl<B: Backend> Batched<B> {
     pub(crate) fn input(xs: &[f64]) -> Self {
         with_tape(|t: &mut Tape<B>| {
             let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-            let v = t.tensor_f32(xs.len(), 1, host.clone());
-            let out = t.push(Val::T(v), Op::Leaf, true);
             if t.fuse {
-                t.nodes[out.id as usize].host = Some(host);
+                return t.push_host(host, [xs.len(), 1], Op::Leaf, true);
             }
-            out
+            let v = t.tensor_f32(xs.len(), 1, host);
+            t.push(Val::T(v), Op::Leaf, true)
         })
     }
 
@@ -393,21 +413,18 @@ impl<B: Backend> Batched<B> {
 
     /// The values as `f64`, row-major, with the shape.
     pub(crate) fn to_host(self) -> (Vec<f64>, [usize; 2]) {
-        let val = self.val();
-        let kept = with_tape(|t: &mut Tape<B>| {
-            // A value fused passes read or made is on the host already (a full one stored by
-            // columns, so only narrow ones are read back from there).
+        with_tape(|t: &mut Tape<B>| {
+            if let Some(Val::Const(c)) = t.nodes[self.id as usize].val {
+                return (vec![c], [1, 1]);
+            }
+            t.ensure_host(self.id);
             let node = &t.nodes[self.id as usize];
+            let host = node.host.as_ref().expect("made above");
             let [rows, cols] = node.shape;
-            node.host.as_ref().filter(|_| rows == 1 || cols == 1).map(|h| (h.iter().map(|&x| f64::from(x)).collect(), node.shape))
-        });
-        if let Some(kept) = kept {
-            return kept;
-        }
-        match val {
-            Val::Const(c) => (vec![c], [1, 1]),
-            Val::T(x) => host_of(x),
-        }
+            // A full value is kept by columns.
+            let values = if rows > 1 && cols > 1 { transpose(host, cols, rows) } else { host.clone() };
+            (values.into_iter().map(f64::from).collect(), node.shape)
+        })
     }
 
     /// The sum over the data axis: `[p, n]` to `[p, 1]`.
@@ -423,8 +440,8 @@ impl<B: Backend> Batched<B> {
                     Some((sums, accs)) => (sums, Some(external.iter().copied().zip(accs).collect())),
                     None => (r.row_sums(), None),
                 });
-            let v = t.tensor_f32(sums.len(), 1, sums);
-            let out = t.push(Val::T(v), Op::SumData(self.id), grad);
+            let rows = sums.len();
+            let out = t.push_host(sums, [rows, 1], Op::SumData(self.id), grad);
             t.nodes[out.id as usize].unit_gradients = unit_gradients;
             Some(out)
         });
@@ -851,7 +868,11 @@ fn fused_backward_tensors<B: Backend>(t: &mut Tape<B>, root: u32, g: Tensor<B, 2
 /// `unit` (per row, or per element column by column, over `rows` rows) times the per-row
 /// adjoint `g` (one value per row, or one).
 fn scale_rows(unit: &[f64], g: &[f32], rows: usize) -> Vec<f32> {
-    unit.iter().enumerate().map(|(k, &u)| (u * f64::from(g[if g.len() == 1 { 0 } else { k % rows }])) as f32).collect()
+    if g.len() == 1 {
+        let g = f64::from(g[0]);
+        return unit.iter().map(|&u| (u * g) as f32).collect();
+    }
+    unit.chunks(rows).flat_map(|column| column.iter().zip(g).map(|(&u, &g)| (u * f64::from(g)) as f32)).collect()
 }
 
 /// The gradients by a sweep that keeps every adjoint on the host, where the tape fuses and
