@@ -317,3 +317,20 @@ fn cuda_engine_matches_native_or_reports_no_device() {
         }
     }
 }
+
+/// A batch of one row (one particle, one chain: nothing to fuse) agrees with native too.
+#[test]
+fn single_row_batches_agree() {
+    let (xs, obs) = polynomial_data(30);
+    let call = polynomial(&xs, 0.3);
+    let native = importance_log_weights(&call, &obs, 1, Key::new(4)).unwrap();
+    let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(0)).unwrap();
+    for engine in engines() {
+        let burn = engine.importance_log_weights(&call, &obs, 1, Key::new(4)).unwrap();
+        assert_same_particles(&native, &burn, 1.0);
+        let theta = [0.4, -0.9, 1.7];
+        let mut grads = [0.0; 3];
+        let lps = engine.log_density_and_gradient(&target, &theta, &mut grads).unwrap();
+        assert_gradients_match(&target, &theta, &lps, &grads);
+    }
+}
