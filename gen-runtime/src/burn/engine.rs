@@ -197,7 +197,7 @@ impl<B: Backend> Engine<B> {
         thetas: &[f64],
         grads: &mut [f64],
     ) -> Result<Vec<f64>, GenError> {
-        self.batched_gradients(target, thetas, grads, Batched::input, |lp, inputs| backward(lp, inputs))
+        self.batched_gradients(target, thetas, grads, Batched::input, backward)
     }
 
     /// The chunked, parallel driver of the gradient paths: `input` makes a differentiated

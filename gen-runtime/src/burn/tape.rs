@@ -229,6 +229,18 @@ impl<B: Backend> Tape<B> {
         self.tensor_f32(rows, cols, values)
     }
 
+    /// A leaf holding `xs` (row-major). Fused runs keep narrow values on the host, where their
+    /// passes read them (a full matrix they read by columns, so it goes through
+    /// `ensure_host`); otherwise it is a tensor.
+    fn leaf(&mut self, xs: &[f64], [rows, cols]: [usize; 2], grad: bool) -> Batched<B> {
+        let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
+        if self.fuse && (rows == 1 || cols == 1) {
+            return self.push_host(host, [rows, cols], Op::Leaf, grad);
+        }
+        let v = self.tensor_f32(rows, cols, host);
+        self.push(Val::T(v), Op::Leaf, grad)
+    }
+
     /// Pushes a node whose value is only on the host (the tensor is made if a Burn operation
     /// asks for it): what fused runs make for their inputs and results.
     fn push_host(&mut self, host: Vec<f32>, shape: [usize; 2], op: Op, grad: bool) -> Batched<B> {
@@ -367,28 +379,12 @@ impl<B: Backend> Tape<B> {
 impl<B: Backend> Batched<B> {
     /// A tensor of `rows × cols` values (row-major) that no gradient flows into.
     pub(crate) fn data(xs: &[f64], rows: usize, cols: usize) -> Self {
-        with_tape(|t: &mut Tape<B>| {
-            let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-            // Fused runs keep narrow values on the host, where their passes read them (a full
-            // matrix they read by columns, so it goes through `ensure_host`).
-            if t.fuse && (rows == 1 || cols == 1) {
-                return t.push_host(host, [rows, cols], Op::Leaf, false);
-            }
-            let v = t.tensor_f32(rows, cols, host);
-            t.push(Val::T(v), Op::Leaf, false)
-        })
+        with_tape(|t: &mut Tape<B>| t.leaf(xs, [rows, cols], false))
     }
 
     /// A differentiated input with values `xs` (one per particle).
     pub(crate) fn input(xs: &[f64]) -> Self {
-        with_tape(|t: &mut Tape<B>| {
-            let host: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
-            if t.fuse {
-                return t.push_host(host, [xs.len(), 1], Op::Leaf, true);
-            }
-            let v = t.tensor_f32(xs.len(), 1, host);
-            t.push(Val::T(v), Op::Leaf, true)
-        })
+        with_tape(|t: &mut Tape<B>| t.leaf(xs, [xs.len(), 1], true))
     }
 
     /// A node holding `x`; `grad` says whether the tape differentiates through it.

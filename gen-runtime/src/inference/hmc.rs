@@ -156,18 +156,10 @@ fn hmc_chain<T: Target + ?Sized>(target: &T, config: &HmcConfig, key: Key, chain
         let ChainState { metric, z, scratch, step_size, rng, .. } = &mut state;
         let t = transition(target, metric, z, scratch, *step_size, config, rng)?;
         state.evaluations += u64::from(t.num_leapfrog);
-        if iteration < config.num_warmup {
-            out.warmup_divergences += usize::from(t.divergent);
-            out.warmup_accept_prob.push(t.accept_prob);
+        let warmup = iteration < config.num_warmup;
+        t.record(&mut out, warmup, &state.z);
+        if warmup {
             state.adapt(iteration, t.accept_prob)?;
-        } else {
-            out.draws.extend_from_slice(&state.z.q);
-            out.log_density.push(state.z.logp);
-            out.accept_prob.push(t.accept_prob);
-            out.divergent.push(t.divergent);
-            out.num_leapfrog.push(t.num_leapfrog);
-            out.energy.push(t.energy);
-            out.accepted += usize::from(t.accepted);
         }
     }
     state.finish(&mut out);
@@ -277,12 +269,53 @@ impl<'a, T: Target + ?Sized> ChainState<'a, T> {
 }
 
 /// What one HMC transition did.
-struct Transition {
+pub(crate) struct Transition {
     accept_prob: f64,
     accepted: bool,
     divergent: bool,
     num_leapfrog: u32,
     energy: f64,
+}
+
+impl Transition {
+    /// The Metropolis step that ends a trajectory of `num_leapfrog` steps from `z` (whose
+    /// Hamiltonian was `h0` with its fresh momentum) to `proposal`: on acceptance the two swap.
+    pub(crate) fn accept_or_reject(
+        metric: &Metric,
+        z: &mut Point,
+        proposal: &mut Point,
+        h0: f64,
+        num_leapfrog: u32,
+        max_energy_error: f64,
+        rng: &mut KeyRng,
+    ) -> Self {
+        let h = metric.hamiltonian(proposal);
+        let energy_error = h - h0;
+        let divergent = energy_error.is_nan() || energy_error > max_energy_error;
+        let accept_prob = if divergent { 0.0 } else { (-energy_error).exp().min(1.0) };
+        let accepted = !divergent && (accept_prob >= 1.0 || rng.random::<f64>() < accept_prob);
+        if accepted {
+            std::mem::swap(z, proposal);
+        }
+        Transition { accept_prob, accepted, divergent, num_leapfrog, energy: if accepted { h } else { h0 } }
+    }
+
+    /// Adds the transition that left the chain at `z` to `out`: a warm-up one's statistics,
+    /// or a kept draw with its statistics.
+    pub(crate) fn record(&self, out: &mut Chain, warmup: bool, z: &Point) {
+        if warmup {
+            out.warmup_divergences += usize::from(self.divergent);
+            out.warmup_accept_prob.push(self.accept_prob);
+        } else {
+            out.draws.extend_from_slice(&z.q);
+            out.log_density.push(z.logp);
+            out.accept_prob.push(self.accept_prob);
+            out.divergent.push(self.divergent);
+            out.num_leapfrog.push(self.num_leapfrog);
+            out.energy.push(self.energy);
+            out.accepted += usize::from(self.accepted);
+        }
+    }
 }
 
 /// One HMC transition from `z`; `proposal` is scratch space. On acceptance the two swap.
@@ -299,15 +332,7 @@ fn transition<T: Target + ?Sized>(
     metric.sample_momentum(rng, &mut z.p);
     let h0 = metric.hamiltonian(z);
     let num_leapfrog = integrate(target, metric, z, proposal, step_size, config.num_leapfrog)?;
-    let h = metric.hamiltonian(proposal);
-    let energy_error = h - h0;
-    let divergent = energy_error.is_nan() || energy_error > config.max_energy_error;
-    let accept_prob = if divergent { 0.0 } else { (-energy_error).exp().min(1.0) };
-    let accepted = !divergent && (accept_prob >= 1.0 || rng.random::<f64>() < accept_prob);
-    if accepted {
-        std::mem::swap(z, proposal);
-    }
-    Ok(Transition { accept_prob, accepted, divergent, num_leapfrog, energy: if accepted { h } else { h0 } })
+    Ok(Transition::accept_or_reject(metric, z, proposal, h0, num_leapfrog, config.max_energy_error, rng))
 }
 
 /// A diagonal Euclidean metric: kinetic energy ½ pᵀ M⁻¹ p with M⁻¹ = diag(`inv_mass`).

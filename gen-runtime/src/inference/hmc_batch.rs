@@ -9,10 +9,9 @@
 //! rounding. Warm-up adaptation is not batched yet: the driver runs the benchmark's fixed
 //! step size and mass matrix (the default [`HmcConfig`]).
 
-use rand::Rng;
 use rayon::prelude::*;
 
-use super::hmc::{HmcConfig, Metric, Point};
+use super::hmc::{HmcConfig, Metric, Point, Transition};
 use super::target::{chain_rng, initial_point, is_recoverable, Chain, InferenceError, Samples, Target};
 use crate::error::GenError;
 use crate::rng::{Key, KeyRng};
@@ -122,29 +121,9 @@ pub fn hmc_batched<T: BatchTarget + ?Sized>(target: &T, config: &HmcConfig, key:
         }
         integrate(target, &metric, &mut state, config.step_size, config.num_leapfrog)?;
         for s in &mut state {
-            let h = metric.hamiltonian(&s.proposal);
-            let energy_error = h - s.h0;
-            let divergent = energy_error.is_nan() || energy_error > config.max_energy_error;
-            let accept_prob = if divergent { 0.0 } else { (-energy_error).exp().min(1.0) };
-            let accepted = !divergent && (accept_prob >= 1.0 || s.rng.random::<f64>() < accept_prob);
-            let energy = if accepted { h } else { s.h0 };
-            if accepted {
-                std::mem::swap(&mut s.z, &mut s.proposal);
-            }
+            let t = Transition::accept_or_reject(&metric, &mut s.z, &mut s.proposal, s.h0, s.steps, config.max_energy_error, &mut s.rng);
             s.evaluations += u64::from(s.steps);
-            let out = &mut s.out;
-            if iteration < config.num_warmup {
-                out.warmup_divergences += usize::from(divergent);
-                out.warmup_accept_prob.push(accept_prob);
-            } else {
-                out.draws.extend_from_slice(&s.z.q);
-                out.log_density.push(s.z.logp);
-                out.accept_prob.push(accept_prob);
-                out.divergent.push(divergent);
-                out.num_leapfrog.push(s.steps);
-                out.energy.push(energy);
-                out.accepted += usize::from(accepted);
-            }
+            t.record(&mut s.out, iteration < config.num_warmup, &s.z);
         }
     }
     let chains = state
