@@ -10,7 +10,7 @@ use crate::choice_map::{ChoiceMap, Selection};
 use crate::distributions::{Distribution, Support};
 use crate::error::GenError;
 use crate::gfi::GenerativeFunction;
-use crate::handler::{Handler, Values};
+use crate::handler::{plate_sum, Handler, Values, F64_LANES};
 use crate::rng::Key;
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use std::borrow::Cow;
@@ -333,18 +333,20 @@ impl<'c> Interpreter<'c> {
                 }
             },
         };
-        let mut lp = 0.0;
-        for (i, x) in values.iter().enumerate() {
-            let d = dist(i);
-            if d.in_support(x) {
-                lp += d.log_density_data(x);
-            } else {
+        // Support first, then the sum in the importance path's order (`plate_sum`), so the
+        // interpreter and the fast path agree to the last bit.
+        let outside = values.iter().enumerate().find(|(i, x)| !dist(*i).in_support(x));
+        let lp = match outside {
+            Some((i, x)) => {
                 let mut element = addr.clone();
                 element.0.push(Part::Index(i as i64));
-                lp = self.outside_support::<D>(&element, format!("{x:?}"), d.support().to_string());
-                break;
+                self.outside_support::<D>(&element, format!("{x:?}"), dist(i).support().to_string())
             }
-        }
+            None => {
+                let index: Vec<usize> = (0..n).collect();
+                plate_sum::<F64_LANES, _, _, _>(&index, &values, |i, x| dist(*i).log_density_data(x))
+            }
+        };
         let stored = match (&source, &values) {
             (Source::Given(v) | Source::Kept(v, _), _) => (*v).clone(),
             (Source::Fresh, vals) => <D::Data as Element>::plate_value(vals.to_vec()),

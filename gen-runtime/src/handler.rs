@@ -133,3 +133,39 @@ where
 pub fn plate<F>(xs: &[f64], f: F) -> (&[f64], F) {
     (xs, f)
 }
+
+/// Σ `term(x_i, y_i)` over the pairs of two equally long slices (a plate's data points and
+/// observations), in `LANES` interleaved partial sums added at the end.
+///
+/// Why several sums: one running sum is one dependency chain, so the loop runs at the latency
+/// of an addition per point, and the compiler may not reorder a floating-point sum to
+/// vectorize it. With `f64` terms, four independent sums let the CPU overlap consecutive
+/// points and LLVM pack them into SIMD lanes (importance weights at N=10000, n=1000: 1.5x
+/// handcoded's single-sum loop before, 1.0x after). Dual numbers already fill the registers
+/// with their tangents: there extra sums spill, and one lane is fastest (measured: 1, 2, 4
+/// lanes gave 714, 814, 902 ns for the n=100 gradient). The handlers that score plates in
+/// `f64` (the interpreter and the importance path) use the same lanes, so they agree bit for
+/// bit.
+#[inline(always)]
+pub(crate) fn plate_sum<const LANES: usize, R: Real, X, Y>(xs: &[X], ys: &[Y], term: impl Fn(&X, &Y) -> R) -> R {
+    let n = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..n], &ys[..n]);
+    let mut acc = [R::cst(0.0); LANES];
+    let (mut qx, mut qy) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
+    for (x, y) in (&mut qx).zip(&mut qy) {
+        for k in 0..LANES {
+            acc[k] += term(&x[k], &y[k]);
+        }
+    }
+    let mut total = R::cst(0.0);
+    for a in acc {
+        total += a;
+    }
+    for (x, y) in qx.remainder().iter().zip(qy.remainder()) {
+        total += term(x, y);
+    }
+    total
+}
+
+/// The lanes of [`plate_sum`] for `f64` log densities.
+pub(crate) const F64_LANES: usize = 4;

@@ -16,7 +16,7 @@ use crate::dual::Dual;
 use crate::dynamic::{Interpreter, Op, Visit};
 use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
-use crate::handler::{Handler, Values};
+use crate::handler::{plate_sum, Handler, Values, F64_LANES};
 use crate::rng::Key;
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use rayon::prelude::*;
@@ -402,11 +402,7 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
             return Cow::Owned(vec![D::Data::default(); xs.len()]);
         };
         let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
-        let mut lp = Dual::constant(0.0);
-        for (x, y) in xs.iter().zip(ys) {
-            lp += f(*x).log_density_data(y);
-        }
-        self.lp += lp;
+        self.lp += plate_sum::<1, _, _, _>(xs, ys, |x, y| f(*x).log_density_data(y));
         Cow::Borrowed(ys)
     }
 
@@ -420,11 +416,7 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
             return Cow::Owned(vec![D::Data::default(); n]);
         };
         let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
-        let mut lp = Dual::constant(0.0);
-        for y in ys {
-            lp += dist.log_density_data(y);
-        }
-        self.lp += lp;
+        self.lp += plate_sum::<1, _, _, _>(ys, ys, |y, _| dist.log_density_data(y));
         Cow::Borrowed(ys)
     }
 
@@ -654,11 +646,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                     self.failed = true;
                     return Cow::Owned(vec![D::Data::default(); xs.len()]);
                 };
-                let mut lw = 0.0;
-                for (x, y) in xs.iter().zip(ys) {
-                    lw += f(*x).log_density_data(y);
-                }
-                self.lw += lw;
+                self.lw += plate_sum::<F64_LANES, _, _, _>(xs, ys, |x, y| f(*x).log_density_data(y));
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
@@ -681,11 +669,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                     self.failed = true;
                     return Cow::Owned(vec![D::Data::default(); n]);
                 };
-                let mut lw = 0.0;
-                for y in ys {
-                    lw += dist.log_density_data(y);
-                }
-                self.lw += lw;
+                self.lw += plate_sum::<F64_LANES, _, _, _>(ys, ys, |y, _| dist.log_density_data(y));
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {

@@ -129,3 +129,31 @@ fn native_importance_weights_match_generate() {
         assert_eq!(particles.latents[i * 3 + 2], t.get_f64("c").unwrap());
     }
 }
+
+#[gen]
+fn plate_and_iid(xs: &[f64], n: usize) {
+    let m = normal(0.0, 1.0).at("m");
+    let s = gamma(2.0, 2.0).at("s");
+    plate(xs, |x| normal(m * x, s)).at("ys");
+    iid(normal(m, 1.0), n).at("zs");
+}
+
+#[test]
+fn native_importance_weights_equal_generate_bit_for_bit() {
+    // 23 and 6 elements: a remainder after the lanes of the plate sum, so both paths must
+    // split and add the sum in the same order to agree exactly.
+    let xs: Vec<f64> = (0..23).map(|i| f64::from(i) / 7.0).collect();
+    let call = plate_and_iid(&xs, 6);
+    let truth = call.simulate(Key::new(1)).unwrap();
+    let obs = choicemap! {
+        "ys" => truth.choices().value("ys").unwrap().clone(),
+        "zs" => truth.choices().value("zs").unwrap().clone(),
+    };
+    let key = Key::new(9);
+    let particles = gen_runtime::importance_log_weights(&call, &obs, 40, key).unwrap();
+    assert_eq!(particles.irregular, 0);
+    for i in 0..40 {
+        let (_, w) = call.generate(key.split(i as u64), &obs).unwrap();
+        assert_eq!(particles.log_weights[i].to_bits(), w.to_bits(), "particle {i}");
+    }
+}
