@@ -162,7 +162,7 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
             "notes": [_dtype_note(), "genjax.inference.requests.HMC via trace.edit + MH accept, lax.scan in one jit",
                       "acceptance_rate = mean Metropolis acceptance probability (from HMC's returned log ratio)",
                       "genjax 0.10.3 HMC reuses the trajectory's initial gradient in every leapfrog step "
-                      "(not a correct HMC integrator; used as shipped)"],
+                      "(not a correct HMC integrator; used as shipped)", common.MCMC_ESS_NOTE],
             "flags": [STALE_GRADIENT_FLAG]}
 
 

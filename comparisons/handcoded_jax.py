@@ -133,7 +133,8 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     qs, acc, div = (np.asarray(a) for a in t.last)
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
             "quality": common.hmc_quality(qs, acc, int(div.sum())),
-            "notes": [_dtype_note(), "gradient by jax.grad; acceptance_rate = mean Metropolis acceptance probability"]}
+            "notes": [_dtype_note(), "gradient by jax.grad; acceptance_rate = mean Metropolis acceptance probability",
+                      common.MCMC_ESS_NOTE]}
 
 
 # --------------------------------------------------------------------------------------
@@ -207,9 +208,9 @@ def _smc_result(args, infer, exact: float) -> Dict[str, Any]:
     t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
     log_ml, _, log_w = t.last
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": {"log_ml": float(log_ml), "ess": common.ess_from_log_weights(np.asarray(log_w))},
+            "quality": common.smc_quality(float(log_ml), np.asarray(log_w)),
             "notes": [_dtype_note(), "bootstrap particle filter, multinomial resampling every step; "
-                      "ess = ESS of the last step's weights", f"exact log-ML {exact:.6f}"]}
+                      "ess = ESS of the last step's weights", common.exact_log_ml_note(exact)]}
 
 
 def hmm_smc(args, hyper) -> Dict[str, Any]:

@@ -145,7 +145,7 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
             "quality": common.hmc_quality(samples.numpy(), acc.numpy(), div),
             "notes": [_note(), "gradient by torch.autograd.grad; compile_time_s = first (warm-up) eager call",
-                      "acceptance_rate = mean Metropolis acceptance probability"]}
+                      "acceptance_rate = mean Metropolis acceptance probability", common.MCMC_ESS_NOTE]}
 
 
 RUNNERS = {

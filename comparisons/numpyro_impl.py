@@ -176,6 +176,7 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     notes = [_dtype_note(),
              f"kernel.init (set-up, untimed) {init_s:.3f} s; timed call = one jit of lax.scan over kernel.sample",
              "acceptance_rate = mean Metropolis acceptance probability",
+             common.MCMC_ESS_NOTE,
              _mcmc_run_cost(args, model_args)]
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
             "quality": common.hmc_quality(zs, acc, int(div.sum())), "notes": notes,

@@ -9,6 +9,11 @@
   ``adapt_step_size=False``, ``adapt_mass_matrix=False``, identity (diagonal) mass, start
   at zeros (``init_to_value``), run by ``pyro.infer.MCMC`` (one chain, progress bar off).
   Each timed call builds a fresh ``MCMC`` and runs warm-up + kept samples.
+* SMC (HMM, LGSSM): ``pyro.infer.SMCFilter`` with a bootstrap guide (the proposal is the
+  transition), resampling at every step (``ess_threshold=1``, Pyro's systematic resampling).
+  SMCFilter has no evidence estimate, so ``EvidenceSMCFilter`` accumulates the log-ML from
+  each step's incremental weights.  Each timed call builds a fresh filter and runs it over
+  the whole series.
 
 Pyro derives the leapfrog count as ``int(trajectory_length / step_size)`` with
 ``trajectory_length = step_size * num_steps``; floating-point rounding can make that one
@@ -29,9 +34,10 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
-from pyro.infer import HMC, MCMC
+from pyro.infer import HMC, MCMC, SMCFilter
 from pyro.infer.autoguide.initialization import init_to_value
 from pyro.infer.importance import vectorized_importance_weights
+from pyro.poutine.util import prune_subsample_sites
 
 import common
 
@@ -131,7 +137,8 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     model_args = (x, d.prior_sd, d.noise_sd)
     eps, n_leapfrog = args.step_size, args.n_leapfrog
     notes = [_note(), "pyro.infer.HMC + MCMC (one chain, progress bar off); compile_time_s = first (warm-up) call",
-             "acceptance_rate = Pyro's empirical acceptance rate over kept samples (MCMC.diagnostics)"]
+             "acceptance_rate = Pyro's empirical acceptance rate over kept samples (MCMC.diagnostics)",
+             common.MCMC_ESS_NOTE]
 
     def make_kernel():
         kernel = HMC(conditioned, step_size=eps, num_steps=n_leapfrog,
@@ -164,8 +171,157 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
             "quality": common.hmc_quality(z.numpy(), acc, div), "notes": notes}
 
 
+# --------------------------------------------------------------------------------------
+# SMC: pyro.infer.SMCFilter with a bootstrap guide
+# --------------------------------------------------------------------------------------
+
+def _incremental_log_weight(model_trace, guide_trace, n: int) -> torch.Tensor:
+    """The log weight one SMCFilter step adds to each of the ``n`` particles, formed from the
+    step's traces as ``SMCFilter._update_weights`` forms it (log p - log q at each guide site,
+    plus log p at each observed site). ``compute_log_prob`` memoizes into the shared site
+    dicts, so Pyro's own computation afterwards reuses these log probabilities."""
+    model_trace = prune_subsample_sites(model_trace)
+    guide_trace = prune_subsample_sites(guide_trace)
+    model_trace.compute_log_prob()
+    guide_trace.compute_log_prob()
+    inc = torch.zeros(n)
+    for name, site in guide_trace.nodes.items():
+        if site["type"] == "sample":
+            inc = inc + (model_trace.nodes[name]["log_prob"].reshape(n, -1).sum(-1)
+                         - site["log_prob"].reshape(n, -1).sum(-1))
+    for site in model_trace.nodes.values():
+        if site["type"] == "sample" and site["is_observed"]:
+            inc = inc + site["log_prob"].reshape(n, -1).sum(-1)
+    return inc
+
+
+class EvidenceSMCFilter(SMCFilter):
+    """``pyro.infer.SMCFilter`` that also accumulates the log marginal likelihood estimate.
+
+    SMCFilter (pyro-ppl 1.9.2) keeps only relative weights (it subtracts the largest log
+    weight after every step) and offers no evidence estimate. This subclass takes each step's
+    incremental log weights from the same traces, checks that they reproduce the weights
+    Pyro computed (so a change inside Pyro cannot go unnoticed), and adds
+    logsumexp(w_prev + inc) - logsumexp(w_prev) to ``log_ml``: the standard SMC estimate,
+    right whether or not the previous step resampled. ``last_log_weights`` keeps the last
+    step's weights before resampling, for the Kish ESS.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log_ml = 0.0
+        self.last_log_weights: torch.Tensor = torch.zeros(self.num_particles)
+
+    @torch.no_grad()
+    def _update_weights(self, model_trace, guide_trace):
+        prev = self.state._log_weights.clone()
+        inc = _incremental_log_weight(model_trace, guide_trace, self.num_particles)
+        super()._update_weights(model_trace, guide_trace)
+        unnormalized = prev + inc
+        if not torch.allclose(self.state._log_weights, unnormalized - unnormalized.max(), atol=1e-4):
+            raise RuntimeError("the incremental log weights read from the traces do not reproduce "
+                               "SMCFilter's own weights (has pyro.infer.SMCFilter changed?)")
+        self.log_ml += float(unnormalized.logsumexp(-1) - prev.logsumexp(-1))
+        self.last_log_weights = unnormalized
+
+
+class HmmModel:
+    """The discrete HMM for SMCFilter: ``init`` draws z_0 and scores y_0, ``step`` draws
+    z_t | z_{t-1} and scores y_t (SMCFilter's particle plate batches every site)."""
+
+    def __init__(self, d: "common.HmmData"):
+        self.initial = torch.tensor(d.initial, dtype=torch.float32)
+        self.transition = torch.tensor(d.transition, dtype=torch.float32)
+        self.emission = torch.tensor(d.emission, dtype=torch.float32)
+
+    def init(self, state, y):
+        state["z"] = pyro.sample("z", dist.Categorical(self.initial))
+        pyro.sample("y", dist.Categorical(self.emission[state["z"]]), obs=y)
+
+    def step(self, state, y):
+        state["z"] = pyro.sample("z", dist.Categorical(self.transition[state["z"]]))
+        pyro.sample("y", dist.Categorical(self.emission[state["z"]]), obs=y)
+
+
+class HmmBootstrapGuide(HmmModel):
+    """Bootstrap proposal: the hidden state from its prior (initial / transition), so a
+    particle's weight is the observation's probability."""
+
+    def init(self, state, y):
+        pyro.sample("z", dist.Categorical(self.initial))
+
+    def step(self, state, y):
+        pyro.sample("z", dist.Categorical(self.transition[state["z"]]))
+
+
+class LgssmModel:
+    """The linear-Gaussian state-space model for SMCFilter: x_1 ~ N(x1_mean, x1_sd),
+    x_t ~ N(a x_{t-1}, q), y_t ~ N(x_t, r)."""
+
+    def __init__(self, d: "common.LgssmData"):
+        self.d = d
+
+    def init(self, state, y):
+        state["x"] = pyro.sample("x", dist.Normal(torch.tensor(self.d.x1_mean), self.d.x1_sd))
+        pyro.sample("y", dist.Normal(state["x"], self.d.r), obs=y)
+
+    def step(self, state, y):
+        state["x"] = pyro.sample("x", dist.Normal(self.d.a * state["x"], self.d.q))
+        pyro.sample("y", dist.Normal(state["x"], self.d.r), obs=y)
+
+
+class LgssmBootstrapGuide(LgssmModel):
+    """Bootstrap proposal: the state from its prior (initial / transition)."""
+
+    def init(self, state, y):
+        pyro.sample("x", dist.Normal(torch.tensor(self.d.x1_mean), self.d.x1_sd))
+
+    def step(self, state, y):
+        pyro.sample("x", dist.Normal(self.d.a * state["x"], self.d.q))
+
+
+def _run_smc(args, model, guide, ys, exact: float) -> Dict[str, Any]:
+    n = args.n_particles
+
+    def infer(i):
+        _seed(args.seed, i)
+        # ess_threshold=1 resamples whenever ESS < N, i.e. at every step (as the handcoded
+        # filters do), with Pyro's own scheme (systematic resampling, its only one).
+        smc = EvidenceSMCFilter(model, guide, num_particles=n, max_plate_nesting=0, ess_threshold=1.0)
+        smc.init(ys[0])
+        for y in ys[1:]:
+            smc.step(y)
+        return smc.log_ml, smc.last_log_weights
+
+    t = common.time_calls(infer, args.repeats)
+    log_ml, log_w = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.smc_quality(log_ml, log_w.numpy()),
+            "notes": [_note(), "pyro.infer.SMCFilter with a bootstrap guide (proposal = transition), "
+                               "ess_threshold=1.0: Pyro's systematic resampling whenever ESS < N (every step); "
+                               "compile_time_s = first (warm-up) eager call",
+                      "log_ml: SMCFilter has no evidence estimate; a subclass accumulates it from each "
+                      "step's incremental weights (checked against Pyro's weights every step); "
+                      "ess = ESS of the last step's weights before resampling",
+                      common.exact_log_ml_note(exact)]}
+
+
+def hmm_smc(args, hyper) -> Dict[str, Any]:
+    d = common.load_hmm(args, hyper)
+    ys = [torch.tensor(int(v)) for v in d.y]
+    return _run_smc(args, HmmModel(d), HmmBootstrapGuide(d), ys, common.exact_hmm_log_ml(d))
+
+
+def lgssm_smc(args, hyper) -> Dict[str, Any]:
+    d = common.load_lgssm(args, hyper)
+    ys = [torch.tensor(float(v), dtype=torch.float32) for v in d.y]
+    return _run_smc(args, LgssmModel(d), LgssmBootstrapGuide(d), ys, common.exact_lgssm_log_ml(d))
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
+    ("hmm", "smc"): hmm_smc,
+    ("lgssm", "smc"): lgssm_smc,
 }

@@ -10,6 +10,7 @@ JSON output live in ``common.py`` and the inference code in one module per frame
     genjax           -> genjax_impl.py       (env "genjax": genjax 0.10.3 needs jax < 0.6)
     pyro             -> pyro_impl.py         (env "torch")
     handcoded_torch  -> handcoded_torch.py   (env "torch")
+    stan             -> stan_impl.py         (env "stan": pystan / httpstan)
 
 Each module defines ``NAME``, ``version() -> str`` and ``RUNNERS``, a dict from
 ``(model, method)`` to a function ``(args, hyperparameters) -> partial result`` (see
@@ -35,6 +36,7 @@ MODULES = {
     "genjax": "genjax_impl",
     "pyro": "pyro_impl",
     "handcoded_torch": "handcoded_torch",
+    "stan": "stan_impl",
 }
 
 

@@ -51,7 +51,6 @@ import dataclasses
 import glob
 import hashlib
 import json
-import math
 import os
 import resource
 import shutil
@@ -74,6 +73,11 @@ DRIVER_SOURCE = os.path.join(COMPARISONS_DIR, "stan_hmc_static.cpp")
 # appdirs reads XDG_CACHE_HOME when httpstan asks for its cache folder, so setting it before
 # the first request keeps compiled models and fits out of the user's home directory.
 os.environ["XDG_CACHE_HOME"] = os.path.join(BUILD_DIR, "cache")
+
+# Imported at module level (it is also used lazily below) so that outside the stan virtualenv
+# run.py answers with its "cannot import ... is this the right virtualenv?" error instead of
+# failing later inside version(). httpstan reads the cache location only when asked for it.
+import httpstan  # noqa: E402,F401
 
 # Prior means are part of the model definition (data/README.md: Normal(0, 1)); the prior sd
 # and the noise sd come from datasets.json and the data file, so they are data here.
@@ -164,51 +168,6 @@ def _vm_hwm_bytes(pid: int) -> int:
 
 
 # --------------------------------------------------------------------------------------
-# Quality helpers not in common.py
-# --------------------------------------------------------------------------------------
-
-def ess_single_chain(draws: np.ndarray) -> float:
-    """Effective sample size of one chain: Geyer's initial monotone sequence estimator.
-
-    The autocorrelation-based ESS of the Stan reference manual ("Effective sample size"),
-    for one chain without splitting or rank normalization, capped like Stan at N log10 N.
-    """
-    x = np.asarray(draws, dtype=np.float64)
-    n = x.shape[0]
-    if n < 4:
-        return float(n)
-    x = x - x.mean()
-    size = 1 << (2 * n - 1).bit_length()
-    f = np.fft.rfft(x, size)
-    acov = np.fft.irfft(f * np.conj(f), size)[:n] / n
-    if not acov[0] > 0:
-        return 1.0  # a chain that never moved holds the information of one draw
-    rho = acov / acov[0]
-    # Pair sums P_k = rho_2k + rho_2k+1, kept while positive, then forced non-increasing.
-    pairs = []
-    for k in range(0, n - 1, 2):
-        p = rho[k] + rho[k + 1]
-        if p <= 0:
-            break
-        if pairs and p > pairs[-1]:
-            p = pairs[-1]
-        pairs.append(p)
-    tau = -1.0 + 2.0 * sum(pairs)
-    tau = max(tau, 1.0 / math.log10(n))
-    return float(n / tau)
-
-
-def mcmc_quality(samples: np.ndarray, accept_stat: np.ndarray, divergences: int) -> Dict[str, Any]:
-    """common.hmc_quality plus ESS: the smallest over the latents (what ESS/s is made of)."""
-    q = common.hmc_quality(samples, accept_stat, divergences)
-    s = samples if samples.ndim == 2 else samples[:, None]
-    per_latent = [ess_single_chain(s[:, j]) for j in range(s.shape[1])]
-    q["ess"] = min(per_latent)
-    q["ess_per_latent"] = per_latent
-    return q
-
-
-# --------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------
 
@@ -279,7 +238,7 @@ def _run_nuts(args, program_code: str, data: Dict[str, Any], latents: Tuple[str,
     samples = np.stack([np.asarray(fit[name], dtype=np.float64).reshape(-1) for name in latents], axis=1)
     accept = np.asarray(fit["accept_stat__"]).reshape(-1)
     divergences = int(np.sum(np.asarray(fit["divergent__"]).reshape(-1)))
-    quality = mcmc_quality(samples, accept, divergences)
+    quality = common.hmc_quality(samples, accept, divergences)
     quality["step_size"] = float(np.asarray(fit["stepsize__"]).reshape(-1)[-1])
     quality["mean_tree_depth"] = float(np.mean(np.asarray(fit["treedepth__"])))
     quality["mean_n_leapfrog"] = float(np.mean(np.asarray(fit["n_leapfrog__"])))
@@ -298,7 +257,7 @@ def _run_nuts(args, program_code: str, data: Dict[str, Any], latents: Tuple[str,
         "--step-size and --n-leapfrog do not apply",
         "peak_memory_bytes: this process plus the sampling worker's peak (an upper bound: the "
         "forked worker shares pages with this process)",
-        "ess: smallest single-chain ESS over the latents (Geyer initial monotone sequence)",
+        common.MCMC_ESS_NOTE,
     ]
     return {"compile_time_s": build_s, "times_s": times, "quality": quality, "notes": notes,
             "peak_memory_bytes": peak_memory}
@@ -446,7 +405,7 @@ def run_polynomial_hmc(args, hyper) -> Dict[str, Any]:
     # which is exactly 0 when the energy error exceeds ~745 (exp underflow) or is non-finite;
     # that is the closest analogue of NUTS's "energy error > 1000" divergence.
     divergences = int(np.sum(accept == 0.0))
-    quality = mcmc_quality(samples, accept, divergences)
+    quality = common.hmc_quality(samples, accept, divergences)
     quality["moved_fraction"] = float(np.mean(np.any(np.diff(samples, axis=0) != 0.0, axis=1)))
 
     notes += [
@@ -461,7 +420,7 @@ def run_polynomial_hmc(args, hyper) -> Dict[str, Any]:
         "divergences: transitions whose acceptance probability underflowed to 0; "
         "moved_fraction: share of transitions whose state changed",
         "peak_memory_bytes: the C++ driver process's peak RSS",
-        "ess: smallest single-chain ESS over the latents (Geyer initial monotone sequence)",
+        common.MCMC_ESS_NOTE,
     ]
     compile_s = build_s if build_s is not None else 0.0
     return {"compile_time_s": compile_s, "times_s": out["times_s"], "quality": quality, "notes": notes,

@@ -8,6 +8,8 @@ to make a run pass:
   plus 2e-3 for float32 arithmetic.
 * HMC posterior means: 5 Monte Carlo standard errors, sd_exact / sqrt(S / tau) with a
   conservative integrated autocorrelation time tau = 20 for S kept samples.
+* SMC log-ML: a tolerance per model from the measured spread of the estimator (the tests
+  say which).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import math
 import os
 
 import numpy as np
+
+import common  # conftest.py puts comparisons/ on sys.path
 
 RESULT_KEYS = {"framework", "version", "model", "method", "config", "compile_time_s", "times_s",
                "quality", "peak_memory_bytes", "notes", "flags"}
@@ -57,3 +61,23 @@ def check_hmc_means(out: dict, exact: dict, n_samples: int, tau: float = 20.0) -
     for got, mean, sd in zip(q["posterior_mean"], exact["posterior_mean"], exact["posterior_sd"]):
         tol = 5 * sd / math.sqrt(n_samples / tau)
         assert abs(got - mean) < tol, (q["posterior_mean"], exact["posterior_mean"], tol)
+
+
+def check_mcmc_ess(out: dict, n_samples: int, n_latents: int = 3) -> None:
+    """The MCMC ESS keys of PROTOCOL.md: one ESS per latent, each at least 1 and at most Stan's
+    cap n log10 n, and ``ess`` their minimum."""
+    q = out["quality"]
+    per = q["ess_per_latent"]
+    assert len(per) == n_latents, per
+    assert all(p is not None and 1.0 <= p <= n_samples * math.log10(n_samples) for p in per), per
+    assert q["ess"] == min(per)
+
+
+def check_smc_log_ml(out: dict, exact_log_ml: float, n_particles: int, tol: float) -> None:
+    """SMC quality keys (log_ml, ess of the last step's weights) and the log-ML within ``tol``
+    of the exact value."""
+    q = out["quality"]
+    assert {"log_ml", "ess"} <= set(q)
+    assert 1.0 <= q["ess"] <= n_particles * (1 + 1e-9)
+    assert common.exact_log_ml_note(exact_log_ml) in out["notes"], out["notes"]
+    assert abs(q["log_ml"] - exact_log_ml) < tol, (q["log_ml"], exact_log_ml, tol)

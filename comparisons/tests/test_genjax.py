@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("genjax")
 
-from checks import check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
+from checks import check_is_log_ml, check_mcmc_ess, check_result, exact_gaussian_log_ml  # noqa: E402
 
 FW = "genjax"
 
@@ -37,6 +37,7 @@ def test_polynomial_hmc_runs_and_is_flagged(run_framework, exact):
     assert q["acceptance_rate"] > 0.3
     for got, mean, sd in zip(q["posterior_mean"], ex["posterior_mean"], ex["posterior_sd"]):
         assert abs(got - mean) < 3 * sd
+    check_mcmc_ess(out, 1000)
 
 
 def test_beta_bernoulli_is(run_framework, exact):

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("jax")
 
-from checks import check_hmc_means, check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
+from checks import check_hmc_means, check_mcmc_ess, check_is_log_ml, check_result, check_smc_log_ml, exact_gaussian_log_ml  # noqa: E402
 
 FW = "handcoded_jax"
 
@@ -32,6 +32,7 @@ def test_polynomial_hmc_matches_exact_posterior(run_framework, exact):
     check_result(out, FW, "polynomial", "hmc", 1)
     assert out["quality"]["acceptance_rate"] > 0.9 and out["quality"]["divergences"] == 0
     check_hmc_means(out, exact["polynomial"](10, 1.0), s)
+    check_mcmc_ess(out, s)
 
 
 def test_beta_bernoulli_is(run_framework, exact):
@@ -48,7 +49,7 @@ def test_beta_bernoulli_is(run_framework, exact):
 def test_smc_log_ml(run_framework, exact, model, tol):
     out = run_framework(FW, "--model", model, "--method", "smc", "--n-particles", "2000", "--repeats", "2")
     check_result(out, FW, model, "smc", 2)
-    assert abs(out["quality"]["log_ml"] - exact[model]()) < tol
+    check_smc_log_ml(out, exact[model](), 2000, tol)
 
 
 def test_errors_are_json(run_framework, tmp_path):

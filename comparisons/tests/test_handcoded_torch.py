@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from checks import check_hmc_means, check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
+from checks import check_hmc_means, check_mcmc_ess, check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
 
 FW = "handcoded_torch"
 
@@ -32,6 +32,7 @@ def test_polynomial_hmc_matches_exact_posterior(run_framework, exact):
     check_result(out, FW, "polynomial", "hmc", 1)
     assert out["quality"]["acceptance_rate"] > 0.9 and out["quality"]["divergences"] == 0
     check_hmc_means(out, exact["polynomial"](10, 1.0), s)
+    check_mcmc_ess(out, s)
 
 
 def test_beta_bernoulli_is(run_framework, exact):

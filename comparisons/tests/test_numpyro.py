@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("numpyro")
 
-from checks import check_hmc_means, check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
+from checks import check_hmc_means, check_mcmc_ess, check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
 
 FW = "numpyro"
 
@@ -31,6 +31,7 @@ def test_polynomial_hmc_matches_exact_posterior(run_framework, exact):
     check_result(out, FW, "polynomial", "hmc", 1)
     assert out["quality"]["acceptance_rate"] > 0.9 and out["quality"]["divergences"] == 0
     check_hmc_means(out, exact["polynomial"](10, 1.0), s)
+    check_mcmc_ess(out, s)
     # The runner measures the documented MCMC.run entry point too.
     assert any("MCMC.run" in n for n in out["notes"])
 
