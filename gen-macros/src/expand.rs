@@ -169,8 +169,11 @@ impl VisitMut for NameElided {
     }
 }
 
-/// Rewrites trace sites into handler calls.
-struct RewriteSites;
+/// Rewrites trace sites into handler calls. `constants` are the arguments that are the same
+/// `f64` in every engine (see [`crate::ad::plate_adjoint`]).
+struct RewriteSites {
+    constants: Vec<syn::Ident>,
+}
 
 impl RewriteSites {
     fn site(addr: &Expr) -> TokenStream {
@@ -223,7 +226,15 @@ impl VisitMut for RewriteSites {
         let rt = quote_spanned!(span=> ::gen_runtime::__private);
         let new: TokenStream = if let Some(c) = plate_call(&m.receiver) {
             let (xs, f) = (&c.args[0], &c.args[1]);
-            quote_spanned! {span=> #rt::Handler::plate(__h, #site, #xs, #f) }
+            match crate::ad::plate_adjoint(f, &self.constants) {
+                Some(ad) => {
+                    let real = quote!(<__H as #rt::Handler<'__c>>::Real);
+                    let captures = ad.captures.iter().map(|c| quote!(#rt::capture::<#real, _>(#c)));
+                    let adjoint = ad.adjoint;
+                    quote_spanned! {span=> #rt::Handler::plate_ad(__h, #site, #xs, #f, [#(#captures),*], #adjoint) }
+                }
+                None => quote_spanned! {span=> #rt::Handler::plate(__h, #site, #xs, #f) },
+            }
         } else {
             let recv = &m.receiver;
             quote_spanned! {span=> #rt::Traceable::trace(#recv, __h, #site) }
@@ -232,6 +243,32 @@ impl VisitMut for RewriteSites {
     }
 
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// The arguments declared `f64` that the body never binds again (a `let`, a loop variable, a
+/// closure parameter of the same name would shadow them): the same plain number in every
+/// engine.
+fn constant_arguments(sig: &syn::Signature, body: &syn::Block) -> Vec<syn::Ident> {
+    struct Bindings(Vec<syn::Ident>);
+    impl<'ast> syn::visit::Visit<'ast> for Bindings {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.clone());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut bound = Bindings(Vec::new());
+    syn::visit::Visit::visit_block(&mut bound, body);
+    sig.inputs
+        .iter()
+        .filter_map(|a| match a {
+            FnArg::Typed(t) => match (&*t.pat, &*t.ty) {
+                (syn::Pat::Ident(p), Type::Path(ty)) if ty.qself.is_none() && ty.path.is_ident("f64") => Some(p.ident.clone()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .filter(|name| !bound.0.contains(name))
+        .collect()
 }
 
 fn generate(model: Model) -> TokenStream {
@@ -301,7 +338,8 @@ fn generate(model: Model) -> TokenStream {
     ReplaceReal(parse_quote!(__R)).visit_type_mut(&mut gat_ret);
 
     let mut body = (*func.block).clone();
-    RewriteSites.visit_block_mut(&mut body);
+    let constants = constant_arguments(&func.sig, &body);
+    RewriteSites { constants }.visit_block_mut(&mut body);
     ReplaceReal(parse_quote!(<__H as #rt::Handler<'__c>>::Real)).visit_block_mut(&mut body);
 
     // Arguments with `Real` are generic over the engine's value type; the others are the

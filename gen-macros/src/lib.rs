@@ -13,8 +13,10 @@
 //!
 //! The macro runs in three stages, one file each: [`ast`] parses the function into a model
 //! of its signature and trace sites, [`valid`] checks it and gathers every misuse with its
-//! span, and [`expand`] generates the code.
+//! span, and [`expand`] generates the code; [`ad`] writes the reverse-mode adjoint of plate
+//! closures that have a simple enough form, for the gradient engine.
 
+mod ad;
 mod ast;
 mod expand;
 mod valid;

@@ -344,7 +344,7 @@ impl<'c> Interpreter<'c> {
             }
             None => {
                 let index: Vec<usize> = (0..n).collect();
-                plate_sum::<F64_LANES, _, _, _>(&index, &values, |i, x| dist(*i).log_density_data(x))
+                plate_sum::<F64_LANES, _, _, _>(&index, &values, |_, i, x| dist(*i).log_density_data(x))
             }
         };
         let stored = match (&source, &values) {

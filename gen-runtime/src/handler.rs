@@ -51,6 +51,24 @@ pub trait Handler<'c>: Sized {
         D::Data: Element,
         F: Fn(Self::Datum) -> D;
 
+    /// A plate whose closure `#[gen]` also differentiated in reverse mode: `adjoint(x, y, p, g)`
+    /// returns the log density of `y` under `f(x)` with the closure's captured values at `p`
+    /// and adds its partial derivatives in them to `g`; `captures` are those values in this
+    /// handler's number type. The gradient engine sums the adjoint over the data and applies
+    /// the chain rule to the captures once per plate; every other handler runs `f` through
+    /// [`Handler::plate`], which is the default.
+    #[inline]
+    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], f: F, captures: [Self::Real; K], adjoint: A) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Self::Real>,
+        D::Data: Element,
+        F: Fn(Self::Datum) -> D,
+        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> f64,
+    {
+        let _ = (captures, adjoint);
+        self.plate(site, xs, f)
+    }
+
     /// `n` independent choices from `dist` at one address.
     fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
     where
@@ -147,14 +165,17 @@ pub fn plate<F>(xs: &[f64], f: F) -> (&[f64], F) {
 /// `f64` (the interpreter and the importance path) use the same lanes, so they agree bit for
 /// bit.
 #[inline(always)]
-pub(crate) fn plate_sum<const LANES: usize, R: Real, X, Y>(xs: &[X], ys: &[Y], term: impl Fn(&X, &Y) -> R) -> R {
+///
+/// `term` also receives its lane, for callers that keep other sums per lane (the plate
+/// adjoint's gradients).
+pub(crate) fn plate_sum<const LANES: usize, R: Real, X, Y>(xs: &[X], ys: &[Y], mut term: impl FnMut(usize, &X, &Y) -> R) -> R {
     let n = xs.len().min(ys.len());
     let (xs, ys) = (&xs[..n], &ys[..n]);
     let mut acc = [R::cst(0.0); LANES];
     let (mut qx, mut qy) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
     for (x, y) in (&mut qx).zip(&mut qy) {
         for k in 0..LANES {
-            acc[k] += term(&x[k], &y[k]);
+            acc[k] += term(k, &x[k], &y[k]);
         }
     }
     let mut total = R::cst(0.0);
@@ -162,7 +183,7 @@ pub(crate) fn plate_sum<const LANES: usize, R: Real, X, Y>(xs: &[X], ys: &[Y], t
         total += a;
     }
     for (x, y) in qx.remainder().iter().zip(qy.remainder()) {
-        total += term(x, y);
+        total += term(0, x, y);
     }
     total
 }

@@ -81,6 +81,23 @@ pub mod __private {
     pub use crate::handler::{Handler, Traceable};
     pub use crate::real::{LhsOps, Lift, Real};
 
+    pub use crate::distributions::Distribution;
+    pub use crate::dual::Dual;
+
+    /// A value a plate closure captures, in the engine's number type (`#[gen]`'s plate
+    /// adjoints pass them to the handler).
+    #[inline(always)]
+    pub fn capture<R: Real, T: Into<R>>(value: T) -> R {
+        value.into()
+    }
+
+    /// Fixes the number type of a distribution built from dual numbers (the plate adjoint's
+    /// partials in the distribution's arguments).
+    #[inline(always)]
+    pub fn ad_distribution<const L: usize, D: Distribution<Real = Dual<L>>>(d: D) -> D {
+        d
+    }
+
     /// Converts an address expression that is not a literal into a part.
     pub fn part(p: impl Into<Part>) -> Part {
         p.into()

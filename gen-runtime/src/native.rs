@@ -70,7 +70,9 @@ pub struct Coordinate {
 /// coordinates the choices are used as they are (Gen.jl's `choice_gradients`).
 ///
 /// Gradients are forward-mode dual numbers through the model body compiled for
-/// [`Dual<N>`](crate::Dual): one pass for up to 8 coordinates, more passes beyond.
+/// [`Dual<N>`](crate::Dual): one pass for up to 8 coordinates, more passes beyond. Plates
+/// whose closure `#[gen]` differentiated (see [`Handler::plate_ad`]) run in reverse mode
+/// over the data and join the dual numbers once per plate.
 #[derive(Clone)]
 pub struct LogDensity<G: GenerativeFunction> {
     pub(crate) call: Call<G>,
@@ -298,6 +300,11 @@ fn another_path(address: Address) -> GenError {
     GenError::Unsupported { address, message: "the model took a different path than when the gradient target was built".into() }
 }
 
+/// The lanes of the plate adjoint's sums (see [`plate_sum`]): each lane keeps a partial
+/// per captured value too, so more lanes spill registers (measured, n=100 / n=1000
+/// gradient: 1 lane 575 ns / 4.0 us, 2 lanes 418 ns / 2.8 us, 4 lanes 486 ns / 3.7 us).
+const ADJOINT_LANES: usize = 2;
+
 /// Evaluates the log density with dual numbers along the plan.
 struct GradEval<'p, const N: usize> {
     plan: &'p [GradSite],
@@ -402,7 +409,37 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
             return Cow::Owned(vec![D::Data::default(); xs.len()]);
         };
         let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
-        self.lp += plate_sum::<1, _, _, _>(xs, ys, |x, y| f(*x).log_density_data(y));
+        self.lp += plate_sum::<1, _, _, _>(xs, ys, |_, x, y| f(*x).log_density_data(y));
+        Cow::Borrowed(ys)
+    }
+
+    #[inline]
+    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], _: F, captures: [Dual<N>; K], adjoint: A) -> Values<'c, D::Data>
+    where
+        D: Distribution<Real = Dual<N>>,
+        D::Data: Element,
+        F: Fn(f64) -> D,
+        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> f64,
+    {
+        let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
+            return Cow::Owned(vec![D::Data::default(); xs.len()]);
+        };
+        let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
+        // Reverse mode over the data: plain f64 sums of the log density and of its partials in
+        // each captured value (per lane, so the lanes stay independent), then the chain rule
+        // to the latents once.
+        let p = captures.map(|c| c.re);
+        let mut partials = [[0.0; K]; ADJOINT_LANES];
+        let lp = plate_sum::<ADJOINT_LANES, _, _, _>(xs, ys, |lane, x, y| adjoint(*x, y, &p, &mut partials[lane]));
+        let mut total = Dual::constant(lp);
+        for lane in &partials {
+            for (g, c) in lane.iter().zip(&captures) {
+                for (e, ce) in total.eps.iter_mut().zip(&c.eps) {
+                    *e += g * ce;
+                }
+            }
+        }
+        self.lp += total;
         Cow::Borrowed(ys)
     }
 
@@ -416,7 +453,7 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
             return Cow::Owned(vec![D::Data::default(); n]);
         };
         let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
-        self.lp += plate_sum::<1, _, _, _>(ys, ys, |y, _| dist.log_density_data(y));
+        self.lp += plate_sum::<1, _, _, _>(ys, ys, |_, y, _| dist.log_density_data(y));
         Cow::Borrowed(ys)
     }
 
@@ -646,7 +683,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                     self.failed = true;
                     return Cow::Owned(vec![D::Data::default(); xs.len()]);
                 };
-                self.lw += plate_sum::<F64_LANES, _, _, _>(xs, ys, |x, y| f(*x).log_density_data(y));
+                self.lw += plate_sum::<F64_LANES, _, _, _>(xs, ys, |_, x, y| f(*x).log_density_data(y));
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
@@ -669,7 +706,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                     self.failed = true;
                     return Cow::Owned(vec![D::Data::default(); n]);
                 };
-                self.lw += plate_sum::<F64_LANES, _, _, _>(ys, ys, |y, _| dist.log_density_data(y));
+                self.lw += plate_sum::<F64_LANES, _, _, _>(ys, ys, |_, y, _| dist.log_density_data(y));
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
