@@ -16,7 +16,7 @@ What lives here:
 * ``peak_memory_bytes``: peak resident set size of this process (``ru_maxrss``).
 * quality helpers: ``log_ml_from_log_weights``, ``ess_from_log_weights``,
   ``weighted_moments``, ``sample_moments``, ``is_quality``, ``smc_quality``,
-  ``autocovariance``, ``ess_single_chain`` (the MCMC ESS every HMC/NUTS row reports, through
+  ``autocovariance``, ``ess_mean`` (the MCMC ESS every HMC/NUTS row reports, through
   ``hmc_quality``).
 * ``main``: runs one framework's dispatch table and prints exactly one JSON object on
   stdout, or a JSON error and a non-zero exit status.
@@ -488,62 +488,65 @@ def autocovariance(x: Any) -> np.ndarray:
     return np.fft.irfft(f * np.conj(f), size)[:n] / n
 
 
-def ess_single_chain(draws: Any) -> float:
-    """Effective sample size of one chain, as Stan computes it for one chain.
+def ess_mean(draws: Any) -> float:
+    """Effective sample size of the mean of one chain: ArviZ's ``ess(method="mean")``.
 
-    Stan 2.35's ``stan::analyze::compute_effective_sample_size`` with one chain (no splitting,
-    no rank normalization; Stan reference manual, "Effective sample size"): autocorrelations
-    rho_t = 1 - (W - acov_t) / var_plus, summed in pairs under Geyer's initial positive
-    sequence, made monotone (Geyer's initial monotone sequence), plus Stan's antithetic
-    correction term, tau = -1 + 2 sum rho_t + rho_last, ESS = n / tau capped at n log10 n.
+    Vehtari et al. (2021) section 3.2, as ArviZ and the Rust rows of the benchmark compute it
+    (``gen_runtime::diagnostics::ess_mean``), so ESS per second compares across frameworks:
+    the chain is split into halves (the middle draw of an odd chain is dropped), the
+    autocorrelations are combined across the two halves, summed in pairs under Geyer's
+    initial positive sequence, made monotone, with the antithetic last term;
+    tau is floored at 1 / log10(draws) (ESS at most draws * log10(draws)).
 
-    NaN when there are fewer than 4 draws, a non-finite draw, or all draws are equal (a
-    sampler that never moved has told us nothing about mixing; Stan and the Rust rows of the
-    benchmark say NaN there too).
+    NaN when there are fewer than 8 draws, a non-finite draw, or all draws are equal (a
+    sampler that never moved has told us nothing about mixing; the Rust rows say NaN there
+    too, where ArviZ would report the full ESS).
     """
     x = np.asarray(draws, dtype=np.float64).reshape(-1)
-    n = x.shape[0]
-    if n < 4 or not np.all(np.isfinite(x)) or np.all(x == x[0]):
+    if x.shape[0] < 8 or not np.all(np.isfinite(x)) or np.all(x == x[0]):
         return math.nan
-    acov = autocovariance(x)
-    mean_var = acov[0] * n / (n - 1)   # Stan's W: the unbiased variance
-    var_plus = mean_var * (n - 1) / n  # one chain: no between-chain term
+    half = x.shape[0] // 2
+    chains = np.stack([x[:half], x[-half:]])
+    m, n = chains.shape
+    acov = np.stack([autocovariance(c) for c in chains]).mean(axis=0)
+    mean_var = acov[0] * n / (n - 1)
+    var_plus = mean_var * (n - 1) / n + np.var(chains.mean(axis=1), ddof=1)
     rho = 1.0 - (mean_var - acov) / var_plus
 
     rho_hat = np.zeros(n)
     rho_even, rho_odd = 1.0, rho[1]
     rho_hat[0], rho_hat[1] = rho_even, rho_odd
-    # Initial positive sequence; the loop stops 4 lags short of the end so that the last
-    # pair is left for the antithetic correction below (as Stan does).
-    s = 1
-    while s < n - 4 and rho_even + rho_odd > 0:
-        rho_even, rho_odd = rho[s + 1], rho[s + 2]
-        if rho_even + rho_odd >= 0:
-            rho_hat[s + 1], rho_hat[s + 2] = rho_even, rho_odd
-        s += 2
-    max_s = s
-    if rho_even > 0:
-        rho_hat[max_s + 1] = rho_even
-    # Initial monotone sequence: a pair sum may not exceed the one before it.
-    for s in range(1, max_s - 2, 2):
-        if rho_hat[s + 1] + rho_hat[s + 2] > rho_hat[s - 1] + rho_hat[s]:
-            rho_hat[s + 1] = rho_hat[s + 2] = (rho_hat[s - 1] + rho_hat[s]) / 2
-    tau = -1.0 + 2.0 * float(np.sum(rho_hat[:max_s])) + float(rho_hat[max_s + 1])
-    # Flooring tau at 1/log10(n) is Stan's cap min(n / tau, n log10 n) for tau > 0, and also
-    # keeps a perfectly alternating chain (tau <= 0) from reporting a negative ESS.
-    return float(n / max(tau, 1.0 / math.log10(n)))
+    # Initial positive sequence: stop at the first pair of lags whose sum is negative.
+    t = 1
+    while t + 3 < n and rho_even + rho_odd > 0.0:
+        rho_even, rho_odd = rho[t + 1], rho[t + 2]
+        if rho_even + rho_odd >= 0.0:
+            rho_hat[t + 1], rho_hat[t + 2] = rho_even, rho_odd
+        t += 2
+    last = t - 1
+    if rho_even > 0.0:
+        rho_hat[last] = rho_even
+    # Initial monotone sequence: pair sums may not increase.
+    t = 1
+    while t + 3 <= last:
+        if rho_hat[t + 1] + rho_hat[t + 2] > rho_hat[t - 1] + rho_hat[t]:
+            rho_hat[t + 1] = rho_hat[t + 2] = (rho_hat[t - 1] + rho_hat[t]) / 2.0
+        t += 2
+    total = m * n
+    tau = -1.0 + 2.0 * float(np.sum(rho_hat[:last])) + float(rho_hat[last])
+    return float(total / max(tau, 1.0 / math.log10(total)))
 
 
 # For the notes of every MCMC row, so the rows say what their `ess` is in the same words.
-MCMC_ESS_NOTE = ("ess: smallest single-chain ESS over the latents (Stan's estimator for one chain: "
-                 "Geyer's initial monotone sequence, no splitting); ess_per_latent in latent order")
+MCMC_ESS_NOTE = ("ess: smallest ESS of the mean over the latents (ArviZ's ess(method='mean') of the "
+                 "split chain, as the Rust rows); ess_per_latent in latent order")
 
 
 def hmc_quality(samples: Any, accept: Any, divergences: Optional[int] = None) -> Dict[str, Any]:
     """The MCMC (HMC / NUTS) quality block over the kept samples.
 
     Posterior moments, acceptance rate, divergences (when given), ``ess_per_latent``
-    (``ess_single_chain`` of each latent, in latent order) and ``ess``, their minimum (NaN if
+    (``ess_mean`` of each latent, in latent order) and ``ess``, their minimum (NaN if
     any latent's is NaN), which is what ESS per second is made of. ``accept`` is either
     per-sample acceptance indicators / probabilities (mean is taken) or a single rate.
     """
@@ -551,7 +554,7 @@ def hmc_quality(samples: Any, accept: Any, divergences: Optional[int] = None) ->
     s = np.asarray(samples, dtype=np.float64)
     if s.ndim == 1:
         s = s[:, None]
-    per_latent = [ess_single_chain(s[:, j]) for j in range(s.shape[1])]
+    per_latent = [ess_mean(s[:, j]) for j in range(s.shape[1])]
     q: Dict[str, Any] = {"posterior_mean": mean, "posterior_sd": sd,
                          "acceptance_rate": float(np.mean(np.asarray(accept, dtype=np.float64))),
                          "ess": float(np.min(per_latent)), "ess_per_latent": per_latent}

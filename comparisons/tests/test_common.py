@@ -99,18 +99,17 @@ def test_ess_of_ar1_chain_matches_its_autocorrelation_time(rho, n):
     tau = 1.0 + 2.0 * rho / (1.0 - rho)
     window = (math.ceil(math.log(n) / (2.0 * math.log(1.0 / rho))) if rho > 0 else 0) + 2
     rel_sd = math.sqrt(2.0 * (2 * window + 1) / n)
-    ess = common.ess_single_chain(_ar1_chain(rho, n, seed=7))
+    ess = common.ess_mean(_ar1_chain(rho, n, seed=7))
     assert abs(ess / (n / tau) - 1.0) < 5 * rel_sd, (ess, n / tau, 5 * rel_sd)
 
 
 def test_ess_edge_cases_and_hmc_quality():
-    assert math.isnan(common.ess_single_chain(np.full(100, 0.3)))  # a chain that never moved
-    assert math.isnan(common.ess_single_chain([0.0, 1.0, 2.0]))    # Stan needs 4 draws
-    assert math.isnan(common.ess_single_chain([0.0, 1.0, np.nan, 2.0, 3.0]))
-    # An alternating chain with one odd draw at the end: Stan's formula gives tau < 0 and a
-    # negative ESS (-3366.7); the floor on tau reports Stan's cap n log10 n instead.
-    n = 101
-    assert common.ess_single_chain([1.0, 2.0] * 50 + [1.5]) == pytest.approx(n * math.log10(n))
+    assert math.isnan(common.ess_mean(np.full(100, 0.3)))  # a chain that never moved
+    assert math.isnan(common.ess_mean([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))  # two halves of 3
+    assert math.isnan(common.ess_mean([0.0, 1.0, np.nan, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    # A perfectly alternating chain has tau < 0; the floor reports draws * log10(draws) (the
+    # middle draw of an odd chain is dropped by the split).
+    assert common.ess_mean([1.0, 2.0] * 50 + [1.5]) == pytest.approx(100 * math.log10(100))
     # The autocovariance at lag 0 is the biased variance; lag k of an iid series is ~0.
     x = np.random.default_rng(3).standard_normal(4000)
     acov = common.autocovariance(x)
@@ -123,3 +122,14 @@ def test_ess_edge_cases_and_hmc_quality():
     assert q["ess_per_latent"][0] > 5 * q["ess_per_latent"][1]
     stuck = np.concatenate([samples, np.zeros((2000, 1))], axis=1)
     assert math.isnan(common.hmc_quality(stuck, np.zeros(2000), 0)["ess"])
+
+
+def test_ess_equals_arviz_on_the_committed_reference_draws():
+    """The single-chain data set of gen-runtime's ArviZ reference (ArviZ 0.23.4,
+    ``ess(method="mean")``): the Rust rows of the benchmark match it to 1e-12, so both sides
+    of the suite report the same ESS for the same draws."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "gen-runtime", "tests", "data", "arviz_reference.json")
+    with open(path) as f:
+        sets = {d["name"]: d for d in json.load(f)["data_sets"]}
+    single = sets["single_chain_1x500"]
+    assert common.ess_mean(single["draws"][0]) == pytest.approx(single["expected"]["ess_mean"], rel=1e-9)

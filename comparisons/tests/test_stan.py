@@ -10,7 +10,6 @@ a minute each on 2 cores); later runs reuse comparisons/.build/.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -26,7 +25,6 @@ REPO = os.path.dirname(COMPARISONS)
 sys.path.insert(0, COMPARISONS)
 
 import common  # noqa: E402
-import stan_impl  # noqa: E402
 from checks import check_mcmc_ess  # noqa: E402
 
 N_POINTS = 10
@@ -149,64 +147,3 @@ def test_missing_data_file_is_a_json_error(tmp_path):
     rc, result = run(str(tmp_path), "--model", "polynomial", "--method", "nuts", "--n-points", "10")
     assert rc != 0
     assert "polynomial_n10_sd0.05.csv" in result["error"]
-
-
-# Stan's own ESS routine for one chain, fed chains from a file ("n x_1 ... x_n" per line).
-_STAN_ESS_CPP = r"""
-#include <stan/analyze/mcmc/compute_effective_sample_size.hpp>
-#include <fstream>
-#include <iomanip>
-#include <iostream>
-int main(int argc, char** argv) {
-  std::ifstream in(argv[1]);
-  size_t n;
-  std::cout << std::setprecision(17);
-  while (in >> n) {
-    std::vector<double> x(n);
-    for (auto& v : x) in >> v;
-    std::vector<const double*> chains{x.data()};
-    std::cout << stan::analyze::compute_effective_sample_size(chains, n) << "\n";
-  }
-}
-"""
-
-
-@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="needs g++")
-def test_common_ess_equals_stans_own(tmp_path):
-    """common.ess_single_chain against Stan 2.35's compute_effective_sample_size (the headers
-    httpstan ships), on AR(1) chains of many lengths and correlations, to 1e-9 relative.
-    Chains for which Stan's formula gives a negative ESS (tau <= 0, perfectly antithetic
-    chains) are left out: common floors tau there (see its docstring)."""
-    hs = stan_impl._httpstan_dir()
-    source, binary = tmp_path / "ess.cpp", tmp_path / "ess"
-    source.write_text(_STAN_ESS_CPP)
-    subprocess.run([os.environ.get("CXX", "g++"), "-O1", "-std=c++14", "-D_REENTRANT", "-DBOOST_DISABLE_ASSERTS",
-                    "-D_GLIBCXX_USE_CXX11_ABI=0", "-I", os.path.join(hs, "include"), str(source), "-o", str(binary),
-                    "-L", os.path.join(hs, "lib"), f"-Wl,-rpath,{os.path.join(hs, 'lib')}", "-ltbb"],
-                   check=True, capture_output=True, timeout=600)
-    rng = np.random.default_rng(1)
-    chains = []
-    for n in (4, 5, 9, 100, 1000, 1001, 4000):
-        for rho in (0.0, 0.5, 0.9, 0.99, -0.5):
-            e = rng.standard_normal(n)
-            x = np.empty(n)
-            x[0] = e[0]
-            for i in range(1, n):
-                x[i] = rho * x[i - 1] + e[i]
-            chains.append(x)
-    chains.append(np.cumsum(rng.standard_normal(500)))  # a random walk: ESS far below n
-    chains.append(np.zeros(50))                          # never moved: NaN in both
-    (tmp_path / "chains.txt").write_text(
-        "".join(f"{len(c)} " + " ".join(repr(float(v)) for v in c) + "\n" for c in chains))
-    done = subprocess.run([str(binary), str(tmp_path / "chains.txt")], check=True, capture_output=True, text=True)
-    stan_ess = [float(v) for v in done.stdout.split()]
-    assert len(stan_ess) == len(chains)
-    compared = 0
-    for chain, expected in zip(chains, stan_ess):
-        got = common.ess_single_chain(chain)
-        if math.isnan(expected):
-            assert math.isnan(got), (len(chain), got)
-        elif expected > 0:
-            assert got == pytest.approx(expected, rel=1e-9), (len(chain), got, expected)
-            compared += 1
-    assert compared >= len(chains) - 5  # only the rare tau <= 0 short chains are skipped
