@@ -98,7 +98,7 @@ struct RunArgs {
     out: Option<PathBuf>,
     /// Wall-clock limit of one external run (all its repeats), in seconds; a run past it is
     /// killed and recorded as failed, and the framework's larger configurations of that method
-    /// are not attempted (default: 60 for `all` and `test`, 300 otherwise).
+    /// are not attempted (default: 30 for `all`, 60 for `test`, 300 otherwise).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
     /// Base seed.
