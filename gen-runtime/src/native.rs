@@ -352,7 +352,9 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
     type Real = Dual<N>;
     type Datum = f64;
 
-    #[inline]
+    // Inlined into the body so that constant parameters (a `normal(0.0, 1.0)` prior) fold
+    // into the log density: called, this was the largest cost of a small model's gradient.
+    #[inline(always)]
     fn sample<D: Distribution<Real = Dual<N>>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
         let Some(s) = self.next(&site) else { return dist.lift(&D::Data::default()) };
         match &s.action {
@@ -645,7 +647,8 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
     type Real = f64;
     type Datum = f64;
 
-    #[inline]
+    // Inlined into the body, as the gradient's: constant parameters fold into the sampler.
+    #[inline(always)]
     fn sample<D: Distribution<Real = f64>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
         let Some((s, key)) = self.next(&site) else { return dist.lift(&D::Data::default()) };
         match &s.action {

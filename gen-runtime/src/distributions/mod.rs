@@ -256,6 +256,7 @@ impl Support {
 
     /// Maps one unconstrained coordinate of a scalar support to its value, with log |dx/dt|
     /// (real, positive and interval supports; the others map coordinates jointly).
+    #[inline]
     pub fn forward_scalar<R: Real>(&self, t: R) -> (R, R) {
         match *self {
             Support::Positive => (t.exp(), t),
