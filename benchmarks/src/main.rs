@@ -214,6 +214,7 @@ fn list() {
     let pairs = [
         (Model::Polynomial, Method::Is),
         (Model::Polynomial, Method::Hmc),
+        (Model::Polynomial, Method::Nuts),
         (Model::BetaBernoulli, Method::Is),
         (Model::Hmm, Method::Smc),
         (Model::Lgssm, Method::Smc),

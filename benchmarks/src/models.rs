@@ -56,17 +56,20 @@ pub enum Method {
     Is,
     /// Fixed-step Hamiltonian Monte Carlo.
     Hmc,
+    /// NUTS with warm-up adaptation (step size and diagonal mass matrix), for ESS per second.
+    Nuts,
     /// Sequential Monte Carlo (bootstrap particle filter).
     Smc,
 }
 
 impl Method {
-    /// The protocol spelling: `is`, `hmc`, `smc`.
+    /// The protocol spelling: `is`, `hmc`, `nuts`, `smc`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Is => "is",
             Self::Hmc => "hmc",
+            Self::Nuts => "nuts",
             Self::Smc => "smc",
         }
     }
@@ -74,7 +77,7 @@ impl Method {
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Is, Self::Hmc, Self::Smc].into_iter().find(|m| m.as_str() == s)
+        [Self::Is, Self::Hmc, Self::Nuts, Self::Smc].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -193,12 +196,12 @@ impl Repeats {
     }
 
     /// Repeats for an external row, which cannot be timed before it runs: 10 for IS and SMC,
-    /// 5 for HMC (a full chain per repeat).
+    /// 5 for HMC and NUTS (a full chain per repeat).
     #[must_use]
     pub fn resolve_external(self, method: Method) -> usize {
         match (self, method) {
             (Self::Fixed(n), _) => n.max(Self::MIN),
-            (Self::Auto, Method::Hmc) => Self::MIN,
+            (Self::Auto, Method::Hmc | Method::Nuts) => Self::MIN,
             (Self::Auto, Method::Is | Method::Smc) => 10,
         }
     }

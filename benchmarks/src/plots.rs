@@ -82,6 +82,7 @@ impl Family {
         let method = match self.method.as_str() {
             "is" => "importance sampling",
             "hmc" => "fixed-step HMC",
+            "nuts" => "NUTS (adapted)",
             "smc" => "bootstrap particle filter",
             other => other,
         };
@@ -397,7 +398,7 @@ fn scaling(family: &Family, rows: &[&SummaryRow], looks: &[Look], axis: Axis) ->
 }
 
 fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyChart> {
-    let hmc = family.method == "hmc";
+    let hmc = matches!(family.method.as_str(), "hmc" | "nuts");
     let error = |r: &SummaryRow| {
         if hmc {
             r.posterior_mean_error_sds

@@ -96,7 +96,7 @@ pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Asses
             problems.push(format!("ESS {ess:.1} < {MIN_IS_ESS}"));
         }
     }
-    if method == Method::Hmc {
+    if matches!(method, Method::Hmc | Method::Nuts) {
         if let Some(acc) = quality.acceptance_rate.filter(|a| *a < MIN_ACCEPTANCE) {
             problems.push(format!("acceptance {acc:.3} < {MIN_ACCEPTANCE}"));
         }

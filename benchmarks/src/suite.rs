@@ -151,14 +151,11 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
     let polynomial_hmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64]| {
         for &sd in noise {
             for &n in sizes {
-                out.push(Config {
-                    model: Model::Polynomial,
-                    method: Method::Hmc,
-                    n_points: n,
-                    noise_sd: Some(sd),
-                    n_particles: None,
-                    hmc: Some(HmcConfig::default()),
-                });
+                // Fixed-step HMC (the case study's configuration), then NUTS with adaptation for
+                // quality per second (SPEC 6).
+                for method in [Method::Hmc, Method::Nuts] {
+                    out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(HmcConfig::default()) });
+                }
             }
         }
     };

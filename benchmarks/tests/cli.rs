@@ -29,3 +29,29 @@ fn list_shows_every_builtin_row() {
     }
     common::cleanup(&root);
 }
+
+#[test]
+fn polynomial_hmc_runs_nuts_rows_that_find_the_exact_posterior() {
+    let root = common::scratch_root("nuts");
+    let out_dir = root.join("out");
+    let out = common::bin()
+        .args(["polynomial-hmc", "--frameworks", "gen-native", "--data-size", "10", "--noise-sd", "1.0", "--repeats", "5", "--out"])
+        .arg(&out_dir)
+        .env("BENCHMARKS_ROOT", &root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("summary.csv").exists()).unwrap_or(out_dir.clone());
+    let mut reader = csv::Reader::from_path(summary.join("summary.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let nuts: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).filter(|r| &r[column("method")] == "nuts").collect();
+    assert_eq!(nuts.len(), 1, "one NUTS row next to the fixed-step HMC row");
+    let row = &nuts[0];
+    assert_eq!(&row[column("status")], "ok");
+    // quality_ok: posterior mean within one exact posterior sd, acceptance above 10%, no
+    // divergences, finite ESS (see quality.rs).
+    assert_eq!(&row[column("quality_ok")], "true", "{}", &row[column("quality_reason")]);
+    assert!(row[column("ess_per_s")].parse::<f64>().unwrap() > 0.0);
+    common::cleanup(&root);
+}

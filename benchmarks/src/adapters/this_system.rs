@@ -112,7 +112,7 @@ impl Adapter for ThisSystem {
         match self.engine {
             Engine::Native => matches!(
                 (model, method),
-                (Model::Polynomial, Method::Is | Method::Hmc)
+                (Model::Polynomial, Method::Is | Method::Hmc | Method::Nuts)
                     | (Model::BetaBernoulli, Method::Is)
                     | (Model::Hmm | Model::Lgssm, Method::Smc)
             ),
@@ -146,6 +146,7 @@ impl Adapter for ThisSystem {
             (DataSet::Polynomial(d), Method::Is) => polynomial_is(d, particles()?, engine, device, repeats, seed)?,
             (DataSet::BetaBernoulli(d), Method::Is) => beta_bernoulli_is(d, particles()?, engine, device, repeats, seed)?,
             (DataSet::Polynomial(d), Method::Hmc) => polynomial_hmc(d, &config.hmc.unwrap_or_default(), repeats, seed)?,
+            (DataSet::Polynomial(d), Method::Nuts) => polynomial_nuts(d, &config.hmc.unwrap_or_default(), repeats, seed)?,
             (DataSet::Hmm(d), Method::Smc) => hmm_smc(d, particles()?, repeats, seed)?,
             (DataSet::Lgssm(d), Method::Smc) => lgssm_smc(d, particles()?, repeats, seed)?,
             _ => bail!("{} does not implement {}", self.name(), config.label()),
@@ -236,6 +237,23 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
     let m = measure_in_process(repeats, seed, |s| -> anyhow::Result<inference::Samples> {
         let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(s))?;
         Ok(inference::hmc(&target, &config, Key::new(s))?)
+    })?;
+    let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
+    let samples = last?;
+    let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
+    let quality = chain_quality(&columns, samples.accept_rate(), samples.divergences() as u64);
+    Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
+}
+
+/// NUTS with Stan's warm-up adaptation on one chain, for ESS per second: the warm-up and kept
+/// draws of the HMC configuration (its step size and leapfrog count do not apply).
+fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
+    let obs = choicemap! { "ys" => d.y.clone() };
+    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
+    let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
+    let m = measure_in_process(repeats, seed, |s| -> anyhow::Result<inference::Samples> {
+        let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(s))?;
+        Ok(inference::nuts(&target, &config, Key::new(s))?)
     })?;
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
     let samples = last?;
