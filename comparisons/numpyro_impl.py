@@ -12,6 +12,18 @@
   potential); each timed call is ONE jitted ``lax.scan`` of ``kernel.sample`` over
   warm-up + kept iterations from that initial state with a fresh random key.  The row's
   notes also report what ``MCMC.run`` costs per call, because it recompiles every call.
+* NUTS: NumPyro's ``NUTS`` kernel with its own warm-up adaptation and its defaults
+  (``target_accept_prob=0.8``, ``max_tree_depth=10``, dual-averaging step size, diagonal
+  mass matrix over NumPyro's windowed schedule, ``init_to_uniform`` start).  Each timed call
+  is ONE jit containing ``kernel.init`` (initial point, heuristic first step size) and a
+  ``lax.scan`` of ``kernel.sample`` over warm-up + kept iterations, with a fresh key, so the
+  whole adaptation is timed, as in Stan's and the Rust NUTS rows.  This is the loop
+  ``MCMC.run`` itself runs (``sampler.init`` then ``sampler.sample`` per iteration); with the
+  same key the draws were checked to agree with ``MCMC.run``'s exactly until float32
+  rounding differences between the two compiled programs make the chains drift apart
+  (after ~170 warm-up iterations on the n = 100, sd 0.05 data).  ``MCMC.run`` recompiles on
+  every call even with ``jit_model_args=True`` (measured once: 10.2 s, then 3.6 s of which
+  3.0 s compiling, at n = 100); the HMC row's notes measure it on every run.
 
 JAX runs in its default precision (float32); quality numbers are recomputed in float64.
 """
@@ -20,9 +32,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import jax
+import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -30,7 +43,7 @@ import numpyro.distributions as dist
 from jax import lax
 from jax.scipy.special import logsumexp
 from numpyro import handlers
-from numpyro.infer import HMC, MCMC, init_to_value
+from numpyro.infer import HMC, MCMC, NUTS, init_to_value
 
 import common
 
@@ -197,8 +210,97 @@ def _mcmc_run_cost(args, model_args) -> str:
             f"second {times[1]:.3f} s (it re-traces/recompiles on every call)")
 
 
+# --------------------------------------------------------------------------------------
+# NUTS
+# --------------------------------------------------------------------------------------
+
+def _nuts_kernel() -> NUTS:
+    """NumPyro's NUTS with its own adaptation; the two settings the protocol names are spelled
+    out (they are NumPyro's defaults too), everything else is left at NumPyro's default."""
+    return NUTS(_observed_polynomial, target_accept_prob=0.8, max_tree_depth=10,
+                adapt_step_size=True, adapt_mass_matrix=True, dense_mass=False)
+
+
+# Durations of the XLA backend compilations seen since _count_compiles() was first called.
+_COMPILES: List[float] = []
+_LISTENING = False
+
+
+def _count_compiles() -> None:
+    """Record every XLA backend compilation (jax.monitoring duration events), registering the
+    listener once per process, so the notes can count compilations instead of guessing them
+    from wall time."""
+    global _LISTENING
+    if not _LISTENING:
+        jax.monitoring.register_event_duration_secs_listener(
+            lambda event, duration, **_: _COMPILES.append(duration) if "backend_compile" in event else None)
+        _LISTENING = True
+
+
+def polynomial_nuts(args, hyper) -> Dict[str, Any]:
+    """Polynomial regression with NumPyro's NUTS, warm-up adaptation inside each timed call."""
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    model_args = (x, y, d.prior_sd, d.noise_sd)
+    n_warmup, n_samples = args.n_warmup, args.n_samples
+    kernel = _nuts_kernel()
+    _count_compiles()
+    traces = [0]
+
+    def step(state, _):
+        """One NUTS transition (adapting while state.i < n_warmup) and what the row reports of it."""
+        state = kernel.sample(state, model_args, {})
+        z = jnp.stack([state.z["a"], state.z["b"], state.z["c"]])
+        return state, (z, state.accept_prob, state.diverging, state.num_steps, state.adapt_state.step_size)
+
+    @jax.jit
+    def infer(key):
+        """The whole inference call: initialization, warm-up with adaptation, kept draws."""
+        traces[0] += 1  # Python side effect: runs only when jit (re)traces
+        # init inside the jit: the heuristic first step size belongs to the adaptation, and each
+        # call draws its own initial point, as a fresh Stan run does.
+        state = kernel.init(key, n_warmup, model_args=model_args)
+        _, out = lax.scan(step, state, None, length=n_warmup + n_samples)
+        return jax.tree_util.tree_map(lambda a: a[n_warmup:], out)
+
+    key = _keys(args.seed)
+    compiles_before_timed = [0]
+
+    def call(i):
+        """Call i of the timing protocol, marking the compile count where timing starts."""
+        if i == 1:  # call 0 (compiling) is materialized by now
+            compiles_before_timed[0] = len(_COMPILES)
+        return infer(key(i))
+
+    t = common.time_calls(call, args.repeats, _materialize)
+    if traces[0] != 1:
+        raise RuntimeError(f"the NUTS call was traced {traces[0]} times; timed calls must not recompile")
+    timed_compiles = len(_COMPILES) - compiles_before_timed[0]
+    zs, acc, div, num_steps, eps = (np.asarray(a) for a in t.last)
+
+    quality = common.hmc_quality(zs, acc, int(div.sum()))
+    # Same extras as Stan's NUTS row, so adapted step size and trajectory cost compare.
+    quality["step_size"] = float(eps[-1])
+    quality["mean_n_leapfrog"] = float(np.mean(num_steps))
+
+    peak = common.peak_memory_bytes()  # before the extra MCMC.run measurement below
+    notes = [_dtype_note(),
+             "timed call = one jit of NUTS.init (init_to_uniform, heuristic step size) + lax.scan over "
+             f"kernel.sample for {n_warmup} warm-up (adaptation) + {n_samples} kept iterations, fresh key per call; "
+             f"traced once; XLA compilations during the {args.repeats} timed calls: {timed_compiles}",
+             "NumPyro defaults: target_accept_prob 0.8, max_tree_depth 10, dual-averaging step size, "
+             "diagonal mass matrix; --step-size and --n-leapfrog do not apply",
+             "acceptance_rate = mean of NumPyro's accept_prob (tree-averaged acceptance probability) over kept "
+             "draws; divergences = count of NumPyro's diverging flag over kept draws; mean_n_leapfrog = mean of num_steps",
+             common.MCMC_ESS_NOTE,
+             "MCMC.run recompiles on every call (measured in the HMC row's notes), so it is not what is timed"]
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s, "quality": quality, "notes": notes,
+            "peak_memory_bytes": peak}
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
+    ("polynomial", "nuts"): polynomial_nuts,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
 }
