@@ -647,8 +647,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
     type Real = f64;
     type Datum = f64;
 
-    // Inlined into the body, as the gradient's: constant parameters fold into the sampler.
-    #[inline(always)]
+    #[inline]
     fn sample<D: Distribution<Real = f64>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
         let Some((s, key)) = self.next(&site) else { return dist.lift(&D::Data::default()) };
         match &s.action {
