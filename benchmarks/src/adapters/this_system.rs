@@ -224,8 +224,6 @@ fn beta_bernoulli_is(d: &BetaBernoulliData, n: usize, engine: Engine, device: De
 }
 
 fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
-    let obs = choicemap! { "ys" => d.y.clone() };
-    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
     let config = HmcConfig {
         num_warmup: hmc.n_warmup,
         num_samples: hmc.n_samples,
@@ -234,26 +232,27 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
         num_chains: 1,
         ..HmcConfig::default()
     };
-    let m = measure_in_process(repeats, seed, |s| -> anyhow::Result<inference::Samples> {
-        let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(s))?;
-        Ok(inference::hmc(&target, &config, Key::new(s))?)
-    })?;
-    let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
-    let samples = last?;
-    let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
-    let quality = chain_quality(&columns, samples.accept_rate(), samples.divergences() as u64);
-    Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
+    polynomial_mcmc(d, repeats, seed, |target, key| Ok(inference::hmc(target, &config, key)?))
 }
 
 /// NUTS with Stan's warm-up adaptation on one chain, for ESS per second: the warm-up and kept
 /// draws of the HMC configuration (its step size and leapfrog count do not apply).
 fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
+    let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
+    polynomial_mcmc(d, repeats, seed, |target, key| Ok(inference::nuts(target, &config, key)?))
+}
+
+/// Times one chain of `sampler` on the polynomial model's (a, b, c), target construction
+/// included, and reports the chain's quality.
+fn polynomial_mcmc<S>(d: &PolynomialData, repeats: Repeats, seed: u64, sampler: S) -> Timed
+where
+    S: Fn(&LogDensity<models::polynomial::Gf<'_>>, Key) -> anyhow::Result<inference::Samples>,
+{
     let obs = choicemap! { "ys" => d.y.clone() };
     let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
-    let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
     let m = measure_in_process(repeats, seed, |s| -> anyhow::Result<inference::Samples> {
         let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(s))?;
-        Ok(inference::nuts(&target, &config, Key::new(s))?)
+        sampler(&target, Key::new(s))
     })?;
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
     let samples = last?;
