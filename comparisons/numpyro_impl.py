@@ -154,6 +154,16 @@ def _kernel(args) -> HMC:
                init_strategy=init_to_value(values={"a": 0.0, "b": 0.0, "c": 0.0}))
 
 
+def _transition(kernel, model_args):
+    """The ``lax.scan`` body of the HMC and NUTS rows: one ``kernel.sample`` and what a row
+    reports of it (latents, acceptance probability, divergence, leapfrog steps, step size)."""
+    def step(state, _):
+        state = kernel.sample(state, model_args, {})
+        z = jnp.stack([state.z["a"], state.z["b"], state.z["c"]])
+        return state, (z, state.accept_prob, state.diverging, state.num_steps, state.adapt_state.step_size)
+    return step
+
+
 def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     d = common.load_polynomial(args, hyper)
     x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
@@ -165,10 +175,7 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     state0 = jax.block_until_ready(kernel.init(jax.random.PRNGKey(args.seed), n_warmup, model_args=model_args))
     init_s = time.perf_counter() - t0
 
-    def step(state, _):
-        state = kernel.sample(state, model_args, {})
-        z = jnp.stack([state.z["a"], state.z["b"], state.z["c"]])
-        return state, (z, state.accept_prob, state.diverging, state.num_steps, state.adapt_state.step_size)
+    step = _transition(kernel, model_args)
 
     @jax.jit
     def infer(key):
@@ -247,11 +254,7 @@ def polynomial_nuts(args, hyper) -> Dict[str, Any]:
     _count_compiles()
     traces = [0]
 
-    def step(state, _):
-        """One NUTS transition (adapting while state.i < n_warmup) and what the row reports of it."""
-        state = kernel.sample(state, model_args, {})
-        z = jnp.stack([state.z["a"], state.z["b"], state.z["c"]])
-        return state, (z, state.accept_prob, state.diverging, state.num_steps, state.adapt_state.step_size)
+    step = _transition(kernel, model_args)  # adapts while state.i < n_warmup
 
     @jax.jit
     def infer(key):
