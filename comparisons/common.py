@@ -90,6 +90,8 @@ def build_parser(framework: str, framework_choices: Optional[Sequence[str]] = No
     if framework_choices is not None:
         p.add_argument("--framework", required=True, choices=list(framework_choices))
     p.add_argument("--version", action="store_true", help='print {"framework": ..., "version": ...} and exit')
+    p.add_argument("--prepare", action="store_true",
+                   help="build what --model/--method needs (untimed, cached) and exit; see PROTOCOL.md")
     p.add_argument("--model", default=DEFAULTS["model"], choices=MODELS)
     p.add_argument("--method", default=DEFAULTS["method"], choices=METHODS)
     p.add_argument("--n-points", type=int, default=DEFAULTS["n_points"], help="polynomial data size n")
@@ -671,8 +673,13 @@ Runner = Callable[[argparse.Namespace, Hyperparameters], Dict[str, Any]]
 
 def main(framework: str, version: Callable[[], str], runners: Dict[Tuple[str, str], Runner],
          argv: Optional[Sequence[str]] = None, framework_choices: Optional[Sequence[str]] = None,
-         args: Optional[argparse.Namespace] = None) -> None:
+         args: Optional[argparse.Namespace] = None,
+         preparers: Optional[Dict[Tuple[str, str], Runner]] = None) -> None:
     """Parse flags, run ``runners[(model, method)]`` and print the result JSON.
+
+    With ``--prepare``, run ``preparers[(model, method)]`` instead (a one-time, cached build,
+    e.g. compiling a Stan model) and print ``{"framework", "prepared", "build_time_s",
+    "notes"}``; a pair without a preparer needs nothing (``prepared`` false).
 
     Any exception (missing data, import failure, framework error) becomes a JSON error
     with the exception's message; the traceback goes to stderr.
@@ -683,6 +690,12 @@ def main(framework: str, version: Callable[[], str], runners: Dict[Tuple[str, st
     try:
         if args.version:
             emit_json({"framework": framework, "version": version()})
+            return
+        if args.prepare:
+            preparer = (preparers or {}).get((args.model, args.method))
+            out = preparer(args, load_hyperparameters(args.data_dir)) if preparer is not None else {}
+            emit_json({"framework": framework, "prepared": preparer is not None,
+                       "build_time_s": float(out.get("build_time_s", 0.0)), "notes": list(out.get("notes", []))})
             return
         runner = runners.get((args.model, args.method))
         if runner is None:

@@ -9,6 +9,10 @@
   ``adapt_step_size=False``, ``adapt_mass_matrix=False``, identity (diagonal) mass, start
   at zeros (``init_to_value``), run by ``pyro.infer.MCMC`` (one chain, progress bar off).
   Each timed call builds a fresh ``MCMC`` and runs warm-up + kept samples.
+  ``jit_compile=True`` (Pyro's documented switch for speed: the potential energy and its
+  gradient run as a TorchScript trace, traced again in every call since every call builds
+  its kernel): 2.6 s instead of 4.4 s for 150 iterations at n = 10 here, which brings the
+  full 1500-iteration run from about 50 s to under 30 s.
 * SMC (HMM, LGSSM): ``pyro.infer.SMCFilter`` with a bootstrap guide (the proposal is the
   transition), resampling at every step (``ess_threshold=1``, Pyro's systematic resampling).
   SMCFilter has no evidence estimate, so ``EvidenceSMCFilter`` accumulates the log-ML from
@@ -136,13 +140,15 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     conditioned = poutine.condition(polynomial_model, data={"y": y})
     model_args = (x, d.prior_sd, d.noise_sd)
     eps, n_leapfrog = args.step_size, args.n_leapfrog
-    notes = [_note(), "pyro.infer.HMC + MCMC (one chain, progress bar off); compile_time_s = first (warm-up) call",
+    notes = [_note(), "pyro.infer.HMC(jit_compile=True) + MCMC (one chain, progress bar off); each timed call "
+             "builds the kernel, so it includes TorchScript's trace; compile_time_s = first (warm-up) call",
              "acceptance_rate = Pyro's empirical acceptance rate over kept samples (MCMC.diagnostics)",
              common.MCMC_ESS_NOTE]
 
     def make_kernel():
         kernel = HMC(conditioned, step_size=eps, num_steps=n_leapfrog,
                      adapt_step_size=False, adapt_mass_matrix=False, full_mass=False,
+                     jit_compile=True, ignore_jit_warnings=True,
                      init_strategy=init_to_value(values={k: torch.tensor(0.0) for k in ("a", "b", "c")}))
         if kernel.num_steps != n_leapfrog:
             kernel.trajectory_length = eps * (n_leapfrog + 0.5)

@@ -14,8 +14,10 @@ JSON output live in ``common.py`` and the inference code in one module per frame
 
 Each module defines ``NAME``, ``version() -> str`` and ``RUNNERS``, a dict from
 ``(model, method)`` to a function ``(args, hyperparameters) -> partial result`` (see
-``common.main``).  The module is imported only after the flags parse, so a framework
-whose library is missing from the current virtualenv comes back as a JSON error.
+``common.main``), and may define ``PREPARERS`` (same keys) for a one-time build that
+``--prepare`` runs before any timed call (Stan compiles its models there).  The module is
+imported only after the flags parse, so a framework whose library is missing from the
+current virtualenv comes back as a JSON error.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def main(argv=None) -> None:
         common.emit_error(args.framework, f"cannot import the {args.framework} implementation "
                                           f"(is this the right virtualenv?): {type(e).__name__}: {e}")
         return
-    common.main(module.NAME, module.version, module.RUNNERS, args=args)
+    common.main(module.NAME, module.version, module.RUNNERS, args=args,
+                preparers=getattr(module, "PREPARERS", None))
 
 
 if __name__ == "__main__":

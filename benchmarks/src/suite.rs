@@ -318,6 +318,8 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         if interrupt::requested() {
             break;
         }
+        let mut pairs: Vec<(Model, Method)> = supported.iter().map(|&i| (configs[i].model, configs[i].method)).collect();
+        pairs.dedup();
         progress.set_message(format!("{}: preparing", adapter.name()));
         let availability = match adapter.availability() {
             // The smoke run never installs anything that was not asked for by name.
@@ -336,15 +338,24 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         if let Availability::Skipped { reason } = &availability {
             progress.println(format!("{}: skipped ({reason})", adapter.name()));
             outcome.skipped.push(format!("{}: {reason}", adapter.name()));
-            let mut pairs: Vec<(Model, Method)> = supported.iter().map(|&i| (configs[i].model, configs[i].method)).collect();
-            pairs.dedup();
-            for (model, method) in pairs {
+            for &(model, method) in &pairs {
                 writer.write(&SummaryRow::skipped(&info, model, method, reason), &[])?;
             }
             for _ in &supported {
                 progress.inc();
             }
             continue;
+        }
+        // One-time builds (Stan's model compilation) before the first timed run of each pair, so
+        // the per-run limit times the inference and not the compiler.
+        let mut build_failed: Vec<((Model, Method), String)> = Vec::new();
+        for (model, method) in pairs {
+            match adapter.build(model, method, &data_dir, &progress) {
+                Ok(Some(note)) => progress.println(format!("{}: {}/{} {note}", adapter.name(), model.as_str(), method.as_str())),
+                Ok(None) => {}
+                Err(e) if e.is::<Interrupted>() => break 'frameworks,
+                Err(e) => build_failed.push(((model, method), format!("build failed: {e:#}"))),
+            }
         }
         // Configurations at least as large as one that timed out would time out too.
         let mut timed_out: Vec<Config> = Vec::new();
@@ -353,8 +364,10 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             if interrupt::requested() {
                 break 'frameworks;
             }
-            if let Some(limit) = timed_out.iter().find(|t| at_least_as_large(config, t)) {
-                let message = format!("not run: timed out at {}", limit.label());
+            let not_run = build_failed.iter().find(|(pair, _)| *pair == (config.model, config.method)).map(|(_, m)| m.clone()).or_else(|| {
+                timed_out.iter().find(|t| at_least_as_large(config, t)).map(|limit| format!("not run: timed out at {}", limit.label()))
+            });
+            if let Some(message) = not_run {
                 let row = SummaryRow::failed(&info, config, opts.seed, &message);
                 writer.write(&row, &[])?;
                 progress.println(describe(&row, config));

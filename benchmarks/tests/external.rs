@@ -116,3 +116,59 @@ fn failures_are_rows_and_the_run_goes_on() {
     assert_eq!(fake["availability"]["version"], "1.2.3");
     common::cleanup(&root);
 }
+
+/// A stand-in interpreter with a build step: `--prepare` takes longer than the run limit and
+/// leaves a marker that the timed runs need; `FAIL_BUILD` in the entry makes the build fail.
+const BUILDING_PYTHON: &str = r#"#!/bin/bash
+args=" $* "
+marker="$(dirname "$0")/built"
+case "$args" in
+  *" --version "*) echo '{"framework": "x", "version": "0.1"}'; exit 0 ;;
+  *" FAIL_BUILD --prepare "*) echo "g++: internal compiler error" >&2; echo '{"framework": "x", "error": "compiler failed"}'; exit 1 ;;
+  *" --prepare "*) sleep 3; touch "$marker"; echo '{"framework": "x", "prepared": true, "build_time_s": 3.0, "notes": ["compiled"]}'; exit 0 ;;
+  *)
+    [ -e "$marker" ] || { echo '{"framework": "x", "error": "not built"}'; exit 1; }
+    echo '{"framework": "x", "version": "0.1", "compile_time_s": 0.0, "times_s": [0.001, 0.001, 0.001, 0.001, 0.001],'
+    echo ' "quality": {"log_ml": -20.0, "ess": 50.0}}'
+    exit 0 ;;
+esac
+"#;
+
+#[test]
+fn a_build_step_runs_once_before_timing_and_outside_the_run_limit() {
+    let root = common::scratch_root("external-build");
+    let comparisons = root.join("comparisons");
+    write(&comparisons.join("PROTOCOL.md"), "scratch");
+    for (name, entry) in [("builds", r#"["x.py"]"#), ("breaks", r#"["x.py", "FAIL_BUILD"]"#)] {
+        write(
+            &comparisons.join(format!("frameworks/{name}.json")),
+            &format!(
+                r#"{{"name": "{name}", "language": "python", "env": "{name}", "requirements": "r.txt", "entry": {entry}, "prepare": true, "methods": {{"polynomial": ["is"]}}}}"#
+            ),
+        );
+        let python = comparisons.join(format!(".venv-{name}/bin/python"));
+        write(&python, BUILDING_PYTHON);
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = root.join("out");
+    let status = common::bin()
+        .env("BENCHMARKS_ROOT", &root)
+        .args(["polynomial-is", "--frameworks", "builds,breaks", "--data-size", "10,50", "--noise-sd", "1.0"])
+        .args(["--n-particles", "100", "--timeout", "2", "--no-plots"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{stderr}");
+    assert!(stderr.contains("builds: polynomial/is built in 3.0 s: compiled"), "{stderr}");
+    let rows = read_summary(&out.join("summary.csv")).unwrap();
+    for n in [10, 50] {
+        let row = rows.iter().find(|r| r.framework == "builds" && r.n_points == Some(n)).unwrap();
+        assert_eq!(row.status, Some(RowStatus::Ok), "{row:?}");
+        let row = rows.iter().find(|r| r.framework == "breaks" && r.n_points == Some(n)).unwrap();
+        assert_eq!(row.status, Some(RowStatus::Failed));
+        assert!(row.message.contains("build failed: compiler failed"), "{}", row.message);
+    }
+    common::cleanup(&root);
+}

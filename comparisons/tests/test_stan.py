@@ -147,3 +147,17 @@ def test_missing_data_file_is_a_json_error(tmp_path):
     rc, result = run(str(tmp_path), "--model", "polynomial", "--method", "nuts", "--n-points", "10")
     assert rc != 0
     assert "polynomial_n10_sd0.05.csv" in result["error"]
+
+
+def test_prepare_builds_once_and_the_run_reuses_the_build(data_dir):
+    """--prepare (the binary's untimed build step) leaves the driver cached for the timed run."""
+    rc, prepared = run(data_dir, "--prepare", "--model", "polynomial", "--method", "hmc")
+    assert rc == 0 and prepared["prepared"] is True, prepared
+    rc, again = run(data_dir, "--prepare", "--model", "polynomial", "--method", "hmc")
+    assert rc == 0 and again["build_time_s"] == 0.0 and again["notes"] == ["static-HMC driver already built"], again
+    rc, result = run(data_dir, "--model", "polynomial", "--method", "hmc", "--n-points", str(N_POINTS),
+                     "--noise-sd", str(NOISE_SD), "--n-samples", "20", "--n-warmup", "10", "--repeats", "1")
+    assert rc == 0 and result["compile_time_s"] == 0.0, result
+    assert any("reused the cached static-HMC driver build" in n for n in result["notes"]), result["notes"]
+    rc, nothing = run(data_dir, "--prepare", "--model", "beta_bernoulli", "--method", "is")
+    assert rc == 0 and nothing["prepared"] is False, nothing

@@ -54,6 +54,10 @@ pub struct Manifest {
     /// Python: interpreter that creates the env (default `python3`).
     #[serde(default)]
     pub python: Option<String>,
+    /// Whether the entry has a one-time build step (`--prepare`), run per (model, method) before
+    /// the first timed run and outside its time limit (Stan compiles its models there).
+    #[serde(default)]
+    pub prepare: bool,
     /// The manifest file.
     #[serde(skip)]
     pub path: PathBuf,
@@ -89,6 +93,7 @@ pub fn load_manifests(root: &Path) -> Vec<Manifest> {
             version_module: None,
             methods: BTreeMap::new(),
             python: None,
+            prepare: false,
             path: PathBuf::new(),
             load_error: Some(format!("manifest does not parse: {e}")),
         });
@@ -170,6 +175,16 @@ impl External {
         }
     }
 
+    /// `--model`, `--method` and `--data-dir`: what `--prepare` needs besides the entry.
+    fn prepare_args(&self, model: Model, method: Method, data_dir: &Path) -> Vec<String> {
+        let data_dir = data_dir.strip_prefix(&self.root).unwrap_or(data_dir);
+        ["--prepare", "--model", model.as_str(), "--method", method.as_str(), "--data-dir"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([data_dir.display().to_string()])
+            .collect()
+    }
+
     /// The protocol flags for `task`.
     fn protocol_args(&self, task: &Task) -> Vec<String> {
         let c = &task.config;
@@ -245,6 +260,28 @@ impl Adapter for External {
         self.availability()
     }
 
+    fn build(&mut self, model: Model, method: Method, data_dir: &Path, progress: &Progress) -> anyhow::Result<Option<String>> {
+        if !self.manifest.prepare {
+            return Ok(None);
+        }
+        let (program, mut args) = self.command().map_err(|a| anyhow!("{} cannot run: {a:?}", self.name()))?;
+        args.extend(self.prepare_args(model, method, data_dir));
+        progress.set_message(format!("{}: building {}/{} (first use only; cached)", self.name(), model.as_str(), method.as_str()));
+        let out = run_child(&self.root, &program, &args, BUILD_TIMEOUT)?;
+        let Some(answer) = parse_json_object(&sanitize_non_finite(&out.stdout)) else {
+            bail!("--prepare printed no JSON ({}); stderr: {}", out.status, tail(&out.stderr, 600));
+        };
+        if let Some(error) = answer.get("error").and_then(|e| e.as_str()) {
+            bail!("{error}");
+        }
+        if !out.status.success() {
+            bail!("--prepare exited with {}; stderr: {}", out.status, tail(&out.stderr, 600));
+        }
+        let built = answer.get("build_time_s").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        let notes: Vec<&str> = answer.get("notes").and_then(|n| n.as_array()).map(|n| n.iter().filter_map(|s| s.as_str()).collect()).unwrap_or_default();
+        Ok((built > 0.0).then(|| format!("built in {built:.1} s: {}", notes.join("; "))))
+    }
+
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
         let (program, mut args) = self.command().map_err(|a| anyhow!("{} cannot run: {a:?}", self.name()))?;
         args.extend(self.protocol_args(task));
@@ -292,6 +329,10 @@ impl Adapter for External {
         })
     }
 }
+
+/// Limit of one `--prepare` build. Generous: httpstan compiles a model in about three minutes on
+/// the 2-core machine, and the build is not timed.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// The JSON object a framework prints (PROTOCOL.md "Result").
 #[derive(Debug, Deserialize)]

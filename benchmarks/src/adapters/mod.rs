@@ -165,6 +165,15 @@ pub trait Adapter {
         self.availability()
     }
 
+    /// Builds once what `model`/`method` needs (e.g. compiling a Stan model), before its first
+    /// timed run and outside the per-run time limit; cached by the framework, so cheap when done
+    /// already. Returns a line for the log when something was built. An `Err` fails that pair's
+    /// configurations without running them.
+    fn build(&mut self, model: Model, method: Method, data_dir: &Path, progress: &Progress) -> anyhow::Result<Option<String>> {
+        let _ = (model, method, data_dir, progress);
+        Ok(None)
+    }
+
     /// Runs `task` under the timing protocol: warm-up excluded, `compile_time_s` separate,
     /// `task.repeats` timed repeats, results materialised before each clock stops.
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult>;
