@@ -138,7 +138,7 @@ pub struct SummaryRow {
     /// Estimated posterior sd, `;`-separated.
     #[serde(with = "semicolon_list")]
     pub posterior_sd: Option<Vec<f64>>,
-    /// HMC acceptance rate.
+    /// MCMC mean acceptance statistic ([`crate::adapters::Quality::acceptance_rate`]).
     pub acceptance_rate: Option<f64>,
     /// HMC divergences.
     pub divergences: Option<u64>,

@@ -177,7 +177,8 @@ pub fn beta_bernoulli_is(data: &BetaBernoulliData, n_particles: usize, seed: u64
 pub struct HmcOutput {
     /// The kept samples (after warm-up), latents (a, b, c).
     pub samples: Vec<[f64; 3]>,
-    /// Fraction of kept iterations whose proposal was accepted.
+    /// Mean Metropolis acceptance probability min(1, exp(-energy error)) over the kept
+    /// iterations (0 for a divergent one), as the other frameworks' rows report it.
     pub acceptance_rate: f64,
     /// Kept iterations whose energy error was non-finite or above [`DIVERGENCE_THRESHOLD`].
     pub divergences: usize,
@@ -231,7 +232,7 @@ pub fn polynomial_hmc(data: &PolynomialData, config: &HmcConfig, seed: u64) -> H
     let mut q = [0.0; 3];
     let (mut u, mut grad) = potential_and_gradient(data, q);
     let mut samples = Vec::with_capacity(config.n_samples);
-    let (mut accepted, mut divergences) = (0usize, 0usize);
+    let (mut sum_accept_prob, mut divergences) = (0.0, 0usize);
     for iteration in 0..config.n_warmup + config.n_samples {
         let p0: [f64; 3] = [0; 3].map(|_| rng.sample(StandardNormal));
         let h0 = u + 0.5 * dot(&p0, &p0);
@@ -250,17 +251,18 @@ pub fn polynomial_hmc(data: &PolynomialData, config: &HmcConfig, seed: u64) -> H
         }
         let energy_error = u_new + 0.5 * dot(&p, &p) - h0;
         let divergent = !energy_error.is_finite() || energy_error > DIVERGENCE_THRESHOLD;
-        let accept = !divergent && (energy_error <= 0.0 || rng.random::<f64>() < (-energy_error).exp());
+        let accept_prob = if divergent { 0.0 } else { (-energy_error).exp().min(1.0) };
+        let accept = accept_prob >= 1.0 || rng.random::<f64>() < accept_prob;
         if accept {
             (q, u, grad) = (q_new, u_new, g_new);
         }
         if iteration >= config.n_warmup {
             samples.push(q);
-            accepted += usize::from(accept);
+            sum_accept_prob += accept_prob;
             divergences += usize::from(divergent);
         }
     }
-    let acceptance_rate = if config.n_samples == 0 { f64::NAN } else { accepted as f64 / config.n_samples as f64 };
+    let acceptance_rate = if config.n_samples == 0 { f64::NAN } else { sum_accept_prob / config.n_samples as f64 };
     HmcOutput { samples, acceptance_rate, divergences }
 }
 

@@ -15,6 +15,7 @@ use crate::distributions::{Distribution, Support};
 use crate::dual::Dual;
 use crate::dynamic::{Interpreter, Op, Visit};
 use crate::error::GenError;
+use crate::combinators::UnfoldKernel;
 use crate::gfi::{Call, GenerativeFunction};
 use crate::handler::{plate_sum, Handler, Values, F64_LANES};
 use crate::rng::Key;
@@ -600,6 +601,47 @@ pub fn importance_log_weights<G: GenerativeFunction>(
         })
         .sum();
     Ok(Particles { addresses, latents, log_weights, irregular: irregular?, non_finite: 0 })
+}
+
+/// One bootstrap step of a particle filter: each particle `i` runs `kernel` at step `t` from
+/// its state with `constraints` (step t's observations), its other choices drawn with
+/// `key.split(i)`, and returns its new state and log p(observations | state, latents): the
+/// same as `generate` with that key, along a plan discovered once for the step from the first
+/// particle. A particle that leaves the plan (another path, a value to diagnose) runs through
+/// the interpreter instead.
+pub(crate) fn bootstrap_step<K: UnfoldKernel>(
+    kernel: &K,
+    t: usize,
+    states: &[K::Ret<f64>],
+    params: &K::Params<f64>,
+    constraints: &ChoiceMap,
+    key: Key,
+) -> Result<Vec<(K::Ret<f64>, f64)>, GenError> {
+    let Some(first) = states.first() else { return Ok(Vec::new()) };
+    let (plan, addresses, work) = is_plan(&Call::new(kernel.clone(), kernel.kernel_args(t, first.clone(), params)), constraints, key)?;
+    let chunk = chunk_size(states.len(), work);
+    let extended: Result<Vec<Vec<(K::Ret<f64>, f64)>>, GenError> = states
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(c, chunk_states)| {
+            let mut h = IsEval { plan: &plan, pos: 0, key, lw: 0.0, parent: 0, row: vec![f64::NAN; addresses.len()], failed: false };
+            chunk_states
+                .iter()
+                .enumerate()
+                .map(|(j, state)| {
+                    let k = key.split((c * chunk + j) as u64);
+                    h.reset(k);
+                    let next = kernel.run(&mut h, kernel.kernel_args(t, state.clone(), params));
+                    if h.failed || h.pos != plan.len() || !h.lw.is_finite() {
+                        let (trace, w) = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params)).generate(k, constraints)?;
+                        return Ok((trace.retval().clone(), w));
+                    }
+                    Ok((next, h.lw))
+                })
+                .collect()
+        })
+        .collect();
+    Ok(extended?.into_iter().flatten().collect())
 }
 
 /// Evaluates one particle's log weight along the plan.

@@ -288,6 +288,46 @@ fn hmm_particle_filter_log_marginal_likelihood_matches_the_forward_algorithm() {
     assert!((result.log_marginal_likelihood - truth.log_marginal_likelihood).abs() < 3.0 * sd.max(0.05) * 2.0);
 }
 
+/// A kernel whose path depends on a discrete choice: a particle on the other branch than the
+/// first particle leaves the step's plan and runs through the interpreter.
+#[gen]
+fn branching_step(t: usize, x: Real, scale: f64) -> Real {
+    let jump = bernoulli(0.3).at("jump");
+    let x = if jump { normal(0.0, 3.0 * scale).at("reset") } else { normal(x, scale).at("x") };
+    normal(x, 0.5).at("y");
+    x + 0.0 * (t as f64)
+}
+
+/// The bootstrap filter's plan path gives each particle exactly what `generate` gives with
+/// the same key (weights bit for bit), whichever branch the particle takes.
+#[test]
+fn bootstrap_filter_steps_equal_generate_bit_for_bit() {
+    let ys = [0.3, -0.2, 1.5, 0.7];
+    let obs = per_step("y", &ys);
+    let kernel = branching_step::gf();
+    let model = Unfold::new(kernel).apply((ys.len(), 0.0, (1.0,)));
+    // Never resampling, the final weight is the sum of the steps' generate weights.
+    let config = SmcConfig { n_particles: 64, ess_threshold: 0.0, ..SmcConfig::default() };
+    let key = Key::new(77);
+    let result = particle_filter(&model, &obs, &config, key).unwrap();
+    let mut states = vec![0.0; 64];
+    let mut weights = vec![0.0; 64];
+    let mut jumps = 0;
+    for (t, y) in ys.iter().enumerate() {
+        let constraints = choicemap! { "y" => *y };
+        for i in 0..64 {
+            let call = kernel.apply((t, states[i], 1.0));
+            let (trace, w) = call.generate(key.split(t as u64).split(i as u64), &constraints).unwrap();
+            jumps += usize::from(trace.choices().value("jump") == Some(&ChoiceValue::Bool(true)));
+            states[i] = *trace.retval();
+            weights[i] += w;
+        }
+    }
+    assert!(jumps > 20 && jumps < 64 * 4 - 20, "both branches taken: {jumps} jumps");
+    assert_eq!(result.log_weights, weights);
+    assert_eq!(result.states, states);
+}
+
 #[gen]
 fn lg_step(t: usize, x: Real, m: &LinearGaussianSsm) -> Real {
     let x = if t == 0 { normal(m.initial_mean, m.initial_sd).at("x") } else { normal(x * m.transition, m.process_sd).at("x") };

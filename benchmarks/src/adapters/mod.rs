@@ -101,7 +101,9 @@ pub struct Quality {
     /// Posterior standard deviation in the model's latent order.
     #[serde(default, deserialize_with = "loose_vec")]
     pub posterior_sd: Option<Vec<f64>>,
-    /// HMC: fraction of accepted proposals among the kept iterations.
+    /// MCMC: mean acceptance statistic over the kept iterations (the Metropolis probability
+    /// min(1, exp(-energy error)); NUTS: Stan's `accept_stat__`). Pyro reports its accepted
+    /// fraction instead (PROTOCOL.md).
     #[serde(default, deserialize_with = "loose_f64")]
     pub acceptance_rate: Option<f64>,
     /// HMC: divergent transitions among the kept iterations.

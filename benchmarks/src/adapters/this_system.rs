@@ -257,7 +257,9 @@ where
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
     let samples = last?;
     let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
-    let quality = chain_quality(&columns, samples.accept_rate(), samples.divergences() as u64);
+    // The mean acceptance statistic (Stan's accept_stat__), as every other row reports it; the
+    // fraction of transitions that moved is near 1 for NUTS whatever its step size.
+    let quality = chain_quality(&columns, samples.mean_accept_prob(), samples.divergences() as u64);
     Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
 }
 

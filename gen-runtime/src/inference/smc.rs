@@ -4,13 +4,17 @@
 //! The filter extends each particle one kernel step at a time: at step t it runs the
 //! kernel's `generate` with step t's observations as constraints, from the particle's state,
 //! so the work per step is one kernel call per particle whatever t is (Gen.jl's
-//! `particle_filter_step!` on an Unfold trace does the same through `update`). The weight
+//! `particle_filter_step!` on an Unfold trace does the same through `update`). The bootstrap
+//! filter runs each step along a plan of the kernel's sites discovered once per step, as
+//! importance sampling does on the native engine (`native.rs`), with the same weights and
+//! states as `generate` under the same keys; a particle that takes another path runs through
+//! the interpreter. The weight
 //! increment is the kernel's generate weight, minus the proposal's log density with a custom
 //! proposal. Particles are resampled when the effective sample size falls below a fraction of
 //! N, and the log marginal likelihood is accumulated across resampling steps, so
 //! `exp(log_marginal_likelihood)` is an unbiased estimate of p(observations).
 
-use super::weights::{ess, log_sum_exp, normalize, Resampling};
+use super::weights::{ess_of_normalized, log_sum_exp, normalize, normalize_with_total, Resampling};
 use crate::address::{Address, Part};
 use crate::choice_map::ChoiceMap;
 use crate::combinators::{Unfold, UnfoldKernel};
@@ -80,9 +84,9 @@ pub fn particle_filter<K: UnfoldKernel>(
     config: &SmcConfig,
     key: Key,
 ) -> Result<SmcResult<K::Ret<f64>>, GenError> {
-    run(model, observations, config, key, |_, _, call: &Call<K>, constraints, k| {
-        let (trace, w) = call.generate(k, constraints)?;
-        Ok((trace.retval().clone(), w))
+    let (kernel, params) = (&model.gf.0, &model.args.2);
+    run(model, observations, config, key, |t, states, constraints, key_t| {
+        crate::native::bootstrap_step(kernel, t, states, params, constraints, key_t)
     })
 }
 
@@ -104,16 +108,27 @@ where
     Q: GenerativeFunction,
     F: Fn(usize, &K::Ret<f64>, &ChoiceMap) -> Call<Q> + Sync,
 {
-    run(model, observations, config, key, |t, state, call: &Call<K>, constraints, k| {
-        let (proposed, q, _) = proposal(t, state, constraints).propose(k.split(0))?;
-        let mut all = constraints.clone();
-        all.merge(&proposed);
-        let (trace, w) = call.generate(k.split(1), &all)?;
-        Ok((trace.retval().clone(), w - q))
+    let (kernel, params) = (&model.gf.0, &model.args.2);
+    run(model, observations, config, key, |t, states, constraints, key_t| {
+        states
+            .par_iter()
+            .enumerate()
+            .map(|(i, state)| {
+                let k = key_t.split(i as u64);
+                let (proposed, q, _) = proposal(t, state, constraints).propose(k.split(0))?;
+                let mut all = constraints.clone();
+                all.merge(&proposed);
+                let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
+                let (trace, w) = call.generate(k.split(1), &all)?;
+                Ok((trace.retval().clone(), w - q))
+            })
+            .collect()
     })
 }
 
-/// The filter, generic over how one particle is extended by one step.
+/// The filter, generic over how the particles are extended by one step: `extend(t, states,
+/// step t's observations, key)` returns each particle's new state and log weight increment,
+/// particle `i` drawing with `key.split(i)`.
 fn run<K, E>(
     model: &Call<Unfold<K>>,
     observations: &ChoiceMap,
@@ -123,7 +138,7 @@ fn run<K, E>(
 ) -> Result<SmcResult<K::Ret<f64>>, GenError>
 where
     K: UnfoldKernel,
-    E: Fn(usize, &K::Ret<f64>, &Call<K>, &ChoiceMap, Key) -> Result<(K::Ret<f64>, f64), GenError> + Sync,
+    E: Fn(usize, &[K::Ret<f64>], &ChoiceMap, Key) -> Result<Vec<(K::Ret<f64>, f64)>, GenError>,
 {
     let bad = |message: String| GenError::BadArguments { function: "particle_filter", message };
     let n = config.n_particles;
@@ -133,8 +148,7 @@ where
     if !(0.0..=1.0).contains(&config.ess_threshold) {
         return Err(bad(format!("ess_threshold = {} must lie in [0, 1]", config.ess_threshold)));
     }
-    let kernel = &model.gf.0;
-    let (steps, init, params) = &model.args;
+    let (steps, init, _) = &model.args;
     let mut states = vec![init.clone(); n];
     let mut log_weights = vec![0.0; n];
     let mut log_ml = 0.0;
@@ -143,19 +157,13 @@ where
     for t in 0..*steps {
         let constraints = observations.submap(&Address(vec![Part::Index(t as i64)]));
         let key_t = key.split(t as u64);
-        let extended: Vec<(K::Ret<f64>, f64)> = states
-            .par_iter()
-            .enumerate()
-            .map(|(i, state)| {
-                let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
-                extend(t, state, &call, &constraints, key_t.split(i as u64))
-            })
-            .collect::<Result<_, _>>()?;
+        let extended = extend(t, &states, &constraints, key_t)?;
         for (i, (state, w)) in extended.into_iter().enumerate() {
             states[i] = state;
             log_weights[i] += w;
         }
-        let e = ess(&log_weights);
+        let (normalized, total) = normalize_with_total(&log_weights);
+        let e = ess_of_normalized(&normalized);
         if e == 0.0 {
             return Err(bad(format!("every particle has weight zero at step {t}")));
         }
@@ -163,8 +171,8 @@ where
         let resample = e < config.ess_threshold * n as f64 && t + 1 < *steps;
         resampled.push(resample);
         if resample {
-            log_ml += log_sum_exp(&log_weights) - (n as f64).ln();
-            let ancestors = config.resampling.ancestors(&normalize(&log_weights), n, &mut key.split(u64::MAX - t as u64).rng());
+            log_ml += total - (n as f64).ln();
+            let ancestors = config.resampling.ancestors(&normalized, n, &mut key.split(u64::MAX - t as u64).rng());
             states = ancestors.iter().map(|&a| states[a].clone()).collect();
             log_weights.fill(0.0);
         }

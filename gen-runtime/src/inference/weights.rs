@@ -18,19 +18,32 @@ pub fn log_sum_exp(x: &[f64]) -> f64 {
 /// Normalized weights `exp(w_i) / Σ exp(w_j)`; all zero if every weight is `-inf`.
 #[must_use]
 pub fn normalize(log_weights: &[f64]) -> Vec<f64> {
-    let total = log_sum_exp(log_weights);
-    if total == f64::NEG_INFINITY {
-        return vec![0.0; log_weights.len()];
+    normalize_with_total(log_weights).0
+}
+
+/// The normalized weights and `ln Σ exp(w)` ([`log_sum_exp`]) from one `exp` per weight
+/// (a particle filter needs both at every step).
+pub(crate) fn normalize_with_total(log_weights: &[f64]) -> (Vec<f64>, f64) {
+    let max = log_weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return (vec![0.0; log_weights.len()], max);
     }
-    log_weights.iter().map(|w| (w - total).exp()).collect()
+    let mut w: Vec<f64> = log_weights.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = w.iter().sum();
+    w.iter_mut().for_each(|x| *x /= sum);
+    (w, max + sum.ln())
 }
 
 /// The effective sample size `1 / Σ w̄_i²` of log weights (Kish's): N for equal weights,
 /// 1 when one particle has all the weight, 0 when every weight is `-inf`.
 #[must_use]
 pub fn ess(log_weights: &[f64]) -> f64 {
-    let w = normalize(log_weights);
-    let s: f64 = w.iter().map(|x| x * x).sum();
+    ess_of_normalized(&normalize(log_weights))
+}
+
+/// [`ess`] of weights already normalized.
+pub(crate) fn ess_of_normalized(weights: &[f64]) -> f64 {
+    let s: f64 = weights.iter().map(|x| x * x).sum();
     if s == 0.0 {
         0.0
     } else {
