@@ -233,8 +233,12 @@ impl<const N: usize> Real for Dual<N> {
     fn fused2(a: Self, b: Self, _: impl Fn(Self, Self) -> Self, scalar: impl Fn(f64, f64) -> (f64, f64, f64)) -> Self {
         let (re, da, db) = scalar(a.re, b.re);
         let mut eps = [0.0; N];
+        // A lane where b's tangent is zero takes nothing from db, even a non-finite one; and
+        // where that zero is known at compile time (a constant sigma in a plate adjoint) the
+        // product and db's own arithmetic fold away, which `db * 0.0` cannot (it is NaN for
+        // an infinite db).
         for ((e, x), y) in eps.iter_mut().zip(&a.eps).zip(&b.eps) {
-            *e = da * x + db * y;
+            *e = da * x + if *y == 0.0 { 0.0 } else { db * y };
         }
         Dual { re, eps }
     }
