@@ -18,7 +18,7 @@ use crate::error::GenError;
 use crate::combinators::UnfoldKernel;
 use crate::gfi::{Call, GenerativeFunction};
 use crate::handler::{plate_sum, Handler, Values, F64_LANES};
-use crate::rng::Key;
+use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -489,6 +489,8 @@ pub(crate) enum IsAction {
 #[derive(Clone, Debug)]
 pub(crate) struct IsSite {
     pub(crate) key: u64,
+    /// `premix(key)`: the particle's key splits by it at a sampled site.
+    pub(crate) premixed: u64,
     pub(crate) action: IsAction,
 }
 
@@ -547,7 +549,7 @@ pub(crate) fn is_plan<G: GenerativeFunction>(
                     IsAction::Sampled { column }
                 }
             };
-            IsSite { key: v.key, action }
+            IsSite { key: v.key, premixed: premix(v.key), action }
         })
         .collect();
     Ok((plan, addresses, work))
@@ -667,15 +669,15 @@ impl<'p> IsEval<'p> {
         self.failed = false;
     }
 
-    /// The plan's next site if its hash matches, with the choice's full hash.
+    /// The plan's next site if its hash matches.
     #[inline]
-    fn next(&mut self, site: &Site<'_>) -> Option<(&'p IsSite, u64)> {
+    fn next(&mut self, site: &Site<'_>) -> Option<&'p IsSite> {
         let key = chain_key(self.parent, site.key);
         let plan: &'p [IsSite] = self.plan;
         match plan.get(self.pos) {
             Some(s) if s.key == key => {
                 self.pos += 1;
-                Some((s, key))
+                Some(s)
             }
             _ => {
                 self.failed = true;
@@ -691,7 +693,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
 
     #[inline]
     fn sample<D: Distribution<Real = f64>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
-        let Some((s, key)) = self.next(&site) else { return dist.lift(&D::Data::default()) };
+        let Some(s) = self.next(&site) else { return dist.lift(&D::Data::default()) };
         match &s.action {
             IsAction::Observed(v) => match D::Data::from_value(v) {
                 Some(x) => {
@@ -704,7 +706,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 }
             },
             IsAction::Sampled { column } => {
-                let x = dist.sample(&mut self.key.split(key).rng());
+                let x = dist.sample(&mut self.key.split_premixed(s.premixed).rng());
                 if let Some(c) = column {
                     self.row[*c] = x.clone().into_value().to_f64().unwrap_or(f64::NAN);
                 }
@@ -720,7 +722,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
         D::Data: Element,
         F: Fn(f64) -> D,
     {
-        let Some((s, key)) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); xs.len()]) };
+        let Some(s) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); xs.len()]) };
         match &s.action {
             IsAction::Observed(v) => {
                 let Some(ys) = <D::Data as Element>::slice(v).filter(|ys| ys.len() == xs.len()) else {
@@ -731,7 +733,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
-                let mut rng = self.key.split(key).rng();
+                let mut rng = self.key.split_premixed(s.premixed).rng();
                 Cow::Owned(xs.iter().map(|x| f(*x).sample(&mut rng)).collect())
             }
         }
@@ -743,7 +745,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
         D: Distribution<Real = f64>,
         D::Data: Element,
     {
-        let Some((s, key)) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); n]) };
+        let Some(s) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); n]) };
         match &s.action {
             IsAction::Observed(v) => {
                 let Some(ys) = <D::Data as Element>::slice(v).filter(|ys| ys.len() == n) else {
@@ -754,7 +756,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
-                let mut rng = self.key.split(key).rng();
+                let mut rng = self.key.split_premixed(s.premixed).rng();
                 Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect())
             }
         }

@@ -20,6 +20,12 @@ pub(crate) const fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The half of [`Key::split`] that depends only on the data.
+#[inline]
+pub(crate) const fn premix(data: u64) -> u64 {
+    mix64(data.wrapping_add(0x9e37_79b9_7f4a_7c15))
+}
+
 impl Key {
     /// A root key from a user seed.
     #[must_use]
@@ -31,7 +37,15 @@ impl Key {
     #[inline]
     #[must_use]
     pub const fn split(self, data: u64) -> Key {
-        Key(mix64(self.0 ^ mix64(data.wrapping_add(0x9e37_79b9_7f4a_7c15))))
+        self.split_premixed(premix(data))
+    }
+
+    /// [`Key::split`] with `premix(data)` computed beforehand: a plan that splits by the same
+    /// address hash in every particle computes that half once.
+    #[inline]
+    #[must_use]
+    pub(crate) const fn split_premixed(self, premixed: u64) -> Key {
+        Key(mix64(self.0 ^ premixed))
     }
 
     /// `n` independent child keys `split(0..n)`.
