@@ -137,20 +137,26 @@ pub fn hmc<T: Target + ?Sized>(target: &T, config: &HmcConfig, key: Key) -> Resu
     Ok(Samples { dim: target.dim(), num_samples: config.num_samples, chains })
 }
 
+impl HmcConfig {
+    /// What each chain starts from.
+    pub(crate) fn chain_setup(&self) -> ChainSetup<'_> {
+        ChainSetup {
+            init: &self.init,
+            inv_mass_matrix: self.inv_mass_matrix.as_deref(),
+            step_size: self.step_size,
+            num_warmup: self.num_warmup,
+            adapt: AdaptSettings {
+                step_size: self.adapt_step_size,
+                mass_matrix: self.adapt_mass_matrix,
+                target_accept: self.target_accept,
+                windows: self.windows,
+            },
+        }
+    }
+}
+
 fn hmc_chain<T: Target + ?Sized>(target: &T, config: &HmcConfig, key: Key, chain: usize) -> Result<Chain, InferenceError> {
-    let setup = ChainSetup {
-        init: &config.init,
-        inv_mass_matrix: config.inv_mass_matrix.as_deref(),
-        step_size: config.step_size,
-        num_warmup: config.num_warmup,
-        adapt: AdaptSettings {
-            step_size: config.adapt_step_size,
-            mass_matrix: config.adapt_mass_matrix,
-            target_accept: config.target_accept,
-            windows: config.windows,
-        },
-    };
-    let mut state = ChainState::start(target, chain, key, &setup)?;
+    let mut state = ChainState::start(target, chain, key, &config.chain_setup())?;
     let mut out = Chain::with_capacity(target.dim(), config.num_warmup, config.num_samples, false);
     for iteration in 0..config.num_warmup + config.num_samples {
         let ChainState { metric, z, scratch, step_size, rng, .. } = &mut state;
@@ -270,7 +276,7 @@ impl<'a, T: Target + ?Sized> ChainState<'a, T> {
 
 /// What one HMC transition did.
 pub(crate) struct Transition {
-    accept_prob: f64,
+    pub(crate) accept_prob: f64,
     accepted: bool,
     divergent: bool,
     num_leapfrog: u32,

@@ -4,17 +4,18 @@
 //! The algorithm is [`hmc`](super::hmc)'s, step for step: chain `c` draws its start, momenta
 //! and acceptance uniforms from the same stream (`key.split(c)`) in the same order, the
 //! leapfrog updates are the same floating-point operations, and a trajectory stops at the
-//! first non-finite log density. On a target that evaluates rows exactly as `hmc` evaluates
-//! points, the draws are identical (tested); on the Burn engine they differ by its f32
-//! rounding. Warm-up adaptation is not batched yet: the driver runs the benchmark's fixed
-//! step size and mass matrix (the default [`HmcConfig`]).
+//! first non-finite log density. Warm-up adaptation is `hmc`'s too, per chain (each chain
+//! keeps its own step size and mass matrix, as in Stan): the transitions stay batched, and
+//! the few serial evaluations of Stan's step size search run as batches of one row. On a
+//! target that evaluates rows exactly as `hmc` evaluates points, the draws are identical
+//! (tested, with and without adaptation); on the Burn engine they differ by its f32 rounding.
 
 use rayon::prelude::*;
 
-use super::hmc::{HmcConfig, Metric, Point, Transition};
-use super::target::{chain_rng, initial_point, is_recoverable, Chain, InferenceError, Samples, Target};
+use super::hmc::{ChainState, HmcConfig, Transition};
+use super::target::{is_recoverable, Chain, InferenceError, Samples, Target};
 use crate::error::GenError;
-use crate::rng::{Key, KeyRng};
+use crate::rng::Key;
 
 /// A log density on ℝᵈ evaluated at many points at once: what [`hmc_batched`] runs on.
 pub trait BatchTarget: Sync {
@@ -66,9 +67,8 @@ impl<T: BatchTarget + ?Sized> Target for OneRow<'_, T> {
     }
 }
 
-/// Runs HMC on `config.num_chains` chains in lock step over a batched target; the contract of
-/// [`hmc`](super::hmc) (divergences, acceptance statistics, errors), with warm-up adaptation
-/// refused.
+/// Runs HMC on `config.num_chains` chains in lock step over a batched target, with the
+/// contract of [`hmc`](super::hmc) (adaptation, divergences, acceptance statistics, errors).
 ///
 /// ```
 /// use gen_runtime::inference::{hmc, hmc_batched, HmcConfig, Rows};
@@ -90,96 +90,83 @@ impl<T: BatchTarget + ?Sized> Target for OneRow<'_, T> {
 /// ```
 ///
 /// # Errors
-/// [`InferenceError::Config`] for an invalid setting or for adaptation (not batched yet);
-/// [`InferenceError::Init`] if a chain has no valid starting point; [`InferenceError::Model`]
-/// for an error the target reports for the whole batch.
+/// [`InferenceError::Config`] for an invalid setting, [`InferenceError::Init`] if a chain has
+/// no valid starting point, [`InferenceError::StepSize`] if step size adaptation finds no
+/// usable step, and [`InferenceError::Model`] for an error the target reports for the whole
+/// batch.
 pub fn hmc_batched<T: BatchTarget + ?Sized>(target: &T, config: &HmcConfig, key: Key) -> Result<Samples, InferenceError> {
     let one = OneRow(target);
     config.validate(&one)?;
-    if config.adapt_step_size || config.adapt_mass_matrix {
-        return Err(InferenceError::config(
-            "adapt_step_size",
-            "the batched driver runs a fixed step size and mass matrix; turn adaptation off, or use `hmc`",
-        ));
-    }
-    let (dim, chains) = (target.dim(), config.num_chains);
-    let metric = Metric::new(config.inv_mass_matrix.clone().unwrap_or_else(|| vec![1.0; dim]));
-    let mut state: Vec<ChainRun> = (0..chains)
+    let (dim, setup) = (target.dim(), config.chain_setup());
+    let mut lanes: Vec<Lane<'_, OneRow<'_, T>>> = (0..config.num_chains)
         .map(|c| {
-            let mut rng = chain_rng(key, c);
-            let mut z = Point::new(dim);
-            let (logp, evaluations) = initial_point(&one, &config.init, c, &mut rng, &mut z.q, &mut z.grad)?;
-            z.logp = logp;
+            let state = ChainState::start(&one, c, key, &setup)?;
             let out = Chain::with_capacity(dim, config.num_warmup, config.num_samples, false);
-            Ok(ChainRun { rng, z, proposal: Point::new(dim), h0: 0.0, steps: 0, out, evaluations })
+            Ok(Lane { state, h0: 0.0, steps: 0, out })
         })
         .collect::<Result<_, InferenceError>>()?;
     for iteration in 0..config.num_warmup + config.num_samples {
-        for s in &mut state {
-            metric.sample_momentum(&mut s.rng, &mut s.z.p);
-            s.h0 = metric.hamiltonian(&s.z);
+        for lane in &mut lanes {
+            let ChainState { metric, z, rng, .. } = &mut lane.state;
+            metric.sample_momentum(rng, &mut z.p);
+            lane.h0 = metric.hamiltonian(z);
         }
-        integrate(target, &metric, &mut state, config.step_size, config.num_leapfrog)?;
-        for s in &mut state {
-            let t = Transition::accept_or_reject(&metric, &mut s.z, &mut s.proposal, s.h0, s.steps, config.max_energy_error, &mut s.rng);
-            s.evaluations += u64::from(s.steps);
-            t.record(&mut s.out, iteration < config.num_warmup, &s.z);
+        integrate(target, &mut lanes, config.num_leapfrog)?;
+        let warmup = iteration < config.num_warmup;
+        for lane in &mut lanes {
+            let ChainState { metric, z, scratch, rng, evaluations, .. } = &mut lane.state;
+            let t = Transition::accept_or_reject(metric, z, scratch, lane.h0, lane.steps, config.max_energy_error, rng);
+            *evaluations += u64::from(lane.steps);
+            t.record(&mut lane.out, warmup, z);
+            if warmup {
+                lane.state.adapt(iteration, t.accept_prob)?;
+            }
         }
     }
-    let chains = state
+    let chains = lanes
         .into_iter()
-        .map(|s| {
-            let mut out = s.out;
-            out.step_size = config.step_size;
-            out.inv_mass_matrix.clone_from(&metric.inv_mass);
-            out.gradient_evaluations = s.evaluations;
-            out.finish();
+        .map(|lane| {
+            let mut out = lane.out;
+            lane.state.finish(&mut out);
             out
         })
         .collect();
     Ok(Samples { dim, num_samples: config.num_samples, chains })
 }
 
-/// One chain between transitions.
-struct ChainRun {
-    rng: KeyRng,
-    /// The current state, and the end of the trajectory from it.
-    z: Point,
-    proposal: Point,
-    /// The Hamiltonian at the start of the trajectory.
+/// One chain between transitions: its state (current point, metric, step size, adaptation),
+/// the Hamiltonian at the start of its trajectory, the leapfrog steps that trajectory took
+/// (ending in `state.scratch`), and its draws.
+struct Lane<'a, T: ?Sized> {
+    state: ChainState<'a, T>,
     h0: f64,
-    /// Leapfrog steps the last trajectory took.
     steps: u32,
     out: Chain,
-    evaluations: u64,
 }
 
-/// The leapfrog trajectories of every chain from `z` into `proposal`, `num_steps` steps each
-/// or until a chain meets a non-finite log density: the steps of `hmc`'s integrator, with the
-/// chains still moving evaluated as one batch per step.
-fn integrate<T: BatchTarget + ?Sized>(
-    target: &T,
-    metric: &Metric,
-    state: &mut [ChainRun],
-    step_size: f64,
-    num_steps: usize,
-) -> Result<(), GenError> {
+/// The leapfrog trajectories of every chain from `z` into `scratch`, `num_steps` steps of the
+/// chain's own step size and metric each, or until a chain meets a non-finite log density:
+/// the steps of `hmc`'s integrator, with the chains still moving evaluated as one batch per
+/// step.
+fn integrate<T: BatchTarget + ?Sized, U: ?Sized>(target: &T, lanes: &mut [Lane<'_, U>], num_steps: usize) -> Result<(), GenError> {
     let dim = target.dim();
-    let half = 0.5 * step_size;
-    for s in state.iter_mut() {
-        s.proposal.copy_from(&s.z);
-        s.steps = 0;
+    for lane in lanes.iter_mut() {
+        let ChainState { z, scratch, .. } = &mut lane.state;
+        scratch.copy_from(z);
+        lane.steps = 0;
     }
-    let mut moving: Vec<usize> = (0..state.len()).collect();
-    let (mut thetas, mut grads) = (Vec::with_capacity(state.len() * dim), Vec::with_capacity(state.len() * dim));
-    let mut momentum_step = half;
+    let mut moving: Vec<usize> = (0..lanes.len()).collect();
+    let (mut thetas, mut grads) = (Vec::with_capacity(lanes.len() * dim), Vec::with_capacity(lanes.len() * dim));
     for step in 1..=num_steps {
         thetas.clear();
         for &c in &moving {
-            let z = &mut state[c].proposal;
+            let ChainState { metric, step_size, scratch: z, .. } = &mut lanes[c].state;
+            // Half a momentum step to start, full ones between positions (the two halves of
+            // consecutive leapfrog steps merged, as `hmc`'s integrator does).
+            let momentum_step = if step == 1 { 0.5 * *step_size } else { *step_size };
             for i in 0..dim {
                 z.p[i] += momentum_step * z.grad[i];
-                z.q[i] += step_size * metric.inv_mass[i] * z.p[i];
+                z.q[i] += *step_size * metric.inv_mass[i] * z.p[i];
             }
             thetas.extend_from_slice(&z.q);
         }
@@ -188,15 +175,15 @@ fn integrate<T: BatchTarget + ?Sized>(
         let lps = target.log_density_and_gradient_rows(&thetas, &mut grads)?;
         let mut still = Vec::with_capacity(moving.len());
         for (row, &c) in moving.iter().enumerate() {
-            let z = &mut state[c].proposal;
+            let ChainState { step_size, scratch: z, .. } = &mut lanes[c].state;
             z.grad.copy_from_slice(&grads[row * dim..(row + 1) * dim]);
             let logp = if lps[row].is_finite() { lps[row] } else { f64::NEG_INFINITY };
             if logp == f64::NEG_INFINITY || step == num_steps {
                 for i in 0..dim {
-                    z.p[i] += half * z.grad[i];
+                    z.p[i] += 0.5 * *step_size * z.grad[i];
                 }
                 z.logp = logp;
-                state[c].steps = step as u32;
+                lanes[c].steps = step as u32;
             } else {
                 still.push(c);
             }
@@ -205,7 +192,6 @@ fn integrate<T: BatchTarget + ?Sized>(
         if moving.is_empty() {
             break;
         }
-        momentum_step = step_size;
     }
     Ok(())
 }
