@@ -362,7 +362,8 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
             GradAction::Selected { offset, dim: 1, flat: 1, support } if !matches!(support, Support::Simplex(_)) => {
                 // A scalar choice, the common case: no buffers.
                 let t = self.coordinate(*offset);
-                let value = if self.unconstrained {
+                // Real supports map by the identity: no call, no zero Jacobian to add.
+                let value = if self.unconstrained && !matches!(support, Support::Real) {
                     let (x, log_jac) = support.forward_scalar(t);
                     self.lp += log_jac;
                     dist.value_from_flat(&[x])
