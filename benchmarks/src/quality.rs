@@ -6,10 +6,14 @@ use serde::Serialize;
 use crate::adapters::Quality;
 use crate::data::DataSet;
 use crate::exact;
-use crate::models::Method;
+use crate::models::{Config, Method};
 
-/// |estimated - exact| log marginal likelihood, in nats, above which an IS or SMC row is not ok.
+/// The smallest |estimated - exact| log marginal likelihood, in nats, that makes an IS or SMC
+/// row not ok; the tolerance grows with the estimate's Monte Carlo error (see
+/// [`log_ml_tolerance`]).
 pub const LOG_ML_TOLERANCE: f64 = 1.0;
+/// Monte Carlo standard errors of the log-ML estimate allowed before a row is not ok.
+pub const LOG_ML_STANDARD_ERRORS: f64 = 5.0;
 /// Kish ESS below which an IS estimate is not trusted.
 pub const MIN_IS_ESS: f64 = 10.0;
 /// HMC acceptance rate below which the chain is not trusted (it is barely moving).
@@ -67,9 +71,29 @@ pub struct Assessment {
     pub reason: String,
 }
 
-/// Judges `quality` (what `method` yielded) against `reference`.
+/// How far a log-ML estimate may be from the exact value: [`LOG_ML_STANDARD_ERRORS`] standard
+/// errors of the estimate, and at least [`LOG_ML_TOLERANCE`] nats.
+///
+/// The standard error comes from the run's own weights by the delta method: for importance
+/// sampling with N particles and Kish ESS `ess`, Var(Ẑ)/Z² ≈ 1/ESS − 1/N (the relative
+/// variance of the weights over N), which is Var(log Ẑ) to first order. A particle filter over
+/// T steps adds one such term per step; its rows report the smallest per-step ESS, so
+/// T (1/ESS_min − 1/N) bounds the variance from above. A run whose ESS is too small for the
+/// first-order formula to hold is flagged by its ESS anyway.
 #[must_use]
-pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Assessment {
+pub fn log_ml_tolerance(config: &Config, quality: &Quality) -> f64 {
+    let (Some(n), Some(ess)) = (config.n_particles, quality.ess.filter(|e| e.is_finite() && *e > 0.0)) else {
+        return LOG_ML_TOLERANCE;
+    };
+    let per_step = (1.0 / ess - 1.0 / n as f64).max(0.0);
+    let variance = if config.method == Method::Smc { config.n_points as f64 * per_step } else { per_step };
+    (LOG_ML_STANDARD_ERRORS * variance.sqrt()).max(LOG_ML_TOLERANCE)
+}
+
+/// Judges `quality` (what `config`'s method yielded) against `reference`.
+#[must_use]
+pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Assessment {
+    let method = config.method;
     let mut problems = Vec::new();
     let mut check_finite = |name: &str, value: Option<f64>| {
         if let Some(v) = value.filter(|v| !v.is_finite()) {
@@ -87,8 +111,9 @@ pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Asses
 
     let log_ml_error = quality.log_ml.zip(reference.log_ml).map(|(est, exact)| est - exact);
     if matches!(method, Method::Is | Method::Smc) {
-        if let Some(err) = log_ml_error.filter(|e| e.abs() > LOG_ML_TOLERANCE) {
-            problems.push(format!("log-ML off by {err:+.3} nats (tolerance {LOG_ML_TOLERANCE})"));
+        let tolerance = log_ml_tolerance(config, quality);
+        if let Some(err) = log_ml_error.filter(|e| e.abs() > tolerance) {
+            problems.push(format!("log-ML off by {err:+.3} nats (tolerance {tolerance:.2}: {LOG_ML_STANDARD_ERRORS} standard errors, at least {LOG_ML_TOLERANCE})"));
         }
     }
     if method == Method::Is {
@@ -140,11 +165,17 @@ pub fn assess(method: Method, quality: &Quality, reference: &Reference) -> Asses
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Model;
+
+    fn config(model: Model, method: Method, n_points: usize, n_particles: Option<usize>) -> Config {
+        Config { model, method, n_points, noise_sd: None, n_particles, hmc: None }
+    }
 
     #[test]
     fn a_nan_log_ml_is_not_ok() {
         let q = Quality { log_ml: Some(f64::NAN), ess: Some(500.0), ..Quality::default() };
-        let a = assess(Method::Is, &q, &Reference { log_ml: Some(-10.0), ..Reference::default() });
+        let c = config(Model::Polynomial, Method::Is, 10, Some(1000));
+        let a = assess(&c, &q, &Reference { log_ml: Some(-10.0), ..Reference::default() });
         assert!(!a.quality_ok);
         assert!(a.reason.contains("log-ML is NaN"), "{}", a.reason);
     }
@@ -153,8 +184,29 @@ mod tests {
     fn a_stuck_chain_is_not_ok() {
         let q = Quality { posterior_mean: Some(vec![0.0]), acceptance_rate: Some(0.0), ..Quality::default() };
         let r = Reference { posterior_mean: Some(vec![1.0]), posterior_sd: Some(vec![0.1]), ..Reference::default() };
-        let a = assess(Method::Hmc, &q, &r);
+        let a = assess(&config(Model::Polynomial, Method::Hmc, 10, None), &q, &r);
         assert!(!a.quality_ok);
         assert!(a.reason.contains("acceptance") && a.reason.contains("10.00 posterior sds"), "{}", a.reason);
+    }
+
+    /// The tolerance is 5 delta-method standard errors, never under 1 nat: a filter whose
+    /// smallest per-step ESS is 29 of 100 over 100 steps may be off by 7.8 nats, one with ESS
+    /// 2900 of 10000 by 1.
+    #[test]
+    fn the_log_ml_tolerance_follows_the_monte_carlo_error() {
+        let q = |ess: f64, log_ml: f64| Quality { log_ml: Some(log_ml), ess: Some(ess), ..Quality::default() };
+        let smc = config(Model::Lgssm, Method::Smc, 100, Some(100));
+        let t = log_ml_tolerance(&smc, &q(29.0, 0.0));
+        assert!((t - 5.0 * (100.0f64 * (1.0 / 29.0 - 0.01)).sqrt()).abs() < 1e-12, "{t}");
+        let exact = Reference { log_ml: Some(-100.0), ..Reference::default() };
+        assert!(assess(&smc, &q(29.0, -103.0), &exact).quality_ok);
+        assert!(!assess(&smc, &q(29.0, -109.0), &exact).quality_ok);
+        let big = config(Model::Lgssm, Method::Smc, 100, Some(10_000));
+        assert_eq!(log_ml_tolerance(&big, &q(2900.0, 0.0)), LOG_ML_TOLERANCE);
+        // IS: one term. ESS 50 of 1000: se = sqrt(0.019) = 0.138, so the floor of 1 nat holds.
+        let is = config(Model::Polynomial, Method::Is, 50, Some(1000));
+        assert_eq!(log_ml_tolerance(&is, &q(50.0, 0.0)), LOG_ML_TOLERANCE);
+        let reason = assess(&is, &q(50.0, -101.5), &exact).reason;
+        assert!(reason.contains("log-ML off by -1.500 nats (tolerance 1.00"), "{reason}");
     }
 }

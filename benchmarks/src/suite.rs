@@ -390,7 +390,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             let result: anyhow::Result<RunResult> = adapter.run(&task);
             let (row, times) = match result {
                 Ok(result) => {
-                    let assessment = quality::assess(config.method, &result.quality, reference);
+                    let assessment = quality::assess(config, &result.quality, reference);
                     let row = SummaryRow::measured(&info, config, opts.seed, &result, &assessment);
                     (row, result.times_s)
                 }
