@@ -56,10 +56,11 @@ impl Suite {
         }
     }
 
-    /// Default wall-clock limit of one external run: short for the suites meant to finish in
+    /// Default wall-clock limit of one external run (a one-time build such as Stan's model
+    /// compilation happens before it, outside it): short for the suites meant to finish in
     /// minutes, where one slow framework must not eat the budget (Pyro's and handcoded
-    /// PyTorch's HMC take 13-35 s a run here, so theirs time out in `all` whatever the limit
-    /// under three minutes; 30 s records that sooner).
+    /// PyTorch's HMC take 14-30 s per call here, six calls a run, so theirs time out in `all`
+    /// whatever the limit under three minutes; 30 s records that sooner).
     #[must_use]
     pub fn default_timeout_s(self) -> u64 {
         match self {
