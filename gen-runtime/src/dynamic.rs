@@ -41,6 +41,11 @@ enum Source<'c> {
 pub(crate) struct Visit {
     /// The full address's hash ([`chain_key`]).
     pub key: u64,
+    /// The site's own part: the hash of the enclosing call's address (0 at the top) and the
+    /// part's hash. The plans compare these two rather than rehash the pair at every site.
+    pub parent: u64,
+    /// See `parent`.
+    pub part: u64,
     /// The full address.
     pub addr: Address,
     /// For a continuous single-choice site: its number of reals and its support.
@@ -101,11 +106,12 @@ impl<'c> Interpreter<'c> {
         }
     }
 
-    fn address(&self, site: &Site<'_>) -> (Address, u64) {
+    /// The site's full address, its hash, and the enclosing call's hash.
+    fn address(&self, site: &Site<'_>) -> (Address, u64, u64) {
         let mut parts = self.prefix.clone();
         parts.push(site.to_part());
         let parent = *self.prefix_keys.last().expect("root key");
-        (Address(parts), chain_key(parent, site.key))
+        (Address(parts), chain_key(parent, site.key), parent)
     }
 
     fn is_update_like(&self) -> bool {
@@ -226,12 +232,12 @@ impl<'c> Handler<'c> for Interpreter<'c> {
     type Datum = f64;
 
     fn sample<D: Distribution<Real = f64>>(&mut self, site: Site<'_>, dist: D) -> D::Value {
-        let (addr, key) = self.address(&site);
+        let (addr, key, parent) = self.address(&site);
         if !self.check_new(&addr) {
             return dist.lift(&D::Data::default());
         }
         let continuous = dist.flat_dim().map(|k| (k, dist.support()));
-        self.trail.push(Visit { key, addr: addr.clone(), continuous, vector: false, distribution: D::NAME });
+        self.trail.push(Visit { key, parent, part: site.key, addr: addr.clone(), continuous, vector: false, distribution: D::NAME });
         let source = self.source(&addr);
         if let Err(e) = dist.check() {
             // An invalid parameter downstream of a zero-probability proposal is part of that
@@ -284,7 +290,7 @@ impl<'c> Handler<'c> for Interpreter<'c> {
     }
 
     fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<f64>) -> G::Ret<f64> {
-        let (_, key) = self.address(&site);
+        let (_, key, _) = self.address(&site);
         self.prefix.push(site.to_part());
         self.prefix_keys.push(key);
         let ret = gf.run(self, args);
@@ -302,11 +308,11 @@ impl<'c> Interpreter<'c> {
         D::Data: Element,
         F: Fn(usize) -> D,
     {
-        let (addr, key) = self.address(&site);
+        let (addr, key, parent) = self.address(&site);
         if !self.check_new(&addr) {
             return Cow::Owned(vec![D::Data::default(); n]);
         }
-        self.trail.push(Visit { key, addr: addr.clone(), continuous: None, vector: true, distribution: D::NAME });
+        self.trail.push(Visit { key, parent, part: site.key, addr: addr.clone(), continuous: None, vector: true, distribution: D::NAME });
         let source = self.source(&addr);
         for i in 0..n {
             if let Err(e) = dist(i).check() {

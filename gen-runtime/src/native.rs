@@ -47,6 +47,9 @@ pub(crate) enum GradAction {
 #[derive(Clone, Debug)]
 pub(crate) struct GradSite {
     pub(crate) key: u64,
+    /// The enclosing call's hash and the part's hash ([`Visit::parent`](crate::dynamic)).
+    pub(crate) parent: u64,
+    pub(crate) part: u64,
     pub(crate) action: GradAction,
 }
 
@@ -153,7 +156,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
             } else {
                 GradAction::Fixed(value)
             };
-            plan.push(GradSite { key: visit.key, action });
+            plan.push(GradSite { key: visit.key, parent: visit.parent, part: visit.part, action });
         }
         Ok(LogDensity { call: call.clone(), plan, coordinates, dim, unconstrained })
     }
@@ -325,9 +328,8 @@ struct GradEval<'p, const N: usize> {
 impl<'p, const N: usize> GradEval<'p, N> {
     #[inline]
     fn next(&mut self, site: &Site<'_>) -> Option<&'p GradSite> {
-        let key = chain_key(self.parent, site.key);
         match self.plan.get(self.pos) {
-            Some(s) if s.key == key => {
+            Some(s) if s.part == site.key && s.parent == self.parent => {
                 self.pos += 1;
                 Some(s)
             }
@@ -490,6 +492,9 @@ pub(crate) enum IsAction {
 #[derive(Clone, Debug)]
 pub(crate) struct IsSite {
     pub(crate) key: u64,
+    /// As in [`GradSite`].
+    pub(crate) parent: u64,
+    pub(crate) part: u64,
     /// `premix(key)`: the particle's key splits by it at a sampled site.
     pub(crate) premixed: u64,
     pub(crate) action: IsAction,
@@ -550,7 +555,7 @@ pub(crate) fn is_plan<G: GenerativeFunction>(
                     IsAction::Sampled { column }
                 }
             };
-            IsSite { key: v.key, premixed: premix(v.key), action }
+            IsSite { key: v.key, parent: v.parent, part: v.part, premixed: premix(v.key), action }
         })
         .collect();
     Ok((plan, addresses, work))
@@ -673,10 +678,9 @@ impl<'p> IsEval<'p> {
     /// The plan's next site if its hash matches.
     #[inline]
     fn next(&mut self, site: &Site<'_>) -> Option<&'p IsSite> {
-        let key = chain_key(self.parent, site.key);
         let plan: &'p [IsSite] = self.plan;
         match plan.get(self.pos) {
-            Some(s) if s.key == key => {
+            Some(s) if s.part == site.key && s.parent == self.parent => {
                 self.pos += 1;
                 Some(s)
             }
