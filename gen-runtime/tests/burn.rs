@@ -109,6 +109,43 @@ fn map_model_importance_weights_agree() {
     }
 }
 
+/// A proposal near the polynomial posterior; `with_c` false leaves `c` to the prior.
+#[gen]
+fn polynomial_proposal(with_c: bool) {
+    normal(0.5, 0.3).at("a");
+    normal(-1.0, 0.5).at("b");
+    if with_c {
+        normal(2.0, 0.5).at("c");
+    }
+}
+
+#[gen]
+fn beta_proposal() {
+    beta(3.0, 5.0).at("p");
+}
+
+/// Custom-proposal importance sampling: the same proposals as the native engine (host
+/// draws with its keys), weights to f32 tolerance; a latent left to the prior is refused.
+#[test]
+fn custom_proposal_importance_weights_agree() {
+    let (xs, obs) = polynomial_data(50);
+    let call = polynomial(&xs, 0.3);
+    let proposal = polynomial_proposal(true);
+    let native = gen_runtime::inference::importance_sampling_with_proposal(&call, &obs, &proposal, 500, Key::new(8)).unwrap();
+    let flip_call = beta_bernoulli(40);
+    let native_flips =
+        gen_runtime::inference::importance_sampling_with_proposal(&flip_call, &flips(), &beta_proposal(), 500, Key::new(9)).unwrap();
+    for engine in engines() {
+        let burn = engine.importance_log_weights_with_proposal(&call, &obs, &proposal, 500, Key::new(8)).unwrap();
+        assert_eq!(burn.non_finite, 0);
+        assert_same_particles(&native, &burn, 1.0);
+        let burn = engine.importance_log_weights_with_proposal(&flip_call, &flips(), &beta_proposal(), 500, Key::new(9)).unwrap();
+        assert_same_particles(&native_flips, &burn, 40.0);
+        let err = engine.importance_log_weights_with_proposal(&call, &obs, &polynomial_proposal(false), 10, Key::new(8)).unwrap_err();
+        assert!(matches!(&err, GenError::Unsupported { address, .. } if address.to_string() == "c"), "{err}");
+    }
+}
+
 /// Compares log densities and gradients at `chains` points spread around `center`.
 fn assert_same_gradients<G: GenerativeFunction>(target: &LogDensity<G>, center: &[f64], chains: usize) {
     let d = target.dim();

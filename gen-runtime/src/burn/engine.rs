@@ -181,6 +181,59 @@ impl<B: Backend> Engine<B> {
         Ok(Particles { addresses, latents, log_weights, irregular: 0, non_finite: non_finite? })
     }
 
+    /// Importance sampling with a custom proposal, batched: the same contract and the same
+    /// particles as [`importance_sampling_with_proposal`](crate::inference::importance_sampling_with_proposal)
+    /// on the native engine, up to the backend's float precision. Particle `i` proposes on
+    /// the host with the native key (`key.split(i).split(0)`); the model's log joint at every
+    /// proposal is then one batched evaluation, rows being particles.
+    ///
+    /// The proposal must propose every latent choice: the native engine draws the others
+    /// from the prior per particle, which a batch whose rows share one plan cannot. A
+    /// particle whose log weight comes out NaN gets -inf and is counted in
+    /// [`Particles::non_finite`].
+    ///
+    /// # Errors
+    /// [`GenError::BadArguments`] for no particles; [`GenError::Unsupported`] naming a latent
+    /// the proposal leaves out, or a proposed choice that is not continuous; the errors of
+    /// the proposal's `propose` and of [`Call::generate`] on the first particle.
+    pub fn importance_log_weights_with_proposal<G: GenerativeFunction, Q: GenerativeFunction>(
+        &self,
+        call: &Call<G>,
+        observations: &ChoiceMap,
+        proposal: &Call<Q>,
+        n_particles: usize,
+        key: Key,
+    ) -> Result<Particles, GenError> {
+        crate::inference::importance::check_count("Engine::importance_log_weights_with_proposal", n_particles)?;
+        let proposals: Vec<(ChoiceMap, f64)> = (0..n_particles)
+            .into_par_iter()
+            .map(|i| proposal.propose(key.split(i as u64).split(0)).map(|(choices, q, _)| (choices, q)))
+            .collect::<Result<_, _>>()?;
+        let mut first = observations.clone();
+        first.merge(&proposals[0].0);
+        let (trace, _) = call.generate(key.split(0).split(1), &first)?;
+        if let Some((address, _)) = trace.choices().iter().find(|(a, _)| !first.contains(a)) {
+            return Err(GenError::Unsupported {
+                address: address.clone(),
+                message: "the Burn engine needs the proposal to propose every latent choice; this one is left to the prior".into(),
+            });
+        }
+        let addresses: Vec<Address> = proposals[0].0.addresses().cloned().collect();
+        let target = LogDensity::from_trace(&trace, &crate::choice_map::Selection::of(addresses.iter().cloned()))?.constrained();
+        let thetas: Vec<f64> =
+            proposals.iter().map(|(choices, _)| target.point(choices)).collect::<Result<Vec<_>, _>>()?.concat();
+        let mut grads = vec![0.0; thetas.len()];
+        let log_joint = self.log_density_and_gradient(&target, &thetas, &mut grads)?;
+        let mut log_weights: Vec<f64> = log_joint.iter().zip(&proposals).map(|(p, (_, q))| p - q).collect();
+        let non_finite = mark_non_finite(&mut log_weights);
+        let scalar: Vec<Address> = addresses.into_iter().filter(|a| proposals[0].0.get(a).and_then(ChoiceValue::to_f64).is_some()).collect();
+        let latents = proposals
+            .iter()
+            .flat_map(|(choices, _)| scalar.iter().map(|a| choices.get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN)))
+            .collect();
+        Ok(Particles { addresses: scalar, latents, log_weights, irregular: 0, non_finite })
+    }
+
     /// The log density of `target` at each row of `thetas` (row-major, one row of
     /// [`LogDensity::dim`] coordinates per chain) and its gradient, written to `grads` in the
     /// same layout. One batched forward pass and one reverse sweep of the engine's tape serve
