@@ -159,9 +159,10 @@ fn batched_hmc_over_native_rows_is_hmc() {
     assert!(steps.iter().all(|s| *s != 0.01) && steps[0] != steps[1], "each chain adapts its own step: {steps:?}");
 }
 
-/// HMC on the Burn engine (four chains as four tensor rows) against the exact posterior.
+/// HMC on the Burn engine (four chains as four tensor rows), fixed and adapted, and NUTS on
+/// it, against the exact posterior.
 #[test]
-fn batched_hmc_on_the_burn_engine_matches_the_exact_posterior() {
+fn samplers_on_the_burn_engine_match_the_exact_posterior() {
     let (xs, ys) = polynomial_data(10, "1.0");
     let truth = exact::polynomial(&xs, &ys, 2, 1.0, 1.0).unwrap();
     let obs = choicemap! { "ys" => ys.clone() };
@@ -187,6 +188,14 @@ fn batched_hmc_on_the_burn_engine_matches_the_exact_posterior() {
     }
     assert_eq!(samples.divergences(), 0);
     check_against_exact(&samples, &truth, "adapted HMC on Burn");
+
+    // NUTS on the Burn engine: each chain on its own, one row per evaluation.
+    let samples = nuts(&engine.target(&target), &NutsConfig::default(), Key::new(13)).unwrap();
+    check_against_exact(&samples, &truth, "NUTS on Burn");
+    for (j, name) in COEFFS.iter().enumerate() {
+        let rhat = rank_normalized_split_rhat(&samples.column(j)).unwrap();
+        assert!(rhat < 1.01, "NUTS on Burn {name}: R-hat {rhat}");
+    }
 }
 
 #[test]

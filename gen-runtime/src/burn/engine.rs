@@ -345,6 +345,22 @@ where
     }
 }
 
+/// One point at a time, as a batch of one row: how the samplers that are not batched (NUTS,
+/// MALA, `hmc`) run on the Burn engine. Each chain's trees differ in size, so NUTS does not
+/// run its chains in lock step; rayon runs them side by side, each thread on its own tape.
+impl<B: Backend, G: GenerativeFunction> crate::inference::Target for EngineTarget<'_, B, G>
+where
+    LogDensity<G>: Sync,
+{
+    fn dim(&self) -> usize {
+        self.target.dim()
+    }
+
+    fn log_density_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> Result<f64, GenError> {
+        Ok(self.engine.log_density_and_gradient(self.target, theta, grad)?[0])
+    }
+}
+
 impl<B: AutodiffBackend> Engine<B> {
     /// [`Engine::log_density_and_gradient`] with the gradient from Burn's autodiff instead of
     /// the engine's own tape: kept to measure one against the other (the `burn` bench).
