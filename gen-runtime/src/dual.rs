@@ -235,10 +235,10 @@ impl<const N: usize> Real for Dual<N> {
         let mut eps = [0.0; N];
         // A lane where b's tangent is zero takes nothing from db, even a non-finite one; and
         // where that zero is known at compile time (a constant sigma in a plate adjoint) the
-        // product and db's own arithmetic fold away, which `db * 0.0` cannot (it is NaN for
-        // an infinite db).
+        // product and db's own arithmetic fold away, which `+ db * 0.0` cannot (it is NaN for
+        // an infinite db, and turns -0.0 into 0.0).
         for ((e, x), y) in eps.iter_mut().zip(&a.eps).zip(&b.eps) {
-            *e = da * x + if *y == 0.0 { 0.0 } else { db * y };
+            *e = if *y == 0.0 { da * x } else { da * x + db * y };
         }
         Dual { re, eps }
     }
