@@ -11,7 +11,7 @@ use crate::distributions::{Distribution, Support};
 use crate::error::GenError;
 use crate::gfi::GenerativeFunction;
 use crate::handler::{plate_sum, Handler, Values, F64_LANES};
-use crate::rng::Key;
+use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -249,7 +249,7 @@ impl<'c> Handler<'c> for Interpreter<'c> {
             return dist.lift(&D::Data::default());
         }
         let data = match source {
-            Source::Fresh => dist.sample(&mut self.key.split(key).rng()),
+            Source::Fresh => dist.sample(&mut self.key.site_rng(premix(key))),
             Source::Given(v) | Source::Kept(v, _) => match D::Data::from_value(v) {
                 Some(x) => x,
                 None => {
@@ -324,7 +324,7 @@ impl<'c> Interpreter<'c> {
         }
         let values: Values<'c, D::Data> = match source {
             Source::Fresh => {
-                let mut rng = self.key.split(key).rng();
+                let mut rng = self.key.site_rng(premix(key));
                 Cow::Owned((0..n).map(|i| dist(i).sample(&mut rng)).collect())
             }
             Source::Given(v) | Source::Kept(v, _) => match <D::Data as Element>::slice(v) {

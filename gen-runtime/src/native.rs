@@ -711,7 +711,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 }
             },
             IsAction::Sampled { column } => {
-                let x = dist.sample(&mut self.key.split_premixed(s.premixed).rng());
+                let x = dist.sample(&mut self.key.site_rng(s.premixed));
                 if let Some(c) = column {
                     self.row[*c] = x.clone().into_value().to_f64().unwrap_or(f64::NAN);
                 }
@@ -738,7 +738,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
-                let mut rng = self.key.split_premixed(s.premixed).rng();
+                let mut rng = self.key.site_rng(s.premixed);
                 Cow::Owned(xs.iter().map(|x| f(*x).sample(&mut rng)).collect())
             }
         }
@@ -761,7 +761,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
-                let mut rng = self.key.split_premixed(s.premixed).rng();
+                let mut rng = self.key.site_rng(s.premixed);
                 Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect())
             }
         }

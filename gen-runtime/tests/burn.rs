@@ -83,8 +83,9 @@ fn polynomial_importance_weights_agree() {
     for engine in engines() {
         let burn = engine.importance_log_weights(&call, &obs, 2000, Key::new(3)).unwrap();
         assert_eq!(burn.non_finite, 0);
-        // The weights reach -1e4 for particles far from the data: tolerance relative to each.
-        assert_same_particles(&native, &burn, 1.0);
+        // 50 terms of magnitude about 1 near the data; the weights reach -1e4 for particles
+        // far from it, where the tolerance is relative to the weight itself.
+        assert_same_particles(&native, &burn, 50.0);
     }
 }
 
@@ -202,7 +203,8 @@ fn chunked_batches_give_the_same_weights() {
     let native = importance_log_weights(&call, &obs, 600, Key::new(8)).unwrap();
     for engine in engines() {
         let burn = engine.importance_log_weights(&call, &obs, 600, Key::new(8)).unwrap();
-        assert_same_particles(&native, &burn, 1.0);
+        // A weight sums 1000 terms of magnitude about 1 (which can cancel to a small total).
+        assert_same_particles(&native, &burn, 1000.0);
     }
 }
 

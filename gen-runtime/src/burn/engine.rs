@@ -8,7 +8,7 @@ use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
 use crate::handler::{Handler, Values};
 use crate::native::{is_plan, GradAction, GradSite, IsAction, IsSite, LogDensity, Particles};
-use crate::rng::Key;
+use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use burn_tensor::backend::{AutodiffBackend, Backend};
 use rayon::prelude::*;
@@ -24,7 +24,7 @@ const MAX_INTERMEDIATE_BYTES: usize = 1 << 16;
 /// are particles (importance sampling) or chains (gradients).
 ///
 /// Randomness comes from the runtime's keys, not Burn's generator: particle `i` draws each
-/// choice from `key.split(i).split(address)` with the same sampler as the native engine, so
+/// choice from `key.split(i).site_rng(premix(address))` with the same sampler as the native engine, so
 /// both engines draw the same numbers for the same seed (samples are drawn on the host and
 /// uploaded in bulk). Arithmetic is in the backend's float type (`f32` on `burn-flex`).
 ///
@@ -526,7 +526,7 @@ impl<'p, B: Backend> BatchEval<'p, B> {
                 }
             });
             let x = if scalar.check().is_ok() {
-                scalar.sample(&mut self.key.split((self.first + i) as u64).split(key).rng())
+                scalar.sample(&mut self.key.split((self.first + i) as u64).site_rng(premix(key)))
             } else {
                 // An invalid parameter in one particle: its log density will be NaN, which
                 // marks the particle, rather than an error for the whole batch.
