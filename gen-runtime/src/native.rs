@@ -495,7 +495,8 @@ pub(crate) struct IsSite {
     /// As in [`GradSite`].
     pub(crate) parent: u64,
     pub(crate) part: u64,
-    /// `premix(key)`: the particle's key splits by it at a sampled site.
+    /// `premix(key)`: a sampled site draws from the particle's key xor this
+    /// ([`Key::site_rng`]).
     pub(crate) premixed: u64,
     pub(crate) action: IsAction,
 }
