@@ -590,9 +590,12 @@ pub fn importance_log_weights<G: GenerativeFunction>(
             for (j, w) in weights.iter_mut().enumerate() {
                 let i = c * chunk + j;
                 let row = &mut rows[j * d..(j + 1) * d];
-                h.reset(key.split(i as u64));
-                let _ = call.gf.run(&mut h, call.args.clone());
-                if h.failed || h.pos != plan.len() || !h.lw.is_finite() {
+                if let Some(((), lw)) = h.follow(key.split(i as u64), |h| {
+                    let _ = call.gf.run(h, call.args.clone());
+                }) {
+                    *w = lw;
+                    row.copy_from_slice(&h.row);
+                } else {
                     // Another path, or a density to diagnose: the interpreter handles both
                     // and names any error.
                     irregular += 1;
@@ -601,9 +604,6 @@ pub fn importance_log_weights<G: GenerativeFunction>(
                     for (slot, a) in row.iter_mut().zip(&addresses) {
                         *slot = trace.choices().get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN);
                     }
-                } else {
-                    *w = h.lw;
-                    row.copy_from_slice(&h.row);
                 }
             }
             Ok(irregular)
@@ -611,6 +611,9 @@ pub fn importance_log_weights<G: GenerativeFunction>(
         .sum();
     Ok(Particles { addresses, latents, log_weights, irregular: irregular?, non_finite: 0 })
 }
+
+/// Each particle's new state and log weight increment after one filter step.
+pub(crate) type Extended<K> = Vec<(<K as GenerativeFunction>::Ret<f64>, f64)>;
 
 /// One bootstrap step of a particle filter: each particle `i` runs `kernel` at step `t` from
 /// its state with `constraints` (step t's observations), its other choices drawn with
@@ -625,11 +628,11 @@ pub(crate) fn bootstrap_step<K: UnfoldKernel>(
     params: &K::Params<f64>,
     constraints: &ChoiceMap,
     key: Key,
-) -> Result<Vec<(K::Ret<f64>, f64)>, GenError> {
+) -> Result<Extended<K>, GenError> {
     let Some(first) = states.first() else { return Ok(Vec::new()) };
     let (plan, addresses, work) = is_plan(&Call::new(kernel.clone(), kernel.kernel_args(t, first.clone(), params)), constraints, key)?;
     let chunk = chunk_size(states.len(), work);
-    let extended: Result<Vec<Vec<(K::Ret<f64>, f64)>>, GenError> = states
+    let extended: Result<Vec<Extended<K>>, GenError> = states
         .par_chunks(chunk)
         .enumerate()
         .map(|(c, chunk_states)| {
@@ -639,13 +642,11 @@ pub(crate) fn bootstrap_step<K: UnfoldKernel>(
                 .enumerate()
                 .map(|(j, state)| {
                     let k = key.split((c * chunk + j) as u64);
-                    h.reset(k);
-                    let next = kernel.run(&mut h, kernel.kernel_args(t, state.clone(), params));
-                    if h.failed || h.pos != plan.len() || !h.lw.is_finite() {
-                        let (trace, w) = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params)).generate(k, constraints)?;
-                        return Ok((trace.retval().clone(), w));
+                    if let Some(extended) = h.follow(k, |h| kernel.run(h, kernel.kernel_args(t, state.clone(), params))) {
+                        return Ok(extended);
                     }
-                    Ok((next, h.lw))
+                    let (trace, w) = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params)).generate(k, constraints)?;
+                    Ok((trace.retval().clone(), w))
                 })
                 .collect()
         })
@@ -667,6 +668,17 @@ struct IsEval<'p> {
 }
 
 impl<'p> IsEval<'p> {
+    /// Runs one particle (`run` executes the model on this handler) with key `key` along the
+    /// plan: its result and log weight, or `None` if it left the plan or its weight is not
+    /// finite, for the caller to rerun it with the interpreter (which takes any path and names
+    /// any error).
+    #[inline]
+    fn follow<R>(&mut self, key: Key, run: impl FnOnce(&mut Self) -> R) -> Option<(R, f64)> {
+        self.reset(key);
+        let out = run(self);
+        (!self.failed && self.pos == self.plan.len() && self.lw.is_finite()).then_some((out, self.lw))
+    }
+
     fn reset(&mut self, key: Key) {
         self.pos = 0;
         self.key = key;

@@ -138,7 +138,7 @@ fn run<K, E>(
 ) -> Result<SmcResult<K::Ret<f64>>, GenError>
 where
     K: UnfoldKernel,
-    E: Fn(usize, &[K::Ret<f64>], &ChoiceMap, Key) -> Result<Vec<(K::Ret<f64>, f64)>, GenError>,
+    E: Fn(usize, &[K::Ret<f64>], &ChoiceMap, Key) -> Result<crate::native::Extended<K>, GenError>,
 {
     let bad = |message: String| GenError::BadArguments { function: "particle_filter", message };
     let n = config.n_particles;
