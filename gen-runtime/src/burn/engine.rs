@@ -226,12 +226,7 @@ impl<B: Backend> Engine<B> {
         let log_joint = self.log_density_and_gradient(&target, &thetas, &mut grads)?;
         let mut log_weights: Vec<f64> = log_joint.iter().zip(&proposals).map(|(p, (_, q))| p - q).collect();
         let non_finite = mark_non_finite(&mut log_weights);
-        let scalar: Vec<Address> = addresses.into_iter().filter(|a| proposals[0].0.get(a).and_then(ChoiceValue::to_f64).is_some()).collect();
-        let latents = proposals
-            .iter()
-            .flat_map(|(choices, _)| scalar.iter().map(|a| choices.get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN)))
-            .collect();
-        Ok(Particles { addresses: scalar, latents, log_weights, irregular: 0, non_finite })
+        Ok(crate::inference::importance::proposed_particles(&proposals, log_weights, non_finite))
     }
 
     /// The log density of `target` at each row of `thetas` (row-major, one row of

@@ -157,14 +157,20 @@ pub fn importance_sampling_with_proposal<G: GenerativeFunction, Q: GenerativeFun
         Ok((proposed, w - q))
     };
     let results: Vec<(ChoiceMap, f64)> = (0..n).into_par_iter().map(one).collect::<Result<_, _>>()?;
-    let addresses: Vec<Address> = results[0].0.iter().filter(|(_, v)| v.to_f64().is_some()).map(|(a, _)| a.clone()).collect();
-    let mut latents = Vec::with_capacity(n * addresses.len());
-    let mut log_weights = Vec::with_capacity(n);
-    for (choices, w) in results {
-        latents.extend(addresses.iter().map(|a| choices.get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN)));
-        log_weights.push(w);
-    }
-    Ok(Particles { addresses, latents, log_weights, irregular: 0, non_finite: 0 })
+    let log_weights = results.iter().map(|(_, w)| *w).collect();
+    Ok(proposed_particles(&results, log_weights, 0))
+}
+
+/// Particles whose latents are the scalar choices of their proposals (`(choices, _)`, the
+/// first one's addresses as columns), with their log weights: what both engines' custom-proposal
+/// importance sampling returns.
+pub(crate) fn proposed_particles(proposals: &[(ChoiceMap, f64)], log_weights: Vec<f64>, non_finite: usize) -> Particles {
+    let addresses: Vec<Address> = proposals[0].0.iter().filter(|(_, v)| v.to_f64().is_some()).map(|(a, _)| a.clone()).collect();
+    let latents = proposals
+        .iter()
+        .flat_map(|(choices, _)| addresses.iter().map(|a| choices.get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN)))
+        .collect();
+    Particles { addresses, latents, log_weights, irregular: 0, non_finite }
 }
 
 /// Importance resampling (sampling importance resampling): `n` particles from the prior,
