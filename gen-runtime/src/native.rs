@@ -586,15 +586,13 @@ pub fn importance_log_weights<G: GenerativeFunction>(
         .enumerate()
         .map(|(c, (weights, rows))| {
             let mut irregular = 0;
-            let mut h = IsEval { plan: &plan, pos: 0, key, lw: 0.0, parent: 0, row: vec![f64::NAN; d], failed: false };
             for (j, w) in weights.iter_mut().enumerate() {
                 let i = c * chunk + j;
                 let row = &mut rows[j * d..(j + 1) * d];
-                if let Some(((), lw)) = h.follow(key.split(i as u64), |h| {
+                if let Some(((), lw)) = IsEval::follow(&plan, key.split(i as u64), row, |h| {
                     let _ = call.gf.run(h, call.args.clone());
                 }) {
                     *w = lw;
-                    row.copy_from_slice(&h.row);
                 } else {
                     // Another path, or a density to diagnose: the interpreter handles both
                     // and names any error.
@@ -630,19 +628,19 @@ pub(crate) fn bootstrap_step<K: UnfoldKernel>(
     key: Key,
 ) -> Result<Extended<K>, GenError> {
     let Some(first) = states.first() else { return Ok(Vec::new()) };
-    let (plan, addresses, work) = is_plan(&Call::new(kernel.clone(), kernel.kernel_args(t, first.clone(), params)), constraints, key)?;
+    let (plan, _, work) = is_plan(&Call::new(kernel.clone(), kernel.kernel_args(t, first.clone(), params)), constraints, key)?;
     let chunk = chunk_size(states.len(), work);
     let extended: Result<Vec<Extended<K>>, GenError> = states
         .par_chunks(chunk)
         .enumerate()
         .map(|(c, chunk_states)| {
-            let mut h = IsEval { plan: &plan, pos: 0, key, lw: 0.0, parent: 0, row: vec![f64::NAN; addresses.len()], failed: false };
             chunk_states
                 .iter()
                 .enumerate()
                 .map(|(j, state)| {
                     let k = key.split((c * chunk + j) as u64);
-                    if let Some(extended) = h.follow(k, |h| kernel.run(h, kernel.kernel_args(t, state.clone(), params))) {
+                    // A state is the latents a step keeps: no columns to fill.
+                    if let Some(extended) = IsEval::follow(&plan, k, &mut [], |h| kernel.run(h, kernel.kernel_args(t, state.clone(), params))) {
                         return Ok(extended);
                     }
                     let (trace, w) = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params)).generate(k, constraints)?;
@@ -655,7 +653,7 @@ pub(crate) fn bootstrap_step<K: UnfoldKernel>(
 }
 
 /// Evaluates one particle's log weight along the plan.
-struct IsEval<'p> {
+struct IsEval<'p, 'r> {
     plan: &'p [IsSite],
     pos: usize,
     key: Key,
@@ -663,29 +661,22 @@ struct IsEval<'p> {
     /// The hash of the enclosing call's address (0 at the top); `call` saves and restores it
     /// on the Rust stack, so nesting needs no allocation.
     parent: u64,
-    row: Vec<f64>,
+    /// The particle's row of latent columns, written in place (no copy per particle); the
+    /// columns of choices it does not make keep what the caller put there.
+    row: &'r mut [f64],
     failed: bool,
 }
 
-impl<'p> IsEval<'p> {
-    /// Runs one particle (`run` executes the model on this handler) with key `key` along the
-    /// plan: its result and log weight, or `None` if it left the plan or its weight is not
-    /// finite, for the caller to rerun it with the interpreter (which takes any path and names
-    /// any error).
+impl<'p, 'r> IsEval<'p, 'r> {
+    /// Runs one particle (`run` executes the model on this handler) with key `key` along
+    /// `plan`, writing its latent columns into `row`: its result and log weight, or `None` if
+    /// it left the plan or its weight is not finite, for the caller to rerun it with the
+    /// interpreter (which takes any path and names any error).
     #[inline]
-    fn follow<R>(&mut self, key: Key, run: impl FnOnce(&mut Self) -> R) -> Option<(R, f64)> {
-        self.reset(key);
-        let out = run(self);
-        (!self.failed && self.pos == self.plan.len() && self.lw.is_finite()).then_some((out, self.lw))
-    }
-
-    fn reset(&mut self, key: Key) {
-        self.pos = 0;
-        self.key = key;
-        self.lw = 0.0;
-        self.parent = 0;
-        self.row.fill(f64::NAN);
-        self.failed = false;
+    fn follow<R>(plan: &'p [IsSite], key: Key, row: &'r mut [f64], run: impl FnOnce(&mut Self) -> R) -> Option<(R, f64)> {
+        let mut h = IsEval { plan, pos: 0, key, lw: 0.0, parent: 0, row, failed: false };
+        let out = run(&mut h);
+        (!h.failed && h.pos == plan.len() && h.lw.is_finite()).then_some((out, h.lw))
     }
 
     /// The plan's next site if its hash matches.
@@ -705,7 +696,7 @@ impl<'p> IsEval<'p> {
     }
 }
 
-impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
+impl<'c, 'p: 'c> Handler<'c> for IsEval<'p, '_> {
     type Real = f64;
     type Datum = f64;
 
@@ -724,9 +715,14 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 }
             },
             IsAction::Sampled { column } => {
+                // A parameter out of range: the interpreter reruns the particle and names it.
+                if dist.check().is_err() {
+                    self.failed = true;
+                    return dist.lift(&D::Data::default());
+                }
                 let x = dist.sample(&mut self.key.site_rng(s.premixed));
-                if let Some(c) = column {
-                    self.row[*c] = x.clone().into_value().to_f64().unwrap_or(f64::NAN);
+                if let Some(slot) = column.and_then(|c| self.row.get_mut(c)) {
+                    *slot = x.to_f64().unwrap_or(f64::NAN);
                 }
                 dist.lift(&x)
             }
@@ -752,7 +748,19 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
             }
             IsAction::Sampled { .. } => {
                 let mut rng = self.key.site_rng(s.premixed);
-                Cow::Owned(xs.iter().map(|x| f(*x).sample(&mut rng)).collect())
+                Cow::Owned(
+                    xs.iter()
+                        .map(|x| {
+                            // Sampling with a bad parameter may panic: check first.
+                            let d = f(*x);
+                            if d.check().is_err() {
+                                self.failed = true;
+                                return D::Data::default();
+                            }
+                            d.sample(&mut rng)
+                        })
+                        .collect(),
+                )
             }
         }
     }
@@ -774,6 +782,10 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p> {
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
+                if dist.check().is_err() {
+                    self.failed = true;
+                    return Cow::Owned(vec![D::Data::default(); n]);
+                }
                 let mut rng = self.key.site_rng(s.premixed);
                 Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect())
             }

@@ -109,6 +109,12 @@ pub trait ChoiceData: Clone + Default + fmt::Debug + Send + Sync + 'static {
     fn into_value(self) -> ChoiceValue;
     /// Unwraps it, or `None` if the value is of another kind.
     fn from_value(v: &ChoiceValue) -> Option<Self>;
+    /// The value as a number, as [`ChoiceValue::to_f64`] gives it, without building the
+    /// [`ChoiceValue`] (a latent column of every importance-sampling particle).
+    #[inline]
+    fn to_f64(&self) -> Option<f64> {
+        self.clone().into_value().to_f64()
+    }
 }
 
 /// A [`ChoiceData`] that can be an element of a plate (a vector of i.i.d. or per-datum
@@ -134,6 +140,10 @@ macro_rules! scalar_data {
                     ChoiceValue::$one(x) => Some(*x),
                     _ => None,
                 }
+            }
+            #[inline]
+            fn to_f64(&self) -> Option<f64> {
+                ChoiceValue::$one(*self).to_f64()
             }
         }
         impl Element for $t {

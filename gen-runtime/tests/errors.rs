@@ -77,3 +77,25 @@ fn a_duplicate_runtime_address_is_named() {
     let err = twice(2).simulate(Key::new(0)).err().unwrap();
     assert_eq!(err, GenError::DuplicateAddress { address: ("x", 0usize).into_address() });
 }
+
+/// A latent scale drawn negative for about a sixth of the particles, at a choice that is
+/// sampled, not scored.
+#[gen]
+fn signed_latent_scale() {
+    let s = normal(1.0, 1.0).at("s");
+    let z = normal(0.0, s).at("z");
+    normal(z, 1.0).at("y");
+}
+
+#[test]
+fn importance_sampling_names_a_bad_parameter_at_a_sampled_choice_as_generate_does() {
+    let obs = choicemap! { "y" => 0.5 };
+    let key = Key::new(3);
+    let first_bad = (0..200u64)
+        .find(|&i| signed_latent_scale().generate(key.split(i), &obs).is_err())
+        .expect("some particle draws a negative scale");
+    let expected = signed_latent_scale().generate(key.split(first_bad), &obs).err().unwrap();
+    assert!(matches!(&expected, GenError::InvalidParameter { address, parameter: "sigma", .. } if *address == "z".into_address()), "{expected}");
+    let err = gen_runtime::importance_log_weights(&signed_latent_scale(), &obs, 200, key).err().unwrap();
+    assert!(matches!(&err, GenError::InvalidParameter { address, parameter: "sigma", .. } if *address == "z".into_address()), "{err}");
+}

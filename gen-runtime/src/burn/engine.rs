@@ -528,7 +528,7 @@ impl<'p, B: Backend> BatchEval<'p, B> {
                 D::Data::default()
             };
             if column.is_some() {
-                column_values.push(x.clone().into_value().to_f64().unwrap_or(f64::NAN));
+                column_values.push(x.to_f64().unwrap_or(f64::NAN));
             }
             data.push(x);
         }
