@@ -10,7 +10,7 @@ use crate::choice_map::{ChoiceMap, Selection};
 use crate::distributions::{Distribution, Support};
 use crate::error::GenError;
 use crate::gfi::GenerativeFunction;
-use crate::handler::{plate_sum, Handler, Values, F64_LANES};
+use crate::handler::{plate_log_density, Handler, Values};
 use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use std::borrow::Cow;
@@ -339,8 +339,8 @@ impl<'c> Interpreter<'c> {
                 }
             },
         };
-        // Support first, then the sum in the importance path's order (`plate_sum`), so the
-        // interpreter and the fast path agree to the last bit.
+        // Support first, then the sum as the importance path computes it
+        // (`plate_log_density`), so the interpreter and the fast path agree to the last bit.
         let outside = values.iter().enumerate().find(|(i, x)| !dist(*i).in_support(x));
         let lp = match outside {
             Some((i, x)) => {
@@ -350,7 +350,7 @@ impl<'c> Interpreter<'c> {
             }
             None => {
                 let index: Vec<usize> = (0..n).collect();
-                plate_sum::<F64_LANES, _, _, _>(&index, &values, |_, i, x| dist(*i).log_density_data(x))
+                plate_log_density(&index, &values, |i, x| dist(*i).log_density_parts(x))
             }
         };
         let stored = match (&source, &values) {

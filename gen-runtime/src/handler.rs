@@ -8,7 +8,7 @@
 //! state object per operation in the same way, but interpreted).
 
 use crate::address::Site;
-use crate::distributions::Distribution;
+use crate::distributions::{Distribution, LogDensityParts};
 use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
 use crate::real::Real;
@@ -193,6 +193,37 @@ pub(crate) fn plate_sum<const LANES: usize, R: Real, X, Y>(xs: &[X], ys: &[Y], m
         total += term(0, x, y);
     }
     total
+}
+
+/// Σ log p(y_i | x_i) over a plate's points in `f64`, from each point's
+/// [`log_density_parts`](Distribution::log_density_parts) (`parts(x_i, y_i)`): what the
+/// interpreter and the importance path score a plate with, so the two agree to the last bit.
+///
+/// The kernels are summed, and when every point has the first point's scale and offset (the
+/// common case: a shared sigma), those are applied once to the sum: the per-point arithmetic
+/// of a handcoded likelihood, which the compiler cannot derive itself because it may not
+/// reassociate floating-point sums. Where the parameters are loop-invariant so is the
+/// comparison, which then costs nothing; otherwise the plate is summed again point by point.
+#[inline(always)]
+pub(crate) fn plate_log_density<X, Y>(xs: &[X], ys: &[Y], parts: impl Fn(&X, &Y) -> LogDensityParts<f64>) -> f64 {
+    let n = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..n], &ys[..n]);
+    let (Some(x0), Some(y0)) = (xs.first(), ys.first()) else { return 0.0 };
+    let first = parts(x0, y0);
+    let mut shared = true;
+    let kernels = plate_sum::<F64_LANES, f64, _, _>(xs, ys, |_, x, y| {
+        let p = parts(x, y);
+        shared &= p.scale == first.scale && p.offset == first.offset;
+        p.kernel
+    });
+    if shared {
+        first.scale * kernels + n as f64 * first.offset
+    } else {
+        plate_sum::<F64_LANES, f64, _, _>(xs, ys, |_, x, y| {
+            let p = parts(x, y);
+            p.scale * p.kernel + p.offset
+        })
+    }
 }
 
 /// The lanes of [`plate_sum`] for `f64` log densities.

@@ -17,7 +17,7 @@ use crate::dynamic::{Interpreter, Op, Visit};
 use crate::error::GenError;
 use crate::combinators::UnfoldKernel;
 use crate::gfi::{Call, GenerativeFunction};
-use crate::handler::{plate_sum, Handler, Values, F64_LANES};
+use crate::handler::{plate_log_density, plate_sum, Handler, Values};
 use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use rayon::prelude::*;
@@ -743,7 +743,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p, '_> {
                     self.failed = true;
                     return Cow::Owned(vec![D::Data::default(); xs.len()]);
                 };
-                self.lw += plate_sum::<F64_LANES, _, _, _>(xs, ys, |_, x, y| f(*x).log_density_data(y));
+                self.lw += plate_log_density(xs, ys, |x, y| f(*x).log_density_parts(y));
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {
@@ -778,7 +778,7 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p, '_> {
                     self.failed = true;
                     return Cow::Owned(vec![D::Data::default(); n]);
                 };
-                self.lw += plate_sum::<F64_LANES, _, _, _>(ys, ys, |_, y, _| dist.log_density_data(y));
+                self.lw += plate_log_density(ys, ys, |_, y| dist.log_density_parts(y));
                 Cow::Borrowed(ys)
             }
             IsAction::Sampled { .. } => {

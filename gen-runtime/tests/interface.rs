@@ -136,6 +136,8 @@ fn plate_and_iid(xs: &[f64], n: usize) {
     let s = gamma(2.0, 2.0).at("s");
     plate(xs, |x| normal(m * x, s)).at("ys");
     iid(normal(m, 1.0), n).at("zs");
+    // A scale that differs from point to point: no shared scale to apply once.
+    plate(xs, |x| normal(m, s * (1.0 + x))).at("hs");
 }
 
 #[test]
@@ -148,6 +150,7 @@ fn native_importance_weights_equal_generate_bit_for_bit() {
     let obs = choicemap! {
         "ys" => truth.choices().value("ys").unwrap().clone(),
         "zs" => truth.choices().value("zs").unwrap().clone(),
+        "hs" => truth.choices().value("hs").unwrap().clone(),
     };
     let key = Key::new(9);
     let particles = gen_runtime::importance_log_weights(&call, &obs, 40, key).unwrap();
@@ -156,4 +159,14 @@ fn native_importance_weights_equal_generate_bit_for_bit() {
         let (_, w) = call.generate(key.split(i as u64), &obs).unwrap();
         assert_eq!(particles.log_weights[i].to_bits(), w.to_bits(), "particle {i}");
     }
+    // And both are the sum of the points' normal log densities, whether the plate's scale
+    // is shared (applied once to the sum) or not.
+    let reals = |a: &'static str| obs.value(a).unwrap().as_reals().unwrap().to_vec();
+    let log_normal = |y: f64, mu: f64, sd: f64| -0.5 * ((y - mu) / sd).powi(2) - sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let (trace, w) = call.generate(key.split(3), &obs).unwrap();
+    let (m, s) = (trace.choices().value("m").unwrap().as_f64().unwrap(), trace.choices().value("s").unwrap().as_f64().unwrap());
+    let exact: f64 = xs.iter().zip(reals("ys")).map(|(x, y)| log_normal(y, m * x, s)).sum::<f64>()
+        + reals("zs").iter().map(|z| log_normal(*z, m, 1.0)).sum::<f64>()
+        + xs.iter().zip(reals("hs")).map(|(x, y)| log_normal(y, m, s * (1.0 + x))).sum::<f64>();
+    assert!((w - exact).abs() < 1e-10 * exact.abs().max(1.0), "{w} vs {exact}");
 }

@@ -142,6 +142,17 @@ pub trait Distribution: Clone {
         self.log_density(&self.lift(x))
     }
 
+    /// The log density of a stored value as `scale * kernel + offset`, where `scale` and
+    /// `offset` depend on the parameters only (a normal's `-1/2` and `-ln sigma - ln(2 pi)/2`).
+    ///
+    /// A plate whose points share `scale` and `offset` (a common sigma) sums the kernels and
+    /// applies them once ([`plate_log_density`](crate::handler)), as a handcoded likelihood
+    /// does; the default, `(log density, 1, 0)`, makes that the plain sum.
+    #[inline]
+    fn log_density_parts(&self, x: &Self::Data) -> LogDensityParts<Self::Real> {
+        LogDensityParts { kernel: self.log_density_data(x), scale: Self::Real::cst(1.0), offset: Self::Real::cst(0.0) }
+    }
+
     /// The stored value as the model body sees it.
     fn lift(&self, x: &Self::Data) -> Self::Value;
 
@@ -205,6 +216,18 @@ pub trait Distribution: Clone {
         let _ = (x, out);
         unreachable!("{} is not continuous", Self::NAME)
     }
+}
+
+/// A log density split as `scale * kernel + offset` (see
+/// [`Distribution::log_density_parts`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogDensityParts<R> {
+    /// The part that depends on the value.
+    pub kernel: R,
+    /// The factor of the kernel, a function of the parameters only.
+    pub scale: R,
+    /// The constant term, a function of the parameters only.
+    pub offset: R,
 }
 
 /// The set of values a distribution puts mass on, and for continuous supports the bijection
