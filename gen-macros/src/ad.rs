@@ -9,9 +9,13 @@
 //! values and literals, the macro writes that closure's adjoint as plain `f64` code:
 //! forward through the arguments, the distribution's log density with its partials in each
 //! argument (a dual number per argument, the few lanes the distribution needs), then
-//! backward, adding each captured value's partial to `g`. The gradient engine sums this over
-//! the data and applies the chain rule to the captured values once per plate. Other handlers
-//! ignore it. Anything else in the closure (statements, indexing, calls of other functions)
+//! backward, adding each captured value's partial to `g`. The log density comes as
+//! `scale * kernel + offset` ([`log_density_parts`]); where scale and offset are constants
+//! (a normal with a constant sigma) only the kernel is propagated and returned, and the
+//! gradient engine applies the scale once per plate. It sums this over the data and applies
+//! the chain rule to the captured values once per plate. Other handlers ignore it.
+//!
+//! [`log_density_parts`]: https://docs.rs/gen-runtime (`Distribution::log_density_parts`) Anything else in the closure (statements, indexing, calls of other functions)
 //! keeps the plain closure, which is always correct; this is an optimization, never a
 //! different meaning.
 
@@ -31,7 +35,7 @@ const UNARY_METHODS: &[&str] =
 pub struct PlateAdjoint {
     /// The captured values, in the order of the adjoint's `p` and `g`.
     pub captures: Vec<syn::Ident>,
-    /// `|x: f64, y, p: &[f64; K], g: &mut [f64; K]| -> f64`.
+    /// `|x: f64, y, p: &[f64; K], g: &mut [f64; K]| -> LogDensityParts<f64>`.
     pub adjoint: TokenStream,
 }
 
@@ -221,11 +225,11 @@ fn generate(ctor: &syn::Path, args: &[Node], k: usize) -> TokenStream {
     }
     let forward = &emit.forward;
     quote! {
-        |__x: f64, __y, __p: &[f64; #k], __g: &mut [f64; #k]| -> f64 {
+        |__x: f64, __y, __p: &[f64; #k], __g: &mut [f64; #k]| -> #rt::LogDensityParts<f64> {
             #(#forward)*
-            let __lp = #rt::Distribution::log_density_data(&#rt::ad_distribution::<#lanes, _>(#ctor(#(#ctor_args),*)), __y);
+            let (__lp, __parts) = #rt::adjoint_parts(#rt::Distribution::log_density_parts(&#rt::ad_distribution::<#lanes, _>(#ctor(#(#ctor_args),*)), __y));
             #(#backward)*
-            __lp.re
+            __parts
         }
     }
 }

@@ -53,17 +53,19 @@ pub trait Handler<'c>: Sized {
 
     /// A plate whose closure `#[gen]` also differentiated in reverse mode: `adjoint(x, y, p, g)`
     /// returns the log density of `y` under `f(x)` with the closure's captured values at `p`
-    /// and adds its partial derivatives in them to `g`; `captures` are those values in this
-    /// handler's number type. The gradient engine sums the adjoint over the data and applies
-    /// the chain rule to the captures once per plate; every other handler runs `f` through
-    /// [`Handler::plate`], which is the default.
+    /// as parts (`scale * kernel + offset`, see
+    /// [`Distribution::log_density_parts`]) and adds the partial derivatives of `kernel` in
+    /// them to `g`, the scale being a constant where it is not 1; `captures` are those values
+    /// in this handler's number type. The gradient engine sums the adjoint over the data and
+    /// applies the scale and the chain rule to the captures once per plate; every other
+    /// handler runs `f` through [`Handler::plate`], which is the default.
     #[inline]
     fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], f: F, captures: [Self::Real; K], adjoint: A) -> Values<'c, D::Data>
     where
         D: Distribution<Real = Self::Real>,
         D::Data: Element,
         F: Fn(Self::Datum) -> D,
-        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> f64,
+        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> LogDensityParts<f64>,
     {
         let _ = (captures, adjoint);
         self.plate(site, xs, f)

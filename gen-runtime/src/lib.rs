@@ -81,7 +81,7 @@ pub mod __private {
     pub use crate::handler::{Handler, Traceable};
     pub use crate::real::{LhsOps, Lift, Real};
 
-    pub use crate::distributions::Distribution;
+    pub use crate::distributions::{Distribution, LogDensityParts};
     pub use crate::dual::Dual;
 
     /// A value a plate closure captures, in the engine's number type (`#[gen]`'s plate
@@ -96,6 +96,23 @@ pub mod __private {
     #[inline(always)]
     pub fn ad_distribution<const L: usize, D: Distribution<Real = Dual<L>>>(d: D) -> D {
         d
+    }
+
+    /// A plate adjoint's per-point result from the log-density parts of its distribution in
+    /// dual numbers: the dual number whose tangents to propagate, and the parts to return.
+    ///
+    /// Where the scale and offset have zero tangents (their parameters are constants, which
+    /// the compiler sees after inlining, so this test folds away) the kernel is propagated and
+    /// the handler applies the scale once per plate; otherwise the whole log density.
+    #[inline(always)]
+    pub fn adjoint_parts<const L: usize>(parts: LogDensityParts<Dual<L>>) -> (Dual<L>, LogDensityParts<f64>) {
+        let constant = |d: &Dual<L>| d.eps.iter().all(|e| *e == 0.0);
+        if constant(&parts.scale) && constant(&parts.offset) {
+            (parts.kernel, LogDensityParts { kernel: parts.kernel.re, scale: parts.scale.re, offset: parts.offset.re })
+        } else {
+            let lp = parts.scale * parts.kernel + parts.offset;
+            (lp, LogDensityParts { kernel: lp.re, scale: 1.0, offset: 0.0 })
+        }
     }
 
     /// Converts an address expression that is not a literal into a part.

@@ -11,7 +11,7 @@
 
 use crate::address::{chain_key, Address, Site};
 use crate::choice_map::{ChoiceMap, Selection};
-use crate::distributions::{Distribution, Support};
+use crate::distributions::{Distribution, LogDensityParts, Support};
 use crate::dual::Dual;
 use crate::dynamic::{Interpreter, Op, Visit};
 use crate::error::GenError;
@@ -304,9 +304,10 @@ fn another_path(address: Address) -> GenError {
     GenError::Unsupported { address, message: "the model took a different path than when the gradient target was built".into() }
 }
 
-/// The lanes of the plate adjoint's sums (see [`plate_sum`]): each lane keeps a partial
-/// per captured value too, so more lanes spill registers (measured, n=100 / n=1000
-/// gradient: 1 lane 575 ns / 4.0 us, 2 lanes 418 ns / 2.8 us, 4 lanes 486 ns / 3.7 us).
+/// The lanes of the plate adjoint's sums (see [`plate_sum`]): two points per step, one per
+/// lane of an SSE2 register; each lane keeps a partial per captured value too, so more lanes
+/// spill registers (measured with kernels and lane-minor partials, polynomial n=100 / n=1000
+/// gradient: 1 lane 326 ns / 2.4 us, 2 lanes 242 ns / 1.6 us, 4 lanes 290 ns / 1.8 us).
 const ADJOINT_LANES: usize = 2;
 
 /// Evaluates the log density with dual numbers along the plan.
@@ -425,24 +426,56 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
         D: Distribution<Real = Dual<N>>,
         D::Data: Element,
         F: Fn(f64) -> D,
-        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> f64,
+        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> LogDensityParts<f64>,
     {
         let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
             return Cow::Owned(vec![D::Data::default(); xs.len()]);
         };
         let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
-        // Reverse mode over the data: plain f64 sums of the log density and of its partials in
-        // each captured value (per lane, so the lanes stay independent), then the chain rule
-        // to the latents once.
+        let n = xs.len().min(ys.len());
+        let (Some(x0), Some(y0)) = (xs.first(), ys.first()) else { return Cow::Borrowed(ys) };
+        // Reverse mode over the data: plain f64 sums of the kernels and of their partials in
+        // each captured value (per lane, so the lanes stay independent); then, when every
+        // point has the first one's scale and offset (a shared sigma), those once, as in
+        // `plate_log_density`; then the chain rule to the latents once.
         let p = captures.map(|c| c.re);
-        let mut partials = [[0.0; K]; ADJOINT_LANES];
-        let lp = plate_sum::<ADJOINT_LANES, _, _, _>(xs, ys, |lane, x, y| adjoint(*x, y, &p, &mut partials[lane]));
-        let mut total = Dual::constant(lp);
-        for lane in &partials {
-            for (g, c) in lane.iter().zip(&captures) {
-                for (e, ce) in total.eps.iter_mut().zip(&c.eps) {
-                    *e += g * ce;
+        let first = adjoint(*x0, y0, &p, &mut [0.0; K]);
+        // Partials stored lane-minor (`partials[j][lane]`), each point's written to a local
+        // first: the compiler then keeps a coordinate's lanes side by side and vectorizes
+        // across the lanes (one point per SIMD lane), not across the coordinates. The local
+        // starts at -0.0, which an addition leaves unchanged, so `g += a` becomes `g = a`.
+        let mut partials = [[0.0; ADJOINT_LANES]; K];
+        let mut shared = true;
+        let kernels = plate_sum::<ADJOINT_LANES, _, _, _>(&xs[..n], &ys[..n], |lane, x, y| {
+            let mut g = [-0.0; K];
+            let q = adjoint(*x, y, &p, &mut g);
+            for (total, g) in partials.iter_mut().zip(g) {
+                total[lane] += g;
+            }
+            shared &= q.scale == first.scale && q.offset == first.offset;
+            q.kernel
+        });
+        let (lp, scale) = if shared {
+            (first.scale * kernels + n as f64 * first.offset, first.scale)
+        } else {
+            // Scales that differ between points: scale each point's partials on its own.
+            partials = [[0.0; ADJOINT_LANES]; K];
+            let mut lp = 0.0;
+            for (x, y) in xs.iter().zip(ys) {
+                let mut g = [0.0; K];
+                let q = adjoint(*x, y, &p, &mut g);
+                lp += q.scale * q.kernel + q.offset;
+                for (total, g) in partials.iter_mut().zip(g) {
+                    total[0] += q.scale * g;
                 }
+            }
+            (lp, 1.0)
+        };
+        let mut total = Dual::constant(lp);
+        for (lanes, c) in partials.iter().zip(&captures) {
+            let g: f64 = lanes.iter().sum();
+            for (e, ce) in total.eps.iter_mut().zip(&c.eps) {
+                *e += scale * g * ce;
             }
         }
         self.lp += total;

@@ -9,7 +9,8 @@
 #![allow(clippy::let_and_return)]
 
 use gen_runtime::prelude::*;
-use gen_runtime::LogDensity;
+use gen_runtime::distributions::LogDensityParts;
+use gen_runtime::{Handler, LhsOps, LogDensity};
 
 // ---- Arithmetic and the methods of `Real`, under a normal likelihood.
 
@@ -190,4 +191,62 @@ fn a_shadowed_argument_is_differentiated() {
     // d/dw [log N(w; 0.3, 1) + Σ log N(y_i; w x_i, 1)] = -(w - 0.3) + Σ (y_i - w x_i) x_i.
     let exact = -(w - 0.3) + xs.iter().zip(&ys).map(|(x, y)| (y - w * x) * x).sum::<f64>();
     assert!((g[0] - exact).abs() <= 1e-12 * (1.0 + exact.abs()), "{} vs {exact}", g[0]);
+}
+
+// ---- A plate adjoint whose constant scale differs between points.
+
+/// `ys[i] ~ normal(a * x_i, 1 + x_i)`, written by hand against `Handler::plate_ad` with an
+/// adjoint that returns the kernel (y - a x)² and a scale -1/(2 (1 + x)²) that differs from
+/// point to point (`#[gen]` never writes one, since a scale of the data point alone is not a
+/// `Real`; the handler API allows it): the engine must scale each point's partials by its own
+/// scale.
+#[derive(Clone)]
+struct PerPointScale<'a>(&'a [f64]);
+
+impl<'a> GenerativeFunction for PerPointScale<'a> {
+    type Args<R: Real> = ();
+    type Ret<R: Real> = ();
+
+    fn name(&self) -> &'static str {
+        "per_point_scale"
+    }
+
+    fn lift_args<R: Real>(&self, (): &()) {}
+
+    fn run<'c, H: Handler<'c>>(&self, h: &mut H, (): ()) -> Self::Ret<H::Real>
+    where
+        f64: LhsOps<H::Real> + LhsOps<H::Datum>,
+    {
+        use gen_runtime::address::{name_key, Site};
+        let a = h.sample(Site::name("a", name_key("a")), normal(0.0, 1.0));
+        let adjoint = |x: f64, y: &f64, p: &[f64; 1], g: &mut [f64; 1]| {
+            let r = y - p[0] * x;
+            g[0] += -2.0 * r * x;
+            let sd = 1.0 + x;
+            LogDensityParts { kernel: r * r, scale: -0.5 / (sd * sd), offset: -sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln() }
+        };
+        // The plain closure: `a * 0.0` makes the scale a `Real` for every engine.
+        let _ = h.plate_ad(Site::name("ys", name_key("ys")), self.0, |x| normal(a * x, a * 0.0 + (1.0 + x)), [a], adjoint);
+    }
+}
+
+#[test]
+fn a_scale_that_differs_between_points_scales_each_points_partials() {
+    let xs = xs(9);
+    let model = Call::new(PerPointScale(&xs), ());
+    let trace = model.simulate(Key::new(4)).unwrap();
+    let target = LogDensity::from_trace(&trace, &select!["a"]).unwrap();
+    let ys = trace.choices().value("ys").unwrap().as_reals().unwrap().to_vec();
+    for a in [-0.7, 0.2, 1.3] {
+        let mut g = [0.0];
+        let lp = target.log_density_and_gradient(&[a], &mut g).unwrap();
+        let (mut exact_lp, mut exact_g) = (-0.5 * a * a - 0.5 * (2.0 * std::f64::consts::PI).ln(), -a);
+        for (x, y) in xs.iter().zip(&ys) {
+            let sd = 1.0 + x;
+            exact_lp += -0.5 * ((y - a * x) / sd).powi(2) - sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+            exact_g += (y - a * x) * x / (sd * sd);
+        }
+        assert!((lp - exact_lp).abs() <= 1e-12 * exact_lp.abs().max(1.0), "{lp} vs {exact_lp}");
+        assert!((g[0] - exact_g).abs() <= 1e-12 * exact_g.abs().max(1.0), "{} vs {exact_g}", g[0]);
+    }
 }

@@ -60,12 +60,18 @@ impl<R: Real> Distribution for Normal<R> {
         )
     }
 
+    // Kernel (y - mu)², scale -1/(2 sigma²): per point a subtraction and a square, and the
+    // kernel's derivative in mu is -2 (y - mu), as in a handcoded likelihood and its gradient.
+    // With a constant sigma the scale and offset are constants too (their tangents fold to
+    // zero), which is what lets a plate adjoint apply them once.
     #[inline]
     fn log_density_parts(&self, x: &f64) -> LogDensityParts<R> {
-        // -1/2 is a power of two: scaling the sum of squares by it is exact, so the split
-        // changes nothing but the order of the additions.
-        let z = (R::cst(*x) - self.mu) * self.sigma.recip();
-        LogDensityParts { kernel: z.square(), scale: R::cst(-0.5), offset: -self.sigma.ln() - HALF_LN_2PI }
+        let y = *x;
+        let kernel = R::fused2(self.mu, self.sigma, |mu, _| (mu - y).square(), |mu, _| {
+            let r = y - mu;
+            (r * r, -2.0 * r, 0.0)
+        });
+        LogDensityParts { kernel, scale: self.sigma.powi(-2) * -0.5, offset: -self.sigma.ln() - HALF_LN_2PI }
     }
 
     #[inline]
