@@ -327,7 +327,9 @@ struct GradEval<'p, const N: usize> {
 }
 
 impl<'p, const N: usize> GradEval<'p, N> {
-    #[inline]
+    // Inlined into the body with the failure kept out of line: called, this forced the
+    // evaluation's state (the running log density among it) through memory at every site.
+    #[inline(always)]
     fn next(&mut self, site: &Site<'_>) -> Option<&'p GradSite> {
         match self.plan.get(self.pos) {
             Some(s) if s.part == site.key && s.parent == self.parent => {
@@ -335,10 +337,16 @@ impl<'p, const N: usize> GradEval<'p, N> {
                 Some(s)
             }
             _ => {
-                self.failure.get_or_insert_with(|| another_path(Address(vec![site.to_part()])));
+                self.left_plan(site);
                 None
             }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn left_plan(&mut self, site: &Site<'_>) {
+        self.failure.get_or_insert_with(|| another_path(Address(vec![site.to_part()])));
     }
 
     #[inline]
