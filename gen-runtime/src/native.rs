@@ -307,7 +307,10 @@ fn another_path(address: Address) -> GenError {
 /// The lanes of the plate adjoint's sums (see [`plate_sum`]): two points per step, one per
 /// lane of an SSE2 register; each lane keeps a partial per captured value too, so more lanes
 /// spill registers (measured with kernels and lane-minor partials, polynomial n=100 / n=1000
-/// gradient: 1 lane 326 ns / 2.4 us, 2 lanes 242 ns / 1.6 us, 4 lanes 290 ns / 1.8 us).
+/// gradient: 2 lanes 242 ns / 1.6 us, 4 lanes 290 ns / 1.8 us). The vectorization across
+/// lanes is the compiler's choice and fragile: moving this loop into a function of its own,
+/// or changing `Dual::variable`, made it vectorize across the coordinates instead and run
+/// 1.5 times as long at n=1000; `cargo bench -p gen-runtime --bench native` shows it.
 const ADJOINT_LANES: usize = 2;
 
 /// Evaluates the log density with dual numbers along the plan.
