@@ -10,12 +10,11 @@
 //! forward through the arguments, the distribution's log density with its partials in each
 //! argument (a dual number per argument, the few lanes the distribution needs), then
 //! backward, adding each captured value's partial to `g`. The log density comes as
-//! `scale * kernel + offset` ([`log_density_parts`]); where scale and offset are constants
-//! (a normal with a constant sigma) only the kernel is propagated and returned, and the
-//! gradient engine applies the scale once per plate. It sums this over the data and applies
-//! the chain rule to the captured values once per plate. Other handlers ignore it.
-//!
-//! [`log_density_parts`]: https://docs.rs/gen-runtime (`Distribution::log_density_parts`) Anything else in the closure (statements, indexing, calls of other functions)
+//! `scale * kernel + offset` (gen-runtime's `Distribution::log_density_parts`); where scale
+//! and offset are constants (a normal with a constant sigma) only the kernel is propagated
+//! and returned, and the gradient engine applies the scale once per plate. It sums this over
+//! the data and applies the chain rule to the captured values once per plate. Other handlers
+//! ignore it. Anything else in the closure (statements, indexing, calls of other functions)
 //! keeps the plain closure, which is always correct; this is an optimization, never a
 //! different meaning.
 

@@ -11,9 +11,9 @@
 //! }
 //! ```
 //!
-//! The macro runs in three stages, one file each: [`ast`] parses the function into a model
-//! of its signature and trace sites, [`valid`] checks it and gathers every misuse with its
-//! span, and [`expand`] generates the code; [`ad`] writes the reverse-mode adjoint of plate
+//! The macro runs in three stages, one file each: `ast.rs` parses the function into a model
+//! of its signature and trace sites, `valid.rs` checks it and gathers every misuse with its
+//! span, and `expand.rs` generates the code; `ad.rs` writes the reverse-mode adjoint of plate
 //! closures that have a simple enough form, for the gradient engine.
 
 mod ad;

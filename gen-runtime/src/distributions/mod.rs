@@ -146,8 +146,8 @@ pub trait Distribution: Clone {
     /// `offset` depend on the parameters only (a normal's `-1/2` and `-ln sigma - ln(2 pi)/2`).
     ///
     /// A plate whose points share `scale` and `offset` (a common sigma) sums the kernels and
-    /// applies them once ([`plate_log_density`](crate::handler)), as a handcoded likelihood
-    /// does; the default, `(log density, 1, 0)`, makes that the plain sum.
+    /// applies them once, as a handcoded likelihood does (importance weights, scores, and the
+    /// gradient's plate adjoint); the default, `(log density, 1, 0)`, makes that the plain sum.
     #[inline]
     fn log_density_parts(&self, x: &Self::Data) -> LogDensityParts<Self::Real> {
         LogDensityParts { kernel: self.log_density_data(x), scale: Self::Real::cst(1.0), offset: Self::Real::cst(0.0) }

@@ -1,7 +1,7 @@
 //! HMC for many chains in lock step: every leapfrog step of every chain is one batched
 //! evaluation of the target, which is how the Burn engine runs chains (one tensor row each).
 //!
-//! The algorithm is [`hmc`](super::hmc)'s, step for step: chain `c` draws its start, momenta
+//! The algorithm is [`hmc`](fn@super::hmc)'s, step for step: chain `c` draws its start, momenta
 //! and acceptance uniforms from the same stream (`key.split(c)`) in the same order, the
 //! leapfrog updates are the same floating-point operations, and a trajectory stops at the
 //! first non-finite log density. Warm-up adaptation is `hmc`'s too, per chain (each chain
@@ -32,7 +32,7 @@ pub trait BatchTarget: Sync {
 }
 
 /// Any [`Target`] as a [`BatchTarget`]: rows evaluated one by one, in parallel. Recoverable
-/// errors at a row read as −∞ there, as in [`hmc`](super::hmc).
+/// errors at a row read as −∞ there, as in [`hmc`](fn@super::hmc).
 #[derive(Clone, Copy, Debug)]
 pub struct Rows<T>(pub T);
 
@@ -68,7 +68,7 @@ impl<T: BatchTarget + ?Sized> Target for OneRow<'_, T> {
 }
 
 /// Runs HMC on `config.num_chains` chains in lock step over a batched target, with the
-/// contract of [`hmc`](super::hmc) (adaptation, divergences, acceptance statistics, errors).
+/// contract of [`hmc`](fn@super::hmc) (adaptation, divergences, acceptance statistics, errors).
 ///
 /// ```
 /// use gen_runtime::inference::{hmc, hmc_batched, HmcConfig, Rows};
