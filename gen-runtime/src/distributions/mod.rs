@@ -143,7 +143,8 @@ pub trait Distribution: Clone {
     }
 
     /// The log density of a stored value as `scale * kernel + offset`, where `scale` and
-    /// `offset` depend on the parameters only (a normal's `-1/2` and `-ln sigma - ln(2 pi)/2`).
+    /// `offset` depend on the parameters only (a normal's kernel is `(y - mu)²`, its scale
+    /// `-1/(2 sigma²)` and its offset `-ln sigma - ln(2 pi)/2`).
     ///
     /// A plate whose points share `scale` and `offset` (a common sigma) sums the kernels and
     /// applies them once, as a handcoded likelihood does (importance weights, scores, and the
