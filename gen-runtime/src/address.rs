@@ -132,10 +132,31 @@ impl Address {
         Address(parts)
     }
 
-    /// Whether `self` starts with `prefix`.
+    /// Whether `self` starts with `prefix`, part by part.
     #[must_use]
     pub fn starts_with(&self, prefix: &Address) -> bool {
         self.0.starts_with(&prefix.0)
+    }
+
+    /// Whether `self` lies in the subtree that `prefix` names, as a selection reads it
+    /// (Gen.jl's `select(:theta)` selects `:theta => j` for every j): `self` starts with
+    /// `prefix`, where a name also covers that name with indices, and a name with indices
+    /// also covers it with more indices. So `"theta"` covers `("theta", 3)` and
+    /// `("theta", 3)/"x"`; `("w", 1)` covers `("w", 1, 2)`.
+    #[must_use]
+    pub fn is_under(&self, prefix: &Address) -> bool {
+        let (Some((last, init)), true) = (prefix.0.split_last(), self.0.len() >= prefix.0.len()) else {
+            return prefix.0.is_empty();
+        };
+        if self.0[..init.len()] != *init {
+            return false;
+        }
+        match (last, &self.0[init.len()]) {
+            (a, b) if a == b => true,
+            (Part::Name(n), Part::Indexed(m, _)) => n == m,
+            (Part::Indexed(n, i), Part::Indexed(m, j)) => n == m && j.starts_with(i),
+            _ => false,
+        }
     }
 
     /// The parts.
@@ -285,6 +306,22 @@ mod tests {
         assert_eq!(Site::name("a", name_key("a")).key, Part::from("a").key());
         assert_eq!(Site::index(4).key, Part::from(4usize).key());
         assert_ne!(Part::from(("y", 3usize)).key(), Part::from(("y", 4usize)).key());
+    }
+
+    #[test]
+    fn a_name_covers_its_indexed_forms_and_their_subtrees() {
+        let theta = "theta".into_address();
+        let theta3 = ("theta", 3usize).into_address();
+        assert!(theta3.is_under(&theta));
+        assert!(theta3.join("x".into()).is_under(&theta));
+        assert!(theta3.is_under(&theta3));
+        assert!(!theta.is_under(&theta3));
+        assert!(!("thetas", 3usize).into_address().is_under(&theta));
+        assert!(!"t".into_address().is_under(&theta));
+        assert!(("w", 1usize, 2usize).into_address().is_under(&("w", 1usize).into_address()));
+        assert!(!("w", 2usize, 1usize).into_address().is_under(&("w", 1usize).into_address()));
+        assert!(theta.is_under(&Address::root()));
+        assert!(!Address::root().is_under(&theta));
     }
 
     #[test]

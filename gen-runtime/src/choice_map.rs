@@ -129,8 +129,9 @@ impl<A: IntoAddress, V: Into<ChoiceValue>> FromIterator<(A, V)> for ChoiceMap {
 
 /// A set of addresses: which choices an MCMC move or a gradient acts on.
 ///
-/// Selecting an address selects everything under it (selecting `"sub"` selects `"sub/a"`),
-/// as in Gen.jl.
+/// Selecting an address selects its whole subtree, as in Gen.jl: `"sub"` selects `"sub/a"`,
+/// and a name selects that name with any indices, so `select!["theta"]` selects
+/// `("theta", j)` for every j (see [`Address::is_under`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Selection {
     /// Every address.
@@ -168,7 +169,7 @@ impl Selection {
     pub fn contains(&self, addr: &Address) -> bool {
         match self {
             Selection::All => true,
-            Selection::Addresses(list) => list.iter().any(|p| addr.starts_with(p)),
+            Selection::Addresses(list) => list.iter().any(|p| addr.is_under(p)),
             Selection::Complement(inner) => !inner.contains(addr),
         }
     }

@@ -90,6 +90,15 @@ pub enum GenError {
         /// The distribution's name.
         distribution: &'static str,
     },
+    /// An entry of a selection covers no latent choice of the model: a typo, an address the
+    /// model never visits, or an observed address (observations are never parameters).
+    #[error("selection entry `{address}` selects no latent choice: {reason}")]
+    UnmatchedSelection {
+        /// The selection entry.
+        address: Address,
+        /// Why nothing matched.
+        reason: &'static str,
+    },
     /// The operation does not support this kind of site.
     #[error("`{address}`: {message}")]
     Unsupported {

@@ -87,22 +87,31 @@ pub struct LogDensity<G: GenerativeFunction> {
 }
 
 impl<G: GenerativeFunction> LogDensity<G> {
-    /// The target for `selection` with every other choice fixed to its value in `trace`.
+    /// The target for `selection` with every other choice fixed to its value in `trace`
+    /// (Gen.jl's `choice_gradients`): the selection is taken as it is, since a trace does not
+    /// record which of its choices were observed. Use [`LogDensity::new`] to condition on
+    /// observations.
     ///
     /// # Errors
-    /// A selected choice that is not continuous, or one inside a `plate`/`iid` vector site.
+    /// A selected choice that is not continuous, or one inside a `plate`/`iid` vector site; a
+    /// selection entry that covers no choice of the trace ([`GenError::UnmatchedSelection`]).
     pub fn from_trace(trace: &crate::gfi::Trace<G>, selection: &Selection) -> Result<Self, GenError> {
-        Self::build(&trace.call(), trace.choices(), selection, true)
+        Self::build(&trace.call(), trace.choices(), selection, &ChoiceMap::new())
     }
 
-    /// The target for `selection` given `observations`; unobserved choices outside the
-    /// selection are drawn once with `key` and then held fixed.
+    /// The target over the latent choices that `selection` selects, given `observations`:
+    /// an observed address is never a coordinate, whatever the selection says (so
+    /// [`Selection::All`] means every latent choice). Unobserved choices outside the
+    /// selection are drawn once with `key` (redrawn while invalid) and then held fixed.
     ///
     /// # Errors
-    /// As [`LogDensity::from_trace`], plus those of [`Call::generate`].
+    /// As [`LogDensity::from_trace`] (an entry that covers only observed addresses is
+    /// unmatched too), plus those of [`Call::generate`].
     pub fn new(call: &Call<G>, observations: &ChoiceMap, selection: &Selection, key: Key) -> Result<Self, GenError> {
-        let (trace, _) = call.generate(key, observations)?;
-        Self::build(call, trace.choices(), selection, true)
+        // Only the structure and the unselected latents' values matter: a draw that is
+        // invalid (a negative scale from a latent) is redrawn, as Stan redraws initial values.
+        let (trace, _) = retry_invalid(key, |k| call.generate(k, observations))?;
+        Self::build(call, trace.choices(), selection, observations)
     }
 
     /// The same target in constrained coordinates (no bijection, no Jacobian term).
@@ -131,14 +140,15 @@ impl<G: GenerativeFunction> LogDensity<G> {
         self
     }
 
-    fn build(call: &Call<G>, choices: &ChoiceMap, selection: &Selection, unconstrained: bool) -> Result<Self, GenError> {
+    fn build(call: &Call<G>, choices: &ChoiceMap, selection: &Selection, observations: &ChoiceMap) -> Result<Self, GenError> {
         let (trail, _) = discover(call, Op::Assess(choices), Key::new(0))?;
         let mut plan = Vec::with_capacity(trail.len());
         let mut coordinates = Vec::new();
         let mut dim = 0;
+        check_selection(selection, trail.iter().map(|v| &v.addr), observations)?;
         for visit in trail {
             let value = choices.get(&visit.addr).cloned().ok_or_else(|| GenError::MissingChoice { address: visit.addr.clone() })?;
-            let action = if selection.contains(&visit.addr) {
+            let action = if selection.contains(&visit.addr) && !observations.contains(&visit.addr) {
                 if visit.vector {
                     return Err(GenError::Unsupported {
                         address: visit.addr,
@@ -158,7 +168,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
             };
             plan.push(GradSite { key: visit.key, parent: visit.parent, part: visit.part, action });
         }
-        Ok(LogDensity { call: call.clone(), plan, coordinates, dim, unconstrained })
+        Ok(LogDensity { call: call.clone(), plan, coordinates, dim, unconstrained: true })
     }
 
     /// The number of coordinates.
@@ -298,6 +308,30 @@ impl<G: GenerativeFunction> LogDensity<G> {
         }
         Ok((h.lp, h.lp))
     }
+}
+
+/// Checks that every entry of `selection` covers at least one of `visited` that is not
+/// observed: an entry that covers nothing is a typo or a misunderstanding, and sampling
+/// without it would silently leave those choices where they are.
+pub(crate) fn check_selection<'a>(
+    selection: &Selection,
+    visited: impl Iterator<Item = &'a Address> + Clone,
+    observations: &ChoiceMap,
+) -> Result<(), GenError> {
+    let Selection::Addresses(entries) = selection else { return Ok(()) };
+    for entry in entries {
+        let mut covered = visited.clone().filter(|a| a.is_under(entry));
+        let Some(first) = covered.next() else {
+            return Err(GenError::UnmatchedSelection { address: entry.clone(), reason: "the model makes no choice at or under it" });
+        };
+        if observations.contains(first) && covered.all(|a| observations.contains(a)) {
+            return Err(GenError::UnmatchedSelection {
+                address: entry.clone(),
+                reason: "every choice under it is observed, and observations are never parameters",
+            });
+        }
+    }
+    Ok(())
 }
 
 fn another_path(address: Address) -> GenError {
@@ -559,9 +593,12 @@ pub struct Particles {
     /// The number of particles that took another path than the plan and were rerun with
     /// the interpreter.
     pub irregular: usize,
-    /// The number of particles whose log weight was NaN and was set to -inf (the Burn
-    /// engine; the native engine reports the error instead).
-    pub non_finite: usize,
+    /// The number of invalid particles: those whose execution had a distribution parameter
+    /// out of range, an observation outside its support or a non-finite density (what MCMC
+    /// treats as a point of log density -inf). Each is a particle of weight zero (log weight
+    /// -inf), so the estimates are those of the posterior restricted to where the model is
+    /// defined, as Stan's are.
+    pub invalid: usize,
 }
 
 /// Particles per task: small enough to balance across cores, large enough that spawning a
@@ -581,7 +618,7 @@ pub(crate) fn is_plan<G: GenerativeFunction>(
     observations: &ChoiceMap,
     key: Key,
 ) -> Result<(Vec<IsSite>, Vec<Address>, usize), GenError> {
-    let (trail, _) = discover(call, Op::Generate(observations), key.split(0))?;
+    let trail = discover_valid(call, observations, key)?;
     let mut addresses = Vec::new();
     let mut work = 1;
     let plan: Vec<IsSite> = trail
@@ -607,13 +644,57 @@ pub(crate) fn is_plan<G: GenerativeFunction>(
     Ok((plan, addresses, work))
 }
 
+/// How many executions [`discover_valid`] tries, as Stan tries 100 initial points.
+const MAX_DISCOVERY_TRIES: u64 = 100;
+
+/// `run(key)`, or if that fails with a [recoverable](crate::inference::is_recoverable) error
+/// (a draw that put a parameter out of range), `run(key.split(i))` for i = 1, 2, ... up to
+/// [`MAX_DISCOVERY_TRIES`] in all: how a plan or a target is built from one valid execution
+/// when some draws are invalid. Any other error, or the last one, is returned.
+pub(crate) fn retry_invalid<T>(key: Key, run: impl Fn(Key) -> Result<T, GenError>) -> Result<T, GenError> {
+    let mut attempt = run(key);
+    for i in 1..MAX_DISCOVERY_TRIES {
+        match attempt {
+            Err(e) if crate::inference::is_recoverable(&e) => attempt = run(key.split(i)),
+            _ => break,
+        }
+    }
+    attempt
+}
+
+/// The visits of one valid execution of `generate`, for a plan: the first with `key.split(0)`
+/// (particle 0's key), then others (a particle with a bad parameter says nothing about the
+/// plan's sites, but cannot build it).
+fn discover_valid<G: GenerativeFunction>(call: &Call<G>, observations: &ChoiceMap, key: Key) -> Result<Vec<Visit>, GenError> {
+    retry_invalid(key.split(0), |k| discover(call, Op::Generate(observations), k)).map(|(trail, _)| trail)
+}
+
+/// `generate`'s log weight for a particle the plan could not run: the interpreter's, or
+/// -inf for an invalid particle (see [`Particles::invalid`]), with its trace if valid.
+pub(crate) fn generate_or_invalid<G: GenerativeFunction>(
+    call: &Call<G>,
+    observations: &ChoiceMap,
+    key: Key,
+) -> Result<Option<(crate::gfi::Trace<G>, f64)>, GenError> {
+    match call.generate(key, observations) {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if crate::inference::is_recoverable(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Importance sampling with the prior as proposal: for each particle `i`, draws the
 /// unobserved choices with key `key.split(i)` and returns log p(observations | latents).
 /// The same key gives the same particles as [`Call::generate`] with `key.split(i)`,
 /// whatever the thread count.
 ///
+/// A particle with a parameter out of range or an observation outside its support has
+/// log weight -inf and is counted in [`Particles::invalid`].
+///
 /// # Errors
-/// Those of [`Call::generate`] for any particle.
+/// Those of [`Call::generate`] that say the model or the observations are wrong (an
+/// unvisited or mistyped observation, a duplicate address); every particle invalid (the
+/// last one's error).
 pub fn importance_log_weights<G: GenerativeFunction>(
     call: &Call<G>,
     observations: &ChoiceMap,
@@ -625,12 +706,12 @@ pub fn importance_log_weights<G: GenerativeFunction>(
     let mut log_weights = vec![0.0; n_particles];
     let mut latents = vec![f64::NAN; n_particles * d];
     let chunk = chunk_size(n_particles, work);
-    let irregular: Result<usize, GenError> = log_weights
+    let counts: Result<(usize, usize), GenError> = log_weights
         .par_chunks_mut(chunk)
         .zip(latents.par_chunks_mut((chunk * d).max(1)))
         .enumerate()
         .map(|(c, (weights, rows))| {
-            let mut irregular = 0;
+            let (mut irregular, mut invalid) = (0, 0);
             for (j, w) in weights.iter_mut().enumerate() {
                 let i = c * chunk + j;
                 let row = &mut rows[j * d..(j + 1) * d];
@@ -638,21 +719,33 @@ pub fn importance_log_weights<G: GenerativeFunction>(
                     let _ = call.gf.run(h, call.args.clone());
                 }) {
                     *w = lw;
-                } else {
-                    // Another path, or a density to diagnose: the interpreter handles both
-                    // and names any error.
-                    irregular += 1;
-                    let (trace, lw) = call.generate(key.split(i as u64), observations)?;
-                    *w = lw;
-                    for (slot, a) in row.iter_mut().zip(&addresses) {
-                        *slot = trace.choices().get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN);
-                    }
+                    continue;
+                }
+                // Another path, or a density to diagnose: the interpreter handles both and
+                // names any error.
+                irregular += 1;
+                row.fill(f64::NAN);
+                let Some((trace, lw)) = generate_or_invalid(call, observations, key.split(i as u64))? else {
+                    invalid += 1;
+                    *w = f64::NEG_INFINITY;
+                    continue;
+                };
+                *w = lw;
+                for (slot, a) in row.iter_mut().zip(&addresses) {
+                    *slot = trace.choices().get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN);
                 }
             }
-            Ok(irregular)
+            Ok((irregular, invalid))
         })
-        .sum();
-    Ok(Particles { addresses, latents, log_weights, irregular: irregular?, non_finite: 0 })
+        .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)));
+    let (irregular, invalid) = counts?;
+    if invalid == n_particles {
+        // Every particle invalid: the estimate is undefined. Say why for the last one.
+        return Err(call.generate(key.split(n_particles as u64 - 1), observations).err().unwrap_or_else(|| {
+            GenError::BadArguments { function: "importance_sampling", message: "every particle has weight zero".into() }
+        }));
+    }
+    Ok(Particles { addresses, latents, log_weights, irregular, invalid })
 }
 
 /// Each particle's new state and log weight increment after one filter step.
@@ -688,8 +781,12 @@ pub(crate) fn bootstrap_step<K: UnfoldKernel>(
                     if let Some(extended) = IsEval::follow(&plan, k, &mut [], |h| kernel.run(h, kernel.kernel_args(t, state.clone(), params))) {
                         return Ok(extended);
                     }
-                    let (trace, w) = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params)).generate(k, constraints)?;
-                    Ok((trace.retval().clone(), w))
+                    // An invalid particle keeps its state and gets weight zero.
+                    let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
+                    Ok(match generate_or_invalid(&call, constraints, k)? {
+                        Some((trace, w)) => (trace.retval().clone(), w),
+                        None => (state.clone(), f64::NEG_INFINITY),
+                    })
                 })
                 .collect()
         })

@@ -82,7 +82,7 @@ fn polynomial_importance_weights_agree() {
     let native = importance_log_weights(&call, &obs, 2000, Key::new(3)).unwrap();
     for engine in engines() {
         let burn = engine.importance_log_weights(&call, &obs, 2000, Key::new(3)).unwrap();
-        assert_eq!(burn.non_finite, 0);
+        assert_eq!(burn.invalid, 0);
         // 50 terms of magnitude about 1 near the data; the weights reach -1e4 for particles
         // far from it, where the tolerance is relative to the weight itself.
         assert_same_particles(&native, &burn, 50.0);
@@ -138,7 +138,7 @@ fn custom_proposal_importance_weights_agree() {
         gen_runtime::inference::importance_sampling_with_proposal(&flip_call, &flips(), &beta_proposal(), 500, Key::new(9)).unwrap();
     for engine in engines() {
         let burn = engine.importance_log_weights_with_proposal(&call, &obs, &proposal, 500, Key::new(8)).unwrap();
-        assert_eq!(burn.non_finite, 0);
+        assert_eq!(burn.invalid, 0);
         assert_same_particles(&native, &burn, 1.0);
         let burn = engine.importance_log_weights_with_proposal(&flip_call, &flips(), &beta_proposal(), 500, Key::new(9)).unwrap();
         assert_same_particles(&native_flips, &burn, 40.0);
@@ -246,7 +246,7 @@ fn nan_particles_get_weight_minus_infinity_and_are_counted() {
     let burn = Engine::<Cpu>::default().importance_log_weights(&signed_scale(), &obs, 400, Key::new(2)).unwrap();
     let negative = (0..400).filter(|&i| burn.latents[i] < 0.0).count();
     assert!(negative > 0);
-    assert_eq!(burn.non_finite, negative);
+    assert_eq!(burn.invalid, negative);
     for (w, s) in burn.log_weights.iter().zip(&burn.latents) {
         if *s < 0.0 {
             assert_eq!(*w, f64::NEG_INFINITY);
@@ -324,7 +324,7 @@ fn nan_in_a_fused_plate_marks_the_particle() {
         let burn = engine.importance_log_weights(&signed_plate_scale(&xs), &obs, 300, Key::new(6)).unwrap();
         let negative = burn.latents.iter().filter(|&&s| s < 0.0).count();
         assert!(negative > 0);
-        assert_eq!(burn.non_finite, negative);
+        assert_eq!(burn.invalid, negative);
         for (w, s) in burn.log_weights.iter().zip(&burn.latents) {
             assert_eq!(*s < 0.0, *w == f64::NEG_INFINITY, "scale {s}, weight {w}");
         }

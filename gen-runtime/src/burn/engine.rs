@@ -129,7 +129,7 @@ impl<B: Backend> Engine<B> {
     /// native engine, up to the backend's float precision.
     ///
     /// A particle whose log weight comes out NaN (a parameter out of its domain, for
-    /// example) gets weight -inf and is counted in [`Particles::non_finite`].
+    /// example) gets weight -inf and is counted in [`Particles::invalid`].
     ///
     /// # Errors
     /// [`GenError::BadArguments`] for no particles; those of [`Call::generate`] on the first
@@ -178,7 +178,7 @@ impl<B: Backend> Engine<B> {
                 })
             })
             .sum();
-        Ok(Particles { addresses, latents, log_weights, irregular: 0, non_finite: non_finite? })
+        Ok(Particles { addresses, latents, log_weights, irregular: 0, invalid: non_finite? })
     }
 
     /// Importance sampling with a custom proposal, batched: the same contract and the same
@@ -190,7 +190,7 @@ impl<B: Backend> Engine<B> {
     /// The proposal must propose every latent choice: the native engine draws the others
     /// from the prior per particle, which a batch whose rows share one plan cannot. A
     /// particle whose log weight comes out NaN gets -inf and is counted in
-    /// [`Particles::non_finite`].
+    /// [`Particles::invalid`].
     ///
     /// # Errors
     /// [`GenError::BadArguments`] for no particles; [`GenError::Unsupported`] naming a latent

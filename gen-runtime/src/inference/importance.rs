@@ -105,7 +105,7 @@ impl Particles {
             latents,
             log_weights: vec![lml; m],
             irregular: self.irregular,
-            non_finite: self.non_finite,
+            invalid: self.invalid,
         })
     }
 }
@@ -121,8 +121,14 @@ pub(crate) fn check_count(function: &'static str, n: usize) -> Result<(), GenErr
 /// latent scalar choices of each, and their log weights. Particle `i` is the trace that
 /// [`Call::generate`] returns with `key.split(i)`.
 ///
+/// A particle with a parameter out of range or an observation outside its support has weight
+/// zero (log weight -inf) and is counted in [`Particles::invalid`]; the run fails only when
+/// every particle is invalid.
+///
 /// # Errors
-/// `n` = 0, and the errors of [`Call::generate`].
+/// `n` = 0; the errors of [`Call::generate`] that say the model or the observations are
+/// wrong (an observation at an address the model never visits, of the wrong type); every
+/// particle invalid.
 pub fn importance_sampling<G: GenerativeFunction>(
     call: &Call<G>,
     observations: &ChoiceMap,
@@ -137,9 +143,12 @@ pub fn importance_sampling<G: GenerativeFunction>(
 /// model's addresses; latents it does not propose are drawn from the prior (and cancel in
 /// the weight). The columns of the result are the proposal's scalar choices.
 ///
+/// A particle that is invalid under the model (see [`Particles::invalid`]) has weight zero.
+///
 /// # Errors
 /// `n` = 0; a proposed choice the model does not make, or of the wrong type; the errors of
-/// [`Call::generate`].
+/// the proposal and of [`Call::generate`] that say the model or the observations are wrong;
+/// every particle invalid.
 pub fn importance_sampling_with_proposal<G: GenerativeFunction, Q: GenerativeFunction>(
     call: &Call<G>,
     observations: &ChoiceMap,
@@ -153,24 +162,33 @@ pub fn importance_sampling_with_proposal<G: GenerativeFunction, Q: GenerativeFun
         let (proposed, q, _) = proposal.propose(k.split(0))?;
         let mut constraints = observations.clone();
         constraints.merge(&proposed);
-        let (_, w) = call.generate(k.split(1), &constraints)?;
+        // An invalid particle (see `Particles::invalid`) has weight zero.
+        let w = crate::native::generate_or_invalid(call, &constraints, k.split(1))?.map_or(f64::NEG_INFINITY, |(_, w)| w);
         Ok((proposed, w - q))
     };
     let results: Vec<(ChoiceMap, f64)> = (0..n).into_par_iter().map(one).collect::<Result<_, _>>()?;
-    let log_weights = results.iter().map(|(_, w)| *w).collect();
-    Ok(proposed_particles(&results, log_weights, 0))
+    let log_weights: Vec<f64> = results.iter().map(|(_, w)| *w).collect();
+    let invalid = log_weights.iter().filter(|w| **w == f64::NEG_INFINITY).count();
+    if invalid == n {
+        let (proposed, _, _) = proposal.propose(key.split(0).split(0))?;
+        let mut constraints = observations.clone();
+        constraints.merge(&proposed);
+        call.generate(key.split(0).split(1), &constraints)?;
+        return Err(GenError::BadArguments { function: "importance_sampling_with_proposal", message: "every particle has weight zero".into() });
+    }
+    Ok(proposed_particles(&results, log_weights, invalid))
 }
 
 /// Particles whose latents are the scalar choices of their proposals (`(choices, _)`, the
 /// first one's addresses as columns), with their log weights: what both engines' custom-proposal
 /// importance sampling returns.
-pub(crate) fn proposed_particles(proposals: &[(ChoiceMap, f64)], log_weights: Vec<f64>, non_finite: usize) -> Particles {
+pub(crate) fn proposed_particles(proposals: &[(ChoiceMap, f64)], log_weights: Vec<f64>, invalid: usize) -> Particles {
     let addresses: Vec<Address> = proposals[0].0.iter().filter(|(_, v)| v.to_f64().is_some()).map(|(a, _)| a.clone()).collect();
     let latents = proposals
         .iter()
         .flat_map(|(choices, _)| addresses.iter().map(|a| choices.get(a).and_then(ChoiceValue::to_f64).unwrap_or(f64::NAN)))
         .collect();
-    Particles { addresses, latents, log_weights, irregular: 0, non_finite }
+    Particles { addresses, latents, log_weights, irregular: 0, invalid }
 }
 
 /// Importance resampling (sampling importance resampling): `n` particles from the prior,

@@ -41,16 +41,20 @@
 //! ```
 
 pub mod adapt;
+pub mod conditioned;
 pub mod hmc;
 pub mod hmc_batch;
 pub mod importance;
 pub mod mala;
 pub mod mh;
 pub mod nuts;
+pub mod posterior;
 pub mod smc;
 pub mod target;
 pub mod weights;
 
+pub use conditioned::Conditioned;
+pub use posterior::{Column, Draws, Posterior, PosteriorError};
 pub use adapt::{init_stepsize, DualAveraging, WarmupSchedule, WelfordVariance, WindowSettings};
 pub use hmc::{hmc, HmcConfig, DEFAULT_MAX_ENERGY_ERROR};
 pub use hmc_batch::{hmc_batched, BatchTarget, Rows};

@@ -54,6 +54,10 @@ pub struct SmcResult<S> {
     pub ess: Vec<f64>,
     /// Whether the particles were resampled after each step.
     pub resampled: Vec<bool>,
+    /// The number of invalid particles at each step: those whose step had a parameter out of
+    /// range or an observation outside its support. Each got weight zero (log weight -inf),
+    /// as in importance sampling; the filter fails only when every particle has weight zero.
+    pub invalid: Vec<usize>,
 }
 
 impl<S> SmcResult<S> {
@@ -76,8 +80,10 @@ impl<S> SmcResult<S> {
 /// (`t / "y"`).
 ///
 /// # Errors
-/// A bad setting (no particles, a threshold outside [0, 1]); every particle impossible at a
-/// step; the errors of the kernel's `generate`.
+/// A bad setting (no particles, a threshold outside [0, 1]); an observation at an address
+/// the model never visits (not under a step index `t < T`, or one the kernel does not make
+/// at that step: [`GenError::UnvisitedConstraint`]); every particle impossible at a step;
+/// the errors of the kernel's `generate`.
 pub fn particle_filter<K: UnfoldKernel>(
     model: &Call<Unfold<K>>,
     observations: &ChoiceMap,
@@ -119,8 +125,10 @@ where
                 let mut all = constraints.clone();
                 all.merge(&proposed);
                 let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
-                let (trace, w) = call.generate(k.split(1), &all)?;
-                Ok((trace.retval().clone(), w - q))
+                Ok(match crate::native::generate_or_invalid(&call, &all, k.split(1))? {
+                    Some((trace, w)) => (trace.retval().clone(), w - q),
+                    None => (state.clone(), f64::NEG_INFINITY),
+                })
             })
             .collect()
     })
@@ -149,19 +157,29 @@ where
         return Err(bad(format!("ess_threshold = {} must lie in [0, 1]", config.ess_threshold)));
     }
     let (steps, init, _) = &model.args;
+    // Each step sees only the observations under its index: any other would be dropped.
+    if let Some(address) = observations.addresses().find(|a| {
+        !matches!(a.parts(), [Part::Index(t), _, ..] if usize::try_from(*t).is_ok_and(|t| t < *steps))
+    }) {
+        return Err(GenError::UnvisitedConstraint { address: address.clone() });
+    }
     let mut states = vec![init.clone(); n];
     let mut log_weights = vec![0.0; n];
     let mut log_ml = 0.0;
     let mut ess_trace = Vec::with_capacity(*steps);
     let mut resampled = Vec::with_capacity(*steps);
+    let mut invalid = Vec::with_capacity(*steps);
     for t in 0..*steps {
         let constraints = observations.submap(&Address(vec![Part::Index(t as i64)]));
         let key_t = key.split(t as u64);
         let extended = extend(t, &states, &constraints, key_t)?;
+        let mut newly_invalid = 0;
         for (i, (state, w)) in extended.into_iter().enumerate() {
+            newly_invalid += usize::from(w == f64::NEG_INFINITY && log_weights[i] != f64::NEG_INFINITY);
             states[i] = state;
             log_weights[i] += w;
         }
+        invalid.push(newly_invalid);
         let (normalized, total) = normalize_with_total(&log_weights);
         let e = ess_of_normalized(&normalized);
         if e == 0.0 {
@@ -178,5 +196,5 @@ where
         }
     }
     log_ml += log_sum_exp(&log_weights) - (n as f64).ln();
-    Ok(SmcResult { states, log_weights, log_marginal_likelihood: log_ml, ess: ess_trace, resampled })
+    Ok(SmcResult { states, log_weights, log_marginal_likelihood: log_ml, ess: ess_trace, resampled, invalid })
 }

@@ -162,7 +162,9 @@ impl InferenceError {
 /// Where each chain starts.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Init {
-    /// Every coordinate 0 (the benchmark's configuration).
+    /// Every coordinate 0 (the benchmark's configuration). If the log density or its
+    /// gradient is not finite there (a scale parameter of 0, say), up to 99 points uniform
+    /// on (−2, 2) follow, as [`Init::STAN`] tries them.
     #[default]
     Zeros,
     /// Every coordinate uniform on (−r, r), independently per chain; Stan's default is r = 2.
@@ -471,12 +473,14 @@ pub(crate) fn initial_point<T: Target + ?Sized>(
     q: &mut [f64],
     grad: &mut [f64],
 ) -> Result<(f64, u64), InferenceError> {
-    let tries = if matches!(init, Init::Uniform(_)) { MAX_INIT_TRIES } else { 1 };
+    let tries = if matches!(init, Init::Uniform(_) | Init::Zeros) { MAX_INIT_TRIES } else { 1 };
     let mut last = String::new();
+    let mut uniform = |q: &mut [f64], r: f64| q.iter_mut().for_each(|x| *x = r * (2.0 * rng.random::<f64>() - 1.0));
     for attempt in 1..=tries {
         match init {
-            Init::Zeros => q.fill(0.0),
-            Init::Uniform(r) => q.iter_mut().for_each(|x| *x = r * (2.0 * rng.random::<f64>() - 1.0)),
+            Init::Zeros if attempt == 1 => q.fill(0.0),
+            Init::Zeros => uniform(q, 2.0),
+            Init::Uniform(r) => uniform(q, *r),
             Init::Given(point) => q.copy_from_slice(point),
             Init::PerChain(points) => q.copy_from_slice(&points[chain]),
         }

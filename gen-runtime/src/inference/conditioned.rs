@@ -1,0 +1,261 @@
+//! One call from a model to a posterior: `model(args).condition(&observations).nuts(...)`.
+//!
+//! NumPyro's `MCMC(NUTS(model)).run(key, data)` and Gen.jl's `importance_sampling(model,
+//! args, observations, n)` in this library's terms. [`Call::condition`] pairs a model call
+//! with its observations; the methods of [`Conditioned`] run an algorithm on it and return a
+//! [`Posterior`] keyed by address in the model's own space.
+//!
+//! What the gradient methods sample: every **latent continuous choice** of the model, that is
+//! every choice the model makes that is not observed, mapped to unconstrained coordinates
+//! through its support's bijection (Stan's transforms; `tau > 0` moves as `log tau`, the
+//! draws come back as `tau`). A latent discrete choice is an error naming it (a gradient
+//! method cannot move it, and leaving it at one draw would be a silently wrong posterior):
+//! marginalize it out in the model, or use importance sampling. [`Conditioned::select`]
+//! narrows the latents to a selection (the others are then drawn once from the prior and held
+//! fixed, as in a Gibbs step); an observed address is never sampled whatever the selection.
+//!
+//! ```
+//! use gen_runtime::prelude::*;
+//! use gen_runtime::inference::NutsConfig;
+//!
+//! // y_j ~ Normal(mu, sigma), with mu ~ Normal(0, 10) and sigma ~ HalfNormal(1).
+//! #[gen]
+//! fn model(n: usize) {
+//!     let mu = normal(0.0, 10.0).at("mu");
+//!     let sigma = half_normal(1.0).at("sigma");
+//!     iid(normal(mu, sigma), n).at("y");
+//! }
+//!
+//! let observations = choicemap! { "y" => vec![0.9, 1.4, 1.1, 0.7, 1.3] };
+//! let config = NutsConfig { num_warmup: 300, num_samples: 300, ..NutsConfig::default() };
+//! let posterior = model(5).condition(&observations).nuts(&config, Key::new(1))?;
+//! println!("{}", posterior.summary()?);
+//! let sigma = posterior.get("sigma")?; // draws of sigma itself, > 0
+//! assert!(sigma.iter().all(|s| s > 0.0));
+//! assert!((posterior.mean("mu")? - 1.08).abs() < 0.3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use rand::Rng;
+
+use crate::choice_map::{ChoiceMap, Selection};
+use crate::distributions::Support;
+use crate::error::GenError;
+use crate::gfi::{Call, GenerativeFunction};
+use crate::native::{Coordinate, LogDensity};
+use crate::rng::Key;
+use crate::value::ChoiceValue;
+
+use super::posterior::{Column, Posterior};
+use super::target::{InferenceError, Init, Samples};
+use super::{hmc, importance_sampling, mala, nuts, HmcConfig, MalaConfig, NutsConfig};
+
+/// A model call with its observations: what the one-call inference methods run on. Built by
+/// [`Call::condition`]; see the module documentation.
+#[derive(Clone)]
+pub struct Conditioned<'a, G: GenerativeFunction> {
+    call: &'a Call<G>,
+    observations: &'a ChoiceMap,
+    selection: Selection,
+    init: Option<ChoiceMap>,
+}
+
+impl<G: GenerativeFunction> Call<G> {
+    /// This call conditioned on `observations`: run inference on it with
+    /// [`Conditioned::nuts`], [`Conditioned::hmc`], [`Conditioned::mala`] or
+    /// [`Conditioned::importance`].
+    #[must_use]
+    pub fn condition<'a>(&'a self, observations: &'a ChoiceMap) -> Conditioned<'a, G> {
+        Conditioned { call: self, observations, selection: Selection::All, init: None }
+    }
+}
+
+impl<'a, G: GenerativeFunction> Conditioned<'a, G> {
+    /// Samples only the latents that `selection` selects (a name selects its subtree); the
+    /// other latents are drawn once from the prior and held fixed. An entry that selects no
+    /// latent is an error naming it.
+    #[must_use]
+    pub fn select(mut self, selection: Selection) -> Self {
+        self.selection = selection;
+        self
+    }
+
+    /// Initial values by address, in the model's space (`"tau" => 2.0`, not its log): every
+    /// chain starts there; latents not given start uniform on (−2, 2) in unconstrained
+    /// coordinates (Stan's default), drawn per chain. Replaces the config's `init`.
+    #[must_use]
+    pub fn init(mut self, values: ChoiceMap) -> Self {
+        self.init = Some(values);
+        self
+    }
+
+    /// The log density over the latents that the gradient methods sample, in unconstrained
+    /// coordinates: the expert's [`Target`](super::Target), for a sampler of one's own.
+    /// Latents outside the selection are drawn with `key`.
+    ///
+    /// # Errors
+    /// A latent discrete choice among the selected ([`GenError::NotContinuous`]); a selection
+    /// entry that covers no latent ([`GenError::UnmatchedSelection`]); the errors of
+    /// [`Call::generate`] with the observations (an observation at an address the model never
+    /// visits is [`GenError::UnvisitedConstraint`]).
+    pub fn log_density(&self, key: Key) -> Result<LogDensity<G>, GenError> {
+        LogDensity::new(self.call, self.observations, &self.selection, key)
+    }
+
+    /// NUTS (Stan's, with its warm-up) over the latents; see [`nuts()`].
+    ///
+    /// # Errors
+    /// Those of [`Conditioned::log_density`] and of [`nuts()`], and initial values at
+    /// addresses that are not latents.
+    pub fn nuts(&self, config: &NutsConfig, key: Key) -> Result<Posterior, InferenceError> {
+        let (target, init) = self.prepare(&config.init, config.num_chains, key)?;
+        let config = NutsConfig { init, ..config.clone() };
+        let samples = nuts(&target, &config, key)?;
+        Ok(posterior(&target, samples))
+    }
+
+    /// HMC with a fixed number of leapfrog steps over the latents; see [`hmc()`].
+    ///
+    /// # Errors
+    /// As [`Conditioned::nuts`], with [`hmc()`]'s.
+    pub fn hmc(&self, config: &HmcConfig, key: Key) -> Result<Posterior, InferenceError> {
+        let (target, init) = self.prepare(&config.init, config.num_chains, key)?;
+        let config = HmcConfig { init, ..config.clone() };
+        let samples = hmc(&target, &config, key)?;
+        Ok(posterior(&target, samples))
+    }
+
+    /// MALA over the latents; see [`mala()`].
+    ///
+    /// # Errors
+    /// As [`Conditioned::nuts`], with [`mala()`]'s.
+    pub fn mala(&self, config: &MalaConfig, key: Key) -> Result<Posterior, InferenceError> {
+        let (target, init) = self.prepare(&config.init, config.num_chains, key)?;
+        let config = MalaConfig { init, ..config.clone() };
+        let samples = mala(&target, &config, key)?;
+        Ok(posterior(&target, samples))
+    }
+
+    /// Importance sampling with the prior as proposal, `n` particles: a posterior of one
+    /// weighted chain over every latent scalar (discrete ones included); see
+    /// [`importance_sampling`]. Particles invalid under the model have weight zero.
+    ///
+    /// # Errors
+    /// Those of [`importance_sampling`]; a selection other than all latents (importance
+    /// sampling draws every latent).
+    pub fn importance(&self, n: usize, key: Key) -> Result<Posterior, InferenceError> {
+        if self.selection != Selection::All {
+            return Err(InferenceError::config("select", "importance sampling draws every latent; a selection does not apply"));
+        }
+        Ok(Posterior::from_particles(importance_sampling(self.call, self.observations, n, key)?))
+    }
+
+    /// The target and the chains' initial points. Chain c samples with `key.split(c)`, so the
+    /// target's fixed latents and the initial points take keys no chain uses.
+    fn prepare(&self, init: &Init, num_chains: usize, key: Key) -> Result<(LogDensity<G>, Init), InferenceError> {
+        let target = self.log_density(key.split(u64::MAX))?;
+        let init = self.init_for(&target, init, num_chains, key.split(u64::MAX - 1))?;
+        Ok((target, init))
+    }
+
+    /// The config's `init`, or the initial values by address mapped to the target's
+    /// coordinates (one point per chain).
+    fn init_for(&self, target: &LogDensity<G>, init: &Init, num_chains: usize, key: Key) -> Result<Init, InferenceError> {
+        let Some(values) = &self.init else { return Ok(init.clone()) };
+        let coordinates = target.coordinates();
+        if let Some(address) = values.addresses().find(|a| !coordinates.iter().any(|c| c.address == **a)) {
+            let latents: Vec<String> = coordinates.iter().map(|c| c.address.to_string()).collect();
+            return Err(InferenceError::config(
+                "init",
+                format!("`{address}` is not a sampled latent of the model; the latents are: {}", latents.join(", ")),
+            ));
+        }
+        let mut rng = key.rng();
+        let mut points = Vec::with_capacity(num_chains);
+        for _ in 0..num_chains {
+            let mut point = Vec::with_capacity(target.dim());
+            for c in coordinates {
+                match values.get(&c.address) {
+                    Some(v) => unconstrain(c, v, &mut point)?,
+                    None => point.extend((0..c.dim).map(|_| 2.0 * (2.0 * rng.random::<f64>() - 1.0))),
+                }
+            }
+            points.push(point);
+        }
+        Ok(Init::PerChain(points))
+    }
+}
+
+/// Appends the unconstrained coordinates of an initial value, checking its type and support.
+fn unconstrain(c: &Coordinate, value: &ChoiceValue, point: &mut Vec<f64>) -> Result<(), InferenceError> {
+    let bad = |message: String| InferenceError::config("init", format!("`{}`: {message}", c.address));
+    let flat: Vec<f64> = match value {
+        ChoiceValue::Real(x) => vec![*x],
+        ChoiceValue::Reals(xs) => xs.to_vec(),
+        other => return Err(bad(format!("a {} is not a value of a continuous choice", other.kind()))),
+    };
+    let expected = flat_len(c);
+    if flat.len() != expected {
+        return Err(bad(format!("{} values given, the choice has {expected}", flat.len())));
+    }
+    let inside = match c.support {
+        Support::Simplex(_) => flat.iter().all(|x| *x > 0.0) && (flat.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+        s => flat.iter().all(|x| s.contains(*x)),
+    };
+    if !inside {
+        return Err(bad(format!("{flat:?} is outside the support ({})", c.support)));
+    }
+    c.support.inverse(&flat, point);
+    Ok(())
+}
+
+/// The number of constrained reals of a coordinate's choice.
+fn flat_len(c: &Coordinate) -> usize {
+    match c.support {
+        Support::Simplex(k) => k,
+        _ => c.dim,
+    }
+}
+
+/// The posterior's scalar columns for a target's coordinates: one per scalar choice, one per
+/// element of a vector-valued one.
+fn columns(coordinates: &[Coordinate]) -> Vec<Column> {
+    let mut out = Vec::new();
+    for c in coordinates {
+        match c.support {
+            Support::Real | Support::Positive | Support::Interval(..) if c.dim == 1 => {
+                out.push(Column { address: c.address.clone(), element: None });
+            }
+            _ => out.extend((0..flat_len(c)).map(|k| Column { address: c.address.clone(), element: Some(k) })),
+        }
+    }
+    out
+}
+
+/// A sampler's draws mapped to the model's space, as a posterior.
+fn posterior<G: GenerativeFunction>(target: &LogDensity<G>, samples: Samples) -> Posterior {
+    let coordinates = target.coordinates();
+    let columns = columns(coordinates);
+    let width = columns.len();
+    let mut buffer = Vec::new();
+    let constrained = samples
+        .chains
+        .iter()
+        .map(|chain| {
+            let mut out = Vec::with_capacity(samples.num_samples * width);
+            for theta in chain.draws.chunks_exact(samples.dim.max(1)).take(samples.num_samples) {
+                for c in coordinates {
+                    let t = &theta[c.offset..c.offset + c.dim];
+                    if matches!(c.support, Support::Real | Support::RealVector) {
+                        out.extend_from_slice(t);
+                    } else {
+                        c.support.forward(t, &mut buffer);
+                        out.extend_from_slice(&buffer);
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    Posterior::from_mcmc(columns, constrained, samples)
+}
