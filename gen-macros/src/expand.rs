@@ -8,6 +8,11 @@
 //!   the handler's value type;
 //! - `fn model(xs: &[f64]) -> Call<model::Gf<'_>>`, which binds arguments.
 //!
+//! Along the way it reads integer literals among distributions' real parameters as floats
+//! (`normal(0, 1)`), and routes comparisons and statements that may have been meant to be
+//! traced through small items in the module (`body_checks`), whose only effect is a compile
+//! error that says what to write where the body compares a `Real` or forgets `.at`.
+//!
 //! Generated code names the runtime through `::gen_runtime::__private` so user imports
 //! cannot shadow it.
 
@@ -17,7 +22,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{parse_quote, Expr, FnArg, GenericParam, ItemFn, Lifetime, ReturnType, Type};
+use syn::{parse_quote, parse_quote_spanned, Expr, FnArg, GenericParam, ItemFn, Lifetime, ReturnType, Type};
 
 /// The macro's entry point.
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -113,6 +118,8 @@ fn unfold_kernel(args: &[Type], ret: &Type, impl_generics: &TokenStream, marker:
     let lift_params = names.iter().zip(params).map(|(n, t)| lift(n, t));
     let lift_state = lift(&format_ident!("__state"), ret);
     quote! {
+        // A kernel without parameters has `()` for them.
+        #[allow(clippy::unused_unit)]
         impl #impl_generics #rt::UnfoldKernel for #marker {
             type Params<__R: #rt::Real> = (#(#params_r,)*);
 
@@ -245,6 +252,311 @@ impl VisitMut for RewriteSites {
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
+/// Distribution constructors and the positions of their real parameters (`impl Into<R>`,
+/// `f64`, or vectors of them): where `#[gen]` reads an integer literal as a float, so that
+/// `normal(0, 1)` means `normal(0.0, 1.0)` as it does in Gen.jl, NumPyro and Stan. Other
+/// arguments (`binomial`'s count) keep their integers.
+const REAL_PARAMETERS: &[(&str, &[usize])] = &[
+    ("normal", &[0, 1]),
+    ("half_normal", &[0]),
+    ("lognormal", &[0, 1]),
+    ("cauchy", &[0, 1]),
+    ("student_t", &[0, 1, 2]),
+    ("exponential", &[0]),
+    ("gamma", &[0, 1]),
+    ("inv_gamma", &[0, 1]),
+    ("beta", &[0, 1]),
+    ("uniform", &[0, 1]),
+    ("bernoulli", &[0]),
+    ("poisson", &[0]),
+    ("binomial", &[1]),
+    ("categorical", &[0]),
+    ("categorical_logits", &[0]),
+    ("dirichlet", &[0]),
+    ("mv_normal", &[0]),
+    ("mv_normal_diag", &[0, 1]),
+    ("mv_normal_cholesky", &[0]),
+];
+
+/// Rewrites integer literals among the real parameters of distribution constructors into
+/// float literals (`normal(0, 1)` into `normal(0.0, 1.0)`): Rust does not convert an integer
+/// literal to a float, and the engine's `Real` converts only from `f64`.
+struct FloatParameters;
+
+impl FloatParameters {
+    /// `e` with its unsuffixed integer literals made floats, through negation, parentheses,
+    /// references, arrays and `vec![...]`.
+    fn floats(e: &mut Expr) {
+        match e {
+            Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.suffix().is_empty() => {
+                let float = syn::LitFloat::new(&format!("{}.0", i.base10_digits()), i.span());
+                *e = Expr::Lit(syn::ExprLit { attrs: Vec::new(), lit: syn::Lit::Float(float) });
+            }
+            Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => Self::floats(expr),
+            Expr::Paren(p) => Self::floats(&mut p.expr),
+            Expr::Group(g) => Self::floats(&mut g.expr),
+            Expr::Reference(r) => Self::floats(&mut r.expr),
+            Expr::Array(a) => a.elems.iter_mut().for_each(Self::floats),
+            Expr::Repeat(r) => Self::floats(&mut r.expr),
+            Expr::Macro(m) if m.mac.path.is_ident("vec") => {
+                let parser = syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+                if let Ok(mut elems) = syn::parse::Parser::parse2(parser, m.mac.tokens.clone()) {
+                    elems.iter_mut().for_each(Self::floats);
+                    m.mac.tokens = elems.to_token_stream();
+                } else if let Ok((mut x, n)) = syn::parse::Parser::parse2(
+                    |input: syn::parse::ParseStream<'_>| {
+                        let x: Expr = input.parse()?;
+                        input.parse::<syn::Token![;]>()?;
+                        Ok((x, input.parse::<Expr>()?))
+                    },
+                    m.mac.tokens.clone(),
+                ) {
+                    Self::floats(&mut x);
+                    m.mac.tokens = quote!(#x; #n);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl VisitMut for FloatParameters {
+    fn visit_expr_call_mut(&mut self, c: &mut syn::ExprCall) {
+        syn::visit_mut::visit_expr_call_mut(self, c);
+        let Some(name) = valid::callee(c) else { return };
+        let Some((_, positions)) = REAL_PARAMETERS.iter().find(|(n, _)| *n == name) else { return };
+        for (i, arg) in c.args.iter_mut().enumerate() {
+            if positions.contains(&i) {
+                Self::floats(arg);
+            }
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// The variables that the body traces (`c.at(..)` with `c` a variable): a call bound to one
+/// of these is traced later, not forgotten.
+fn traced_variables(body: &syn::Block) -> Vec<syn::Ident> {
+    struct Receivers(Vec<syn::Ident>);
+    impl<'ast> syn::visit::Visit<'ast> for Receivers {
+        fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+            if m.method == "at" {
+                if let Expr::Path(p) = strip_parens(&m.receiver) {
+                    if let Some(ident) = p.path.get_ident() {
+                        self.0.push(ident.clone());
+                    }
+                }
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut r = Receivers(Vec::new());
+    syn::visit::Visit::visit_block(&mut r, body);
+    r.0
+}
+
+/// Wraps values that are probably meant to be traced, so that rustc reports a distribution or
+/// a generative function call that is not: a statement `normal(0.0, 1.0);` or `sub(x);`, and
+/// `let y = sub(x);` where `y` is never traced. Without this the first is only an unused
+/// value and the last an error about adding a `Call` to a number. The wrappers are the
+/// identity for every other value (see [`body_checks`]).
+struct CheckTraced {
+    module: syn::Ident,
+    traced: Vec<syn::Ident>,
+}
+
+impl CheckTraced {
+    fn wrap(&self, e: &mut Expr, method: &str) {
+        let span = e.span();
+        // Every token at the value, so that rustc's error points there (the module's name
+        // would otherwise point at the function's).
+        let module = syn::Ident::new(&self.module.to_string(), span);
+        let method = syn::Ident::new(method, span);
+        let inner = e.clone();
+        *e = parse_quote_spanned! {span=> #module::__Value::<_, __H>(#inner, ::core::marker::PhantomData).#method() };
+    }
+}
+
+impl VisitMut for CheckTraced {
+    fn visit_stmt_mut(&mut self, s: &mut syn::Stmt) {
+        syn::visit_mut::visit_stmt_mut(self, s);
+        match s {
+            syn::Stmt::Expr(e @ (Expr::Call(_) | Expr::MethodCall(_)), Some(_)) => {
+                let is_at = matches!(e, Expr::MethodCall(m) if m.method == "at");
+                let is_path_call = matches!(e, Expr::Call(c) if matches!(&*c.func, Expr::Path(_)));
+                if is_path_call || (!is_at && matches!(e, Expr::MethodCall(_))) {
+                    self.wrap(e, "__must_trace");
+                }
+            }
+            syn::Stmt::Local(syn::Local { pat: syn::Pat::Ident(p), init: Some(init), .. }) if init.diverge.is_none() => {
+                // Only a plain `f(..)`, as a model calls another: the wrapper would otherwise
+                // decide the type of a value whose type is still open, such as
+                // `Default::default()`'s.
+                let plain_call = matches!(&*init.expr, Expr::Call(c) if matches!(&*c.func, Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some()));
+                if plain_call && !self.traced.contains(&p.ident) {
+                    self.wrap(&mut init.expr, "__must_trace_call");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// Rewrites comparisons (`<`, `<=`, `>`, `>=`, `==`, `!=`) into calls of the traits of
+/// [`body_checks`], which forward to `PartialOrd` and `PartialEq` and whose message, where a
+/// side is a `Real`, says why a model cannot compare it and what to write instead; rustc's
+/// own (binary operation `>` cannot be applied) says neither. The comparisons `valid.rs`
+/// can see on continuous values never get here.
+struct Comparisons {
+    module: syn::Ident,
+}
+
+impl VisitMut for Comparisons {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        syn::visit_mut::visit_expr_mut(self, e);
+        let Expr::Binary(b) = e else { return };
+        let (tr, method) = match b.op {
+            syn::BinOp::Lt(_) => ("__PartialOrd", "__lt"),
+            syn::BinOp::Le(_) => ("__PartialOrd", "__le"),
+            syn::BinOp::Gt(_) => ("__PartialOrd", "__gt"),
+            syn::BinOp::Ge(_) => ("__PartialOrd", "__ge"),
+            syn::BinOp::Eq(_) => ("__PartialEq", "__eq"),
+            syn::BinOp::Ne(_) => ("__PartialEq", "__ne"),
+            _ => return,
+        };
+        let span = b.op.span();
+        let module = syn::Ident::new(&self.module.to_string(), span);
+        let (left, right) = (&b.left, &b.right);
+        let tr = syn::Ident::new(tr, span);
+        let method = syn::Ident::new(method, span);
+        *e = parse_quote_spanned! {span=> #module::#tr::#method(&(#left), &(#right)) };
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// The items that [`CheckTraced`] and [`Comparisons`] call, put in the model's module (the
+/// runtime's `__private` would hold them once for every model).
+fn body_checks() -> TokenStream {
+    let rt = quote!(::gen_runtime::__private);
+    let branch = format!(
+        "if it is a `Real` (which rustc writes `<__H as Handler<'_>>::Real`): a model's control flow cannot depend on a continuous value; {}",
+        valid::BRANCH_NOTE
+    );
+    let help = format!("instead, {}", valid::BRANCH_HELP);
+    quote! {
+        /// `PartialOrd` for the body's comparisons, with a message for `Real`s.
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(
+            message = "cannot compare a value of type `{Self}`",
+            label = "`{Self}` has no `PartialOrd` with the other side",
+            note = #branch,
+            note = #help
+        )]
+        pub trait __PartialOrd<Rhs: ?Sized> {
+            /// `<`.
+            fn __lt(&self, other: &Rhs) -> bool;
+            /// `<=`.
+            fn __le(&self, other: &Rhs) -> bool;
+            /// `>`.
+            fn __gt(&self, other: &Rhs) -> bool;
+            /// `>=`.
+            fn __ge(&self, other: &Rhs) -> bool;
+        }
+        impl<L: ?Sized + ::core::cmp::PartialOrd<R>, R: ?Sized> __PartialOrd<R> for L {
+            #[inline(always)]
+            fn __lt(&self, other: &R) -> bool { self < other }
+            #[inline(always)]
+            fn __le(&self, other: &R) -> bool { self <= other }
+            #[inline(always)]
+            fn __gt(&self, other: &R) -> bool { self > other }
+            #[inline(always)]
+            fn __ge(&self, other: &R) -> bool { self >= other }
+        }
+        /// `PartialEq` for the body's comparisons, with a message for `Real`s.
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(
+            message = "cannot compare a value of type `{Self}`",
+            label = "`{Self}` has no `PartialEq` with the other side",
+            note = #branch,
+            note = #help
+        )]
+        pub trait __PartialEq<Rhs: ?Sized> {
+            /// `==`.
+            fn __eq(&self, other: &Rhs) -> bool;
+            /// `!=`.
+            fn __ne(&self, other: &Rhs) -> bool;
+        }
+        impl<L: ?Sized + ::core::cmp::PartialEq<R>, R: ?Sized> __PartialEq<R> for L {
+            #[inline(always)]
+            fn __eq(&self, other: &R) -> bool { self == other }
+            #[inline(always)]
+            fn __ne(&self, other: &R) -> bool { self != other }
+        }
+
+        /// A value of the body that may have been meant to be traced, with the handler type.
+        #[doc(hidden)]
+        pub struct __Value<T, H>(pub T, pub ::core::marker::PhantomData<H>);
+        /// What a distribution or generative function call would need to be left untraced:
+        /// nothing implements it.
+        #[doc(hidden)]
+        #[diagnostic::on_unimplemented(
+            message = "this is never traced: a distribution or a generative function call makes no random choice until it is traced with `.at(\"name\")`",
+            label = "trace it: `.at(\"name\")`",
+            note = "`normal(0.0, 1.0).at(\"a\")` makes the random choice \"a\" and is its value; `sub(x).at(\"s\")` runs the model `sub` with its choices under \"s\" and is its return value",
+            note = "without `.at`, this is a `{Self}`: a description of the choice, not its value"
+        )]
+        pub trait __Traced {}
+        /// Implements [`__Traced`], so that rustc does not suggest implementing a trait that
+        /// has no implementations.
+        #[doc(hidden)]
+        pub enum __Never {}
+        impl __Traced for __Never {}
+        impl<'__c, T, H> __Value<T, H>
+        where
+            H: #rt::Handler<'__c>,
+            T: #rt::Traceable<'__c, H>,
+        {
+            /// Fails to compile: `T` is traceable, and here it is not traced.
+            #[inline(always)]
+            pub fn __must_trace(self) -> T
+            where
+                T: __Traced,
+            {
+                self.0
+            }
+        }
+        impl<G: #rt::GenerativeFunction, R: #rt::Real, H> __Value<#rt::Call<G, R>, H> {
+            /// Fails to compile: a generative function call bound to a variable that is never
+            /// traced. Typed as if it were traced, so that its uses give no further errors.
+            #[inline(always)]
+            pub fn __must_trace_call(self) -> G::Ret<R>
+            where
+                #rt::Call<G, R>: __Traced,
+            {
+                ::core::unreachable!("`__Traced` has no implementation for a call")
+            }
+        }
+        /// The identity, for values that are not traceable.
+        #[doc(hidden)]
+        pub trait __NotTraceable<T> {
+            /// The value.
+            fn __must_trace(self) -> T;
+            /// The value.
+            fn __must_trace_call(self) -> T;
+        }
+        impl<T, H> __NotTraceable<T> for __Value<T, H> {
+            #[inline(always)]
+            fn __must_trace(self) -> T { self.0 }
+            #[inline(always)]
+            fn __must_trace_call(self) -> T { self.0 }
+        }
+    }
+}
+
 /// The arguments declared `f64` that the body never binds again (a `let`, a loop variable, a
 /// closure parameter of the same name would shadow them): the same plain number in every
 /// engine.
@@ -338,9 +650,13 @@ fn generate(model: Model) -> TokenStream {
     ReplaceReal(parse_quote!(__R)).visit_type_mut(&mut gat_ret);
 
     let mut body = (*func.block).clone();
+    FloatParameters.visit_block_mut(&mut body);
     let constants = constant_arguments(&func.sig, &body);
+    CheckTraced { module: name.clone(), traced: traced_variables(&body) }.visit_block_mut(&mut body);
     RewriteSites { constants }.visit_block_mut(&mut body);
     ReplaceReal(parse_quote!(<__H as #rt::Handler<'__c>>::Real)).visit_block_mut(&mut body);
+    Comparisons { module: name.clone() }.visit_block_mut(&mut body);
+    let checks = body_checks();
 
     // Arguments with `Real` are generic over the engine's value type; the others are the
     // same for every engine and are cloned when a call is lifted.
@@ -356,6 +672,7 @@ fn generate(model: Model) -> TokenStream {
         #[allow(non_snake_case, non_camel_case_types)]
         #vis mod #name {
             #marker_def
+            #checks
         }
 
         impl #impl_generics #rt::GenerativeFunction for #marker_ty {
@@ -372,11 +689,17 @@ fn generate(model: Model) -> TokenStream {
                 (#(#lifts,)*)
             }
 
-            #[allow(unused_mut, unused_variables, unused_parens, clippy::let_unit_value, clippy::unused_unit, clippy::unnecessary_cast)]
-            fn run<'__c, __H: #rt::Handler<'__c>>(&self, __h: &mut __H, __args: Self::Args<__H::Real>) -> Self::Ret<__H::Real>
+            // `Handler` is named twice on purpose: where a body's value has the wrong type
+            // (`f64` for a `Real`), rustc suggests constraining the bound it finds, and with a
+            // single `Handler<'__c>` it writes that suggestion after the attribute, as
+            // `#[gen]<Real = f64>`, which is not Rust. With two it gives no such suggestion.
+            #[allow(unused_mut, unused_variables, unused_parens, clippy::let_unit_value, clippy::unused_unit, clippy::unnecessary_cast, clippy::trait_duplication_in_bounds, clippy::unit_arg)]
+            fn run<'__c, __H: #rt::Handler<'__c> + #rt::Handler<'__c>>(&self, __h: &mut __H, __args: Self::Args<__H::Real>) -> Self::Ret<__H::Real>
             where
                 f64: #rt::LhsOps<__H::Real> + #rt::LhsOps<__H::Datum>,
             {
+                #[allow(unused_imports)]
+                use #name::__NotTraceable as _;
                 let (#(#arg_pats,)*) = __args;
                 #body
             }
@@ -423,6 +746,33 @@ mod tests {
             }
         };
         insta::assert_snapshot!(pretty(quote!(), item));
+    }
+
+    #[test]
+    fn integer_literals_in_real_parameters_become_floats() {
+        let item = quote! {
+            fn model(n: u64) -> Real {
+                let w = dirichlet(vec![1, 2]).at("w");
+                let k = binomial(n, 1).at("k");
+                normal(-(3), (2)).at("x") + w[0] + gamma(1, 2u8).at("g")
+            }
+        };
+        let out = pretty(quote!(), item);
+        assert!(out.contains("dirichlet(vec![1.0, 2.0])"), "{out}");
+        // `binomial`'s count is an integer; a suffixed literal keeps its type.
+        assert!(out.contains("binomial(n, 1.0)"), "{out}");
+        assert!(out.contains("normal(-(3.0), (2.0))"), "{out}");
+        assert!(out.contains("gamma(1.0, 2u8)"), "{out}");
+    }
+
+    #[test]
+    fn messages_write_expressions_as_people_do() {
+        let text = |ts: proc_macro2::TokenStream| crate::valid::text(ts);
+        assert_eq!(text(quote!(x.powi(2))), "x.powi(2)");
+        assert_eq!(text(quote!(a * b + -1.0)), "a * b + -1.0");
+        assert_eq!(text(quote!(("y", i))), "(\"y\", i)");
+        assert_eq!(text(quote!(f64::exp(x) >= 0.5)), "f64::exp(x) >= 0.5");
+        assert_eq!(text(quote!(vec![x, y][0])), "vec![x, y][0]");
     }
 
     #[test]

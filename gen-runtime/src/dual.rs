@@ -51,6 +51,25 @@ impl<const N: usize> Dual<N> {
         }
         Dual { re: f, eps }
     }
+
+    /// `a` or `b`, whichever `pick_a` says, or at a tie of their values (or a NaN) their
+    /// common value with the mean of their tangents: [`Real::max`]'s and [`Real::min`]'s
+    /// convention, which the batched engine's `relu` form has too.
+    #[inline]
+    fn select(a: Self, b: Self, pick_a: bool) -> Self {
+        if a.re == b.re || a.re.is_nan() || b.re.is_nan() {
+            let mut eps = [0.0; N];
+            for ((e, x), y) in eps.iter_mut().zip(&a.eps).zip(&b.eps) {
+                *e = 0.5 * (x + y);
+            }
+            // NaN if either is: a comparison cannot say which value to keep.
+            Dual { re: if a.re == b.re { a.re } else { f64::NAN }, eps }
+        } else if pick_a {
+            a
+        } else {
+            b
+        }
+    }
 }
 
 impl<const N: usize> From<f64> for Dual<N> {
@@ -312,6 +331,16 @@ impl<const N: usize> Real for Dual<N> {
     #[inline]
     fn ln_gamma(self) -> Self {
         self.chain(statrs::function::gamma::ln_gamma(self.re), crate::real::digamma(self.re))
+    }
+    #[inline]
+    fn max(self, other: impl Into<Self>) -> Self {
+        let other = other.into();
+        Self::select(self, other, self.re > other.re)
+    }
+    #[inline]
+    fn min(self, other: impl Into<Self>) -> Self {
+        let other = other.into();
+        Self::select(self, other, self.re < other.re)
     }
     #[inline]
     fn softplus(self) -> Self {

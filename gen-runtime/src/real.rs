@@ -7,6 +7,8 @@
 //!
 //! Comparisons are deliberately absent from [`Real`]: on a batched engine a value differs
 //! across particles, so control flow cannot branch on it (JAX's tracing has the same rule).
+//! What a branch on a value usually computes, [`Real::max`], [`Real::min`] and
+//! [`Real::clamp`] compute without one.
 
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -114,6 +116,45 @@ pub trait Real:
     fn softplus(self) -> Self {
         self.exp().ln_1p()
     }
+    /// The larger of `self` and `other`: what a model writes instead of
+    /// `if x > y { x } else { y }`, which it cannot (see the module documentation).
+    ///
+    /// Its derivative goes to the larger argument; at a tie (`self == other`) each argument
+    /// gets half of it, as `jax.numpy.maximum` and `torch.maximum` do, so that the result is
+    /// the same whichever engine computes it and however the arguments are ordered. A NaN
+    /// argument gives NaN (unlike `f64::max`, which returns the other argument).
+    ///
+    /// This default is `other + relu(self - other)` with relu(d) = (d + |d|) / 2, which needs
+    /// no comparison and is how the batched engine computes it: exact up to the rounding of
+    /// `self - other`, NaN where both arguments are infinite or one is -inf. `f64` and
+    /// [`Dual`](crate::Dual) compare instead, and are exact for every argument.
+    #[inline]
+    fn max(self, other: impl Into<Self>) -> Self {
+        let other = other.into();
+        let d = self - other;
+        other + (d + d.abs()) * 0.5
+    }
+    /// The smaller of `self` and `other`: what a model writes instead of
+    /// `if x < y { x } else { y }`.
+    ///
+    /// Its derivative goes to the smaller argument, half to each at a tie, and a NaN argument
+    /// gives NaN, as for [`Real::max`]. The default is `self - relu(self - other)`.
+    #[inline]
+    fn min(self, other: impl Into<Self>) -> Self {
+        let other = other.into();
+        let d = self - other;
+        self - (d + d.abs()) * 0.5
+    }
+    /// `self` restricted to `[lo, hi]`: `self.max(lo).min(hi)`.
+    ///
+    /// Its derivative goes to `self` strictly inside the interval, to `lo` below it and to
+    /// `hi` above it, shared half and half at a boundary (see [`Real::max`]). Unlike
+    /// `f64::clamp`, `lo > hi` does not panic (a batched engine could not check it for every
+    /// particle): the result is then `hi`.
+    #[inline]
+    fn clamp(self, lo: impl Into<Self>, hi: impl Into<Self>) -> Self {
+        self.max(lo).min(hi)
+    }
 }
 
 /// A [`Real`] that is one number per evaluation (not a batch), so it has a value to sample
@@ -149,6 +190,25 @@ impl Real for f64 {
     #[inline]
     fn ln_gamma(self) -> Self {
         statrs::function::gamma::ln_gamma(self)
+    }
+    #[inline]
+    fn max(self, other: impl Into<Self>) -> Self {
+        let other = other.into();
+        // Not `f64::max`, which ignores a NaN argument: the batched engine cannot.
+        if self >= other || self.is_nan() {
+            self
+        } else {
+            other
+        }
+    }
+    #[inline]
+    fn min(self, other: impl Into<Self>) -> Self {
+        let other = other.into();
+        if self <= other || self.is_nan() {
+            self
+        } else {
+            other
+        }
     }
     #[inline]
     fn softplus(self) -> Self {

@@ -681,6 +681,9 @@ impl<B: Backend> Real for Batched<B> {
     fn abs(self) -> Self {
         unary(self, Op::Abs, f64::abs, Tensor::abs)
     }
+    // `max`, `min` and `clamp` are `Real`'s defaults, written with `abs`: fused passes and
+    // the reverse sweep take them as they are, with no comparison operation on the tape, and
+    // the derivative of `abs` at 0 (0) gives the tie convention that `Dual` follows.
     fn ln_gamma(self) -> Self {
         ln_gamma_node(self)
     }
