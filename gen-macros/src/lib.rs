@@ -26,6 +26,37 @@ use proc_macro::TokenStream;
 /// Turns a function whose random choices are written `dist.at(addr)` into a generative
 /// function. `gen` is a reserved keyword in edition 2024: there, write `#[r#gen]` or use the
 /// alias [`macro@generative`].
+///
+/// # What it generates
+///
+/// For `#[gen] fn model(xs: &[f64], n: usize) -> Real { .. }`, two items named `model`:
+///
+/// - a module `model` with the generative function's type, `model::Gf`: a zero-sized marker
+///   that implements `GenerativeFunction`, with the lifetimes of the arguments' references
+///   (here `model::Gf<'a>`; plain `model::Gf` when the arguments hold none), and `model::gf()`, that type as a value, for
+///   combinators (`Map::new(model::gf())`);
+/// - the function `model(xs, n) -> Call<model::Gf<'_>>`, which binds the arguments. Nothing
+///   runs until the call is simulated or generated (`model(&xs, 3).simulate(key)`, which
+///   returns a `Trace<model::Gf<'_>>`) or traced inside another model
+///   (`model(&xs, 3).at("sub")`).
+///
+/// Name these types to keep a call in a struct or pass it to a function:
+///
+/// ```ignore
+/// use gen_runtime::prelude::*;
+///
+/// struct Experiment<'a> {
+///     model: Call<model::Gf<'a>>,
+///     observations: ChoiceMap,
+/// }
+///
+/// fn run(call: &Call<model::Gf<'_>>, observations: &ChoiceMap) -> Result<f64, GenError> {
+///     let (_trace, log_weight) = call.generate(Key::new(0), observations)?;
+///     Ok(log_weight)
+/// }
+/// ```
+///
+/// (`gen_runtime`'s crate documentation has this example in full, compiled and run.)
 #[proc_macro_attribute]
 pub fn gen(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()

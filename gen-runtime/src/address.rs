@@ -1,8 +1,30 @@
 //! Addresses of random choices.
 //!
-//! An address is a path of [`Part`]s: `"a"`, `("y", 3)`, or `"sub" / "a"` for a choice made
-//! inside a call at `"sub"`. Gen.jl writes the last one `:sub => :a`. Combinators address
-//! their children by index: `Map` puts element `i`'s choices under `Part::Index(i)`.
+//! An address is a path of [`Part`]s: `"a"`, `("y", 3)`, or `addr!["sub", "a"]` for a choice
+//! made inside a call at `"sub"` (Gen.jl writes `:sub => :a`). Combinators address their
+//! children by index: `Map` puts element `i`'s choices under `Part::Index(i)`, so
+//! `addr![3, "y"]` is choice `"y"` of element 3.
+//!
+//! Two ways to write a nested address, both accepted wherever an address is
+//! ([`IntoAddress`]: `choicemap!`, `select!`, [`ChoiceMap::insert`](crate::ChoiceMap::insert),
+//! `Posterior::get`):
+//!
+//! ```
+//! use gen_runtime::prelude::*;
+//! use gen_runtime::Part;
+//!
+//! let a = addr!["sub", ("theta", 2), "x"];
+//! // `/` extends an address (or a part) by one part:
+//! assert_eq!(a, Address::root() / "sub" / ("theta", 2) / "x");
+//! assert_eq!(a, Part::from("sub") / ("theta", 2) / "x");
+//! // Pieces may themselves be addresses, spliced in order:
+//! let prefix = addr!["sub", ("theta", 2)];
+//! assert_eq!(a, addr![&prefix, "x"]);
+//! assert_eq!(a.to_string(), r#"sub/("theta", 2)/x"#);
+//! ```
+//!
+//! Names need not be literals: a `String` names a part as a `&'static str` does, alone or
+//! with indices, so addresses built at run time (`(format!("group_{k}"), i)`) work too.
 //!
 //! Each part also has a 64-bit hash ([`Part::key`]). `#[gen]` computes the hash of a literal
 //! address at compile time. The fast paths compare hashes against a precomputed plan instead
@@ -11,6 +33,7 @@
 use crate::rng::mix64;
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Div;
 
 /// One component of an address.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,6 +76,19 @@ pub fn index_key(i: i64) -> u64 {
 }
 
 impl Part {
+    /// A name: `Part::name("a")`, or `Part::name(format!("group_{k}"))` for one built at run
+    /// time.
+    #[must_use]
+    pub fn name(name: impl Into<Cow<'static, str>>) -> Self {
+        Part::Name(name.into())
+    }
+
+    /// A name with indices: `Part::indexed("w", [1, 2])` is `("w", 1, 2)`.
+    #[must_use]
+    pub fn indexed(name: impl Into<Cow<'static, str>>, indices: impl Into<Box<[i64]>>) -> Self {
+        Part::Indexed(name.into(), indices.into())
+    }
+
     /// The part's hash (see the module documentation).
     #[must_use]
     pub fn key(&self) -> u64 {
@@ -92,18 +128,70 @@ impl From<String> for Part {
     }
 }
 
+impl From<&String> for Part {
+    fn from(s: &String) -> Self {
+        Part::Name(Cow::Owned(s.clone()))
+    }
+}
+
+impl From<Cow<'static, str>> for Part {
+    fn from(s: Cow<'static, str>) -> Self {
+        Part::Name(s)
+    }
+}
+
+/// A type that names a part: a literal (borrowed, no allocation), or a name built at run
+/// time (owned). A `&str` that is not `'static` is named through `.to_string()`.
+trait IntoName {
+    fn into_name(self) -> Cow<'static, str>;
+}
+
+impl IntoName for &'static str {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl IntoName for String {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoName for &String {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Owned(self.clone())
+    }
+}
+
+impl IntoName for Cow<'static, str> {
+    fn into_name(self) -> Cow<'static, str> {
+        self
+    }
+}
+
+/// `(name, i)` and `(name, i, j)` for every name type and index type.
 macro_rules! indexed_from {
+    ($name:ty: $($t:ty),*) => {$(
+        impl From<($name, $t)> for Part {
+            fn from((n, i): ($name, $t)) -> Self {
+                Part::Indexed(n.into_name(), Box::new([i as i64]))
+            }
+        }
+        impl From<($name, $t, $t)> for Part {
+            fn from((n, i, j): ($name, $t, $t)) -> Self {
+                Part::Indexed(n.into_name(), Box::new([i as i64, j as i64]))
+            }
+        }
+    )*};
+}
+indexed_from!(&'static str: usize, i64, i32, u32, u64);
+indexed_from!(String: usize, i64, i32, u32, u64);
+indexed_from!(&String: usize, i64, i32, u32, u64);
+indexed_from!(Cow<'static, str>: usize, i64, i32, u32, u64);
+
+macro_rules! index_from {
     ($($t:ty),*) => {$(
-        impl From<(&'static str, $t)> for Part {
-            fn from((n, i): (&'static str, $t)) -> Self {
-                Part::Indexed(Cow::Borrowed(n), Box::new([i as i64]))
-            }
-        }
-        impl From<(&'static str, $t, $t)> for Part {
-            fn from((n, i, j): (&'static str, $t, $t)) -> Self {
-                Part::Indexed(Cow::Borrowed(n), Box::new([i as i64, j as i64]))
-            }
-        }
         impl From<$t> for Part {
             fn from(i: $t) -> Self {
                 Part::Index(i as i64)
@@ -111,7 +199,7 @@ macro_rules! indexed_from {
         }
     )*};
 }
-indexed_from!(usize, i64, i32, u32, u64);
+index_from!(usize, i64, i32, u32, u64);
 
 /// A full address: the path from the top-level generative function to a choice.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,6 +254,35 @@ impl Address {
     }
 }
 
+/// `address / part`: the address extended by one part, as [`Address::join`].
+impl<P: Into<Part>> Div<P> for Address {
+    type Output = Address;
+
+    fn div(mut self, part: P) -> Address {
+        self.0.push(part.into());
+        self
+    }
+}
+
+/// `&address / part`: a new address, `address` extended by one part.
+impl<P: Into<Part>> Div<P> for &Address {
+    type Output = Address;
+
+    fn div(self, part: P) -> Address {
+        self.join(part.into())
+    }
+}
+
+/// `part / part`: the two-part address. `"sub" / "a"` cannot be written (Rust has no `/`
+/// between two `&str`), so start from a [`Part`] or use [`addr!`](crate::addr).
+impl<P: Into<Part>> Div<P> for Part {
+    type Output = Address;
+
+    fn div(self, part: P) -> Address {
+        Address(vec![self, part.into()])
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
@@ -216,6 +333,31 @@ impl IntoAddress for Vec<Part> {
     fn into_address(self) -> Address {
         Address(self)
     }
+}
+
+/// Builds an [`Address`] from pieces of mixed types: `addr!["sub", ("theta", 2), "x"]`,
+/// `addr![3, "y"]` (choice `"y"` of a `Map`'s element 3).
+///
+/// Each piece is anything [`IntoAddress`] accepts: a name (`&'static str` or `String`), a
+/// `(name, index..)` tuple, a bare index, a [`Part`], or an [`Address`] (or `&Address`),
+/// whose parts are spliced in place. `addr![]` is the root.
+///
+/// ```
+/// use gen_runtime::prelude::*;
+///
+/// let k = 4;
+/// let a = addr![format!("group_{k}"), ("theta", 2)];
+/// let constraints = choicemap! { addr![&a, "x"] => 1.5 };
+/// assert_eq!(constraints.get_f64(a / "x"), Some(1.5));
+/// ```
+#[macro_export]
+macro_rules! addr {
+    () => { $crate::Address::root() };
+    ($($piece:expr),+ $(,)?) => {{
+        let mut parts = ::std::vec::Vec::new();
+        $( parts.extend($crate::IntoAddress::into_address($piece).0); )+
+        $crate::Address(parts)
+    }};
 }
 
 /// The address of one trace site as `#[gen]` emits it: the hash is precomputed for literal
@@ -322,6 +464,44 @@ mod tests {
         assert!(!("w", 2usize, 1usize).into_address().is_under(&("w", 1usize).into_address()));
         assert!(theta.is_under(&Address::root()));
         assert!(!Address::root().is_under(&theta));
+    }
+
+    #[test]
+    fn addr_joins_pieces_of_mixed_types() {
+        let by_parts = Address(vec![Part::from("sub"), Part::from(("theta", 2usize)), Part::from("x")]);
+        assert_eq!(crate::addr!["sub", ("theta", 2), "x"], by_parts);
+        assert_eq!(crate::addr![Part::from("sub"), ("theta", 2usize), String::from("x")], by_parts);
+        assert_eq!(crate::addr![3, "y"], Address(vec![Part::Index(3), Part::from("y")]));
+        // Addresses and arrays of parts splice in place.
+        let prefix = crate::addr!["sub", ("theta", 2)];
+        assert_eq!(crate::addr![&prefix, "x"], by_parts);
+        assert_eq!(crate::addr![prefix.clone(), ["x"]], by_parts);
+        assert_eq!(crate::addr![], Address::root());
+        assert_eq!(crate::addr!["a",], "a".into_address());
+    }
+
+    #[test]
+    fn slash_extends_an_address_or_a_part() {
+        let by_parts = Address(vec![Part::from("sub"), Part::from(("theta", 2usize)), Part::from("x")]);
+        assert_eq!(Address::root() / "sub" / ("theta", 2) / "x", by_parts);
+        assert_eq!(Part::from("sub") / ("theta", 2) / "x", by_parts);
+        let prefix = Part::from("sub") / ("theta", 2);
+        assert_eq!(&prefix / "x", by_parts);
+        assert_eq!(prefix.join("x".into()), by_parts);
+    }
+
+    #[test]
+    fn names_built_at_run_time_equal_literal_names_and_hash_alike() {
+        let k = 3;
+        let name = format!("group_{k}");
+        assert_eq!(Part::from(name.clone()), Part::from("group_3"));
+        assert_eq!(Part::from(&name), Part::from("group_3"));
+        assert_eq!(Part::from((name.clone(), 2usize)), Part::from(("group_3", 2usize)));
+        assert_eq!(Part::from((&name, 2i64, 5i64)), Part::from(("group_3", 2usize, 5usize)));
+        assert_eq!(Part::from((Cow::<'static, str>::Owned(name.clone()), 2u32)), Part::from(("group_3", 2u32)));
+        assert_eq!(Part::indexed(name.clone(), [2, 5]), Part::from(("group_3", 2, 5)));
+        assert_eq!(Part::name(name.clone()), Part::from("group_3"));
+        assert_eq!(Part::from((name, 2usize)).key(), Site::indexed("group_3", name_key("group_3"), &[2]).key);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Choice maps (addresses to values) and selections (sets of addresses).
 
-use crate::address::{Address, IntoAddress};
+use crate::address::{Address, IntoAddress, Part};
 use crate::value::ChoiceValue;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -108,13 +108,73 @@ impl ChoiceMap {
     }
 }
 
+/// An indented address tree, as Gen.jl displays a choice map: one line per part, a choice's
+/// value after ` : `, the choices made under a part (a call at `"sub"`, a `Map`'s element
+/// `3`) indented beneath it. Parts print as [`Part`]'s `Display` does, the way an address is
+/// written in Rust (`("theta", 2)`), and siblings come in address order.
+///
+/// ```text
+/// ├── a : 1.0
+/// ├── ("theta", 0) : -0.5
+/// ├── ys : [0.1, 0.2, 0.3, …, 0.8, 0.9, 1.0] (50 values)
+/// └── sub
+///     ├── p : 0.25
+///     └── flip : true
+/// ```
+///
+/// Long vectors are abbreviated (see [`ChoiceValue`]'s `Display`); `{:#}` prints them whole,
+/// and a precision (`{:.3}`) applies to every real. There is no trailing newline.
 impl fmt::Display for ChoiceMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (a, v) in &self.entries {
-            writeln!(f, "{a} => {v}")?;
+        if self.entries.is_empty() {
+            return f.write_str("(no choices)");
         }
-        Ok(())
+        let mut entries: Vec<(&[Part], &ChoiceValue)> = self.entries.iter().map(|(a, v)| (a.parts(), v)).collect();
+        let mut first = true;
+        // Only the root address has no parts, and it sorts first.
+        if let Some(&([], v)) = entries.first() {
+            f.write_str(if entries.len() == 1 { "└── " } else { "├── " })?;
+            write!(f, "{} : ", Address::root())?;
+            fmt::Display::fmt(v, f)?;
+            entries.remove(0);
+            first = false;
+        }
+        write_level(f, &entries, &mut String::new(), &mut first)
     }
+}
+
+/// Writes one level of the tree: `entries` are sorted and non-empty paths relative to the
+/// level, `indent` the bars and spaces of the levels above.
+fn write_level(f: &mut fmt::Formatter<'_>, entries: &[(&[Part], &ChoiceValue)], indent: &mut String, first: &mut bool) -> fmt::Result {
+    let mut rest = entries;
+    while let Some(((parts, _), _)) = rest.split_first() {
+        let head = &parts[0];
+        let n = rest.iter().take_while(|(p, _)| p[0] == *head).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        if !std::mem::take(first) {
+            f.write_str("\n")?;
+        }
+        let last = rest.is_empty();
+        write!(f, "{indent}{}{head}", if last { "└── " } else { "├── " })?;
+        // The group sorts the value at `head` itself (a one-part path) before its subtree.
+        let children = match group[0] {
+            (p, v) if p.len() == 1 => {
+                f.write_str(" : ")?;
+                fmt::Display::fmt(v, f)?;
+                &group[1..]
+            }
+            _ => group,
+        };
+        if !children.is_empty() {
+            let children: Vec<_> = children.iter().map(|(p, v)| (&p[1..], *v)).collect();
+            let len = indent.len();
+            indent.push_str(if last { "    " } else { "│   " });
+            write_level(f, &children, indent, first)?;
+            indent.truncate(len);
+        }
+    }
+    Ok(())
 }
 
 impl<A: IntoAddress, V: Into<ChoiceValue>> FromIterator<(A, V)> for ChoiceMap {
@@ -183,8 +243,8 @@ impl Selection {
 
 /// Builds a [`ChoiceMap`]: `choicemap!{"a" => 1.0, ("y", 3) => 2.0, ["sub", "x"] => true}`.
 ///
-/// A key is anything that converts to an address: a name, a `(name, index)` tuple, or an
-/// array of parts for a hierarchical address.
+/// A key is anything that converts to an address: a name, a `(name, index)` tuple, or a
+/// hierarchical address (`addr!["sub", ("theta", 2)]`, or an array of parts of one type).
 #[macro_export]
 macro_rules! choicemap {
     () => { $crate::ChoiceMap::new() };
@@ -202,4 +262,76 @@ macro_rules! select {
     ($($addr:expr),+ $(,)?) => {
         $crate::Selection::Addresses(vec![$($crate::IntoAddress::into_address($addr)),+])
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr;
+
+    #[test]
+    fn a_nested_map_displays_as_an_address_tree() {
+        let long: Vec<f64> = (0..50).map(|i| f64::from(i) / 10.0).collect();
+        let m = choicemap! {
+            "a" => 1.0,
+            ("theta", 0) => -0.5,
+            ("theta", 1) => 2.0,
+            addr!["sub", "p"] => 0.25,
+            addr!["sub", "flip"] => true,
+            addr!["sub", ("k", 2)] => 3usize,
+            addr![0, "y"] => vec![0.5, 1.5],
+            addr![1, "y"] => long,
+        };
+        let want = "\
+├── a : 1.0
+├── sub
+│   ├── flip : true
+│   ├── p : 0.25
+│   └── (\"k\", 2) : 3
+├── (\"theta\", 0) : -0.5
+├── (\"theta\", 1) : 2.0
+├── 0
+│   └── y : [0.5, 1.5]
+└── 1
+    └── y : [0.0, 0.1, 0.2, …, 4.7, 4.8, 4.9] (50 values)";
+        assert_eq!(m.to_string(), want, "\n{m}");
+    }
+
+    #[test]
+    fn deeper_levels_keep_the_bars_of_unfinished_ancestors() {
+        let m = choicemap! {
+            addr!["outer", "inner", "x"] => 1.0,
+            addr!["outer", "inner", "y"] => 2u64,
+            addr!["outer", "z"] => false,
+            "w" => 3.0,
+        };
+        let want = "\
+├── outer
+│   ├── inner
+│   │   ├── x : 1.0
+│   │   └── y : 2
+│   └── z : false
+└── w : 3.0";
+        assert_eq!(m.to_string(), want, "\n{m}");
+    }
+
+    #[test]
+    fn a_part_with_a_value_and_a_subtree_shows_both() {
+        let m = choicemap! { "a" => 1.0, addr!["a", "b"] => 2.0 };
+        assert_eq!(m.to_string(), "└── a : 1.0\n    └── b : 2.0");
+        let m = choicemap! { Address::root() => 1.0, "x" => 2.0 };
+        assert_eq!(m.to_string(), "├── <root> : 1.0\n└── x : 2.0");
+        assert_eq!(ChoiceMap::new().to_string(), "(no choices)");
+    }
+
+    #[test]
+    fn precision_and_the_alternate_form_reach_the_values() {
+        let long: Vec<f64> = (0..12).map(f64::from).collect();
+        let m = choicemap! { "a" => 1.0 / 3.0, "n" => 7usize, "v" => long };
+        assert_eq!(format!("{m:.2}"), "├── a : 0.33\n├── n : 7\n└── v : [0.00, 1.00, 2.00, …, 9.00, 10.00, 11.00] (12 values)");
+        assert_eq!(
+            format!("{m:#}"),
+            "├── a : 0.3333333333333333\n├── n : 7\n└── v : [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]"
+        );
+    }
 }

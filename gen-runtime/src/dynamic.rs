@@ -10,7 +10,7 @@ use crate::choice_map::{ChoiceMap, Selection};
 use crate::distributions::{Distribution, Support};
 use crate::error::GenError;
 use crate::gfi::GenerativeFunction;
-use crate::handler::{plate_log_density, Handler, Values};
+use crate::handler::{plate_log_density, Handler, LiftElement, Values};
 use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use std::borrow::Cow;
@@ -48,9 +48,10 @@ pub(crate) struct Visit {
     pub part: u64,
     /// The full address.
     pub addr: Address,
-    /// For a continuous single-choice site: its number of reals and its support.
+    /// For a continuous site: its number of reals and its support.
     pub continuous: Option<(usize, Support)>,
-    /// Whether the site is vector-valued (`plate` or `iid`).
+    /// Whether the site is vector-valued (`plate` or `iid`). A vector of continuous scalars
+    /// has `continuous` too (its length and its elements' support).
     pub vector: bool,
     /// The distribution's name.
     pub distribution: &'static str,
@@ -268,19 +269,19 @@ impl<'c> Handler<'c> for Interpreter<'c> {
         value
     }
 
-    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = f64>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(f64) -> D,
     {
         self.vector_site(site, xs.len(), |i| f(xs[i]))
     }
 
-    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = f64>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
     {
         self.vector_site(site, n, |_| dist.clone())
     }
@@ -302,27 +303,32 @@ impl<'c> Handler<'c> for Interpreter<'c> {
 
 impl<'c> Interpreter<'c> {
     /// A vector-valued site: element `i` has distribution `dist(i)`.
-    fn vector_site<D, F>(&mut self, site: Site<'_>, n: usize, dist: F) -> Values<'c, D::Data>
+    fn vector_site<D, F>(&mut self, site: Site<'_>, n: usize, dist: F) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = f64>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(usize) -> D,
     {
         let (addr, key, parent) = self.address(&site);
         if !self.check_new(&addr) {
-            return Cow::Owned(vec![D::Data::default(); n]);
+            return Values::placeholder(n);
         }
-        self.trail.push(Visit { key, parent, part: site.key, addr: addr.clone(), continuous: None, vector: true, distribution: D::NAME });
+        // A vector of continuous scalars is a block of gradient coordinates (an `iid` or
+        // `plate` latent) with its elements' support. Every element has the first one's: a
+        // support depends only on constant parameters (`uniform`'s bounds are `f64`s), and a
+        // plate's data point is a `Datum`, which cannot be one.
+        let continuous = (0..n).map(&dist).next().filter(|d| d.flat_dim() == Some(1)).map(|d| (n, d.support()));
+        self.trail.push(Visit { key, parent, part: site.key, addr: addr.clone(), continuous, vector: true, distribution: D::NAME });
         let source = self.source(&addr);
         for i in 0..n {
             if let Err(e) = dist(i).check() {
                 let mut element = addr.clone();
                 element.0.push(Part::Index(i as i64));
                 self.fail(e.at(element, D::NAME));
-                return Cow::Owned(vec![D::Data::default(); n]);
+                return Values::placeholder(n);
             }
         }
-        let values: Values<'c, D::Data> = match source {
+        let values: Cow<'c, [D::Data]> = match source {
             Source::Fresh => {
                 let mut rng = self.key.site_rng(premix(key));
                 Cow::Owned((0..n).map(|i| dist(i).sample(&mut rng)).collect())
@@ -331,11 +337,11 @@ impl<'c> Interpreter<'c> {
                 Some(xs) if xs.len() == n => Cow::Borrowed(xs),
                 Some(xs) => {
                     self.fail(GenError::WrongLength { address: addr.clone(), expected: n, found: xs.len() });
-                    return Cow::Owned(vec![D::Data::default(); n]);
+                    return Values::placeholder(n);
                 }
                 None => {
                     self.wrong_type::<D>(&addr, "vector", v);
-                    return Cow::Owned(vec![D::Data::default(); n]);
+                    return Values::placeholder(n);
                 }
             },
         };
@@ -358,6 +364,6 @@ impl<'c> Interpreter<'c> {
             (Source::Fresh, vals) => <D::Data as Element>::plate_value(vals.to_vec()),
         };
         self.record(addr, stored, lp, &source);
-        values
+        Values::stored(values)
     }
 }

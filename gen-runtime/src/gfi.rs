@@ -242,3 +242,29 @@ impl<G: GenerativeFunction> fmt::Debug for Trace<G> {
             .finish_non_exhaustive()
     }
 }
+
+/// The function's name, the score, and the choices as an address tree (see
+/// [`ChoiceMap`]'s `Display`):
+///
+/// ```text
+/// trace of polynomial, score -3.6154
+/// ├── a : 0.43
+/// ├── b : -0.12
+/// ├── c : 0.52
+/// └── ys : [0.5, 0.2, 1.25]
+/// ```
+///
+/// The return value and arguments are not shown: their types are the model's own and need
+/// not be printable (read them with [`Trace::retval`] and [`Trace::args`]). A precision
+/// (`{:.3}`) applies to the score and every real choice; `{:#}` prints vectors whole.
+impl<G: GenerativeFunction> fmt::Display for Trace<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trace of {}, score ", self.gf.name())?;
+        match f.precision() {
+            Some(p) => write!(f, "{:.p$}", self.score)?,
+            None => write!(f, "{:?}", self.score)?,
+        }
+        f.write_str("\n")?;
+        fmt::Display::fmt(&self.choices, f)
+    }
+}

@@ -11,14 +11,104 @@ use crate::address::Site;
 use crate::distributions::{Distribution, LogDensityParts};
 use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
-use crate::real::Real;
+use crate::real::{Lift, Real};
 use crate::value::Element;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::ops::{Add, Div, Mul, Sub};
 
-/// The values of a vector-valued site: borrowed from the constraints or trace when they were
-/// given (no copy of an observed data vector per evaluation), owned when sampled.
-pub type Values<'c, T> = Cow<'c, [T]>;
+/// The values of a vector-valued site (`plate` or `iid`) as the body sees them: a slice of
+/// the distribution's values (`Real`s for a continuous distribution, so a latent vector
+/// carries its derivatives), read as `zs[j]`, `zs.iter()`, `zs.len()`.
+///
+/// Stored values (observed, or kept from a trace) are borrowed, not copied, and turned into
+/// the engine's number type only if the body reads them, once: a gradient evaluation of a
+/// model that only scores its data vector must not pay for lifting it into dual numbers at
+/// every evaluation (at n = 1000 that copy would cost about as much as the plate's fused
+/// likelihood). Where the value type is the stored type (`f64` when simulating, discrete
+/// values) nothing is converted at all.
+pub struct Values<'c, T: Clone, V> {
+    inner: Inner<'c, T, V>,
+}
+
+enum Inner<'c, T: Clone, V> {
+    /// Stored values, converted on first read where the types differ.
+    Stored(Cow<'c, [T]>, OnceCell<Vec<V>>),
+    /// Values computed by the engine (a latent vector's, with their derivatives).
+    Computed(Vec<V>),
+}
+
+impl<'c, T: LiftElement<V>, V> Values<'c, T, V> {
+    /// Stored values.
+    #[must_use]
+    pub fn stored(data: Cow<'c, [T]>) -> Self {
+        Values { inner: Inner::Stored(data, OnceCell::new()) }
+    }
+
+    /// Values the engine computed.
+    #[must_use]
+    pub fn computed(values: Vec<V>) -> Self {
+        Values { inner: Inner::Computed(values) }
+    }
+
+    /// `n` default values, what a run that has already failed returns.
+    #[must_use]
+    pub(crate) fn placeholder(n: usize) -> Self {
+        Self::stored(Cow::Owned(vec![T::default(); n]))
+    }
+}
+
+impl<T: LiftElement<V>, V> std::ops::Deref for Values<'_, T, V> {
+    type Target = [V];
+    #[inline]
+    fn deref(&self) -> &[V] {
+        match &self.inner {
+            Inner::Stored(data, lifted) => T::borrow(data).unwrap_or_else(|| lifted.get_or_init(|| data.iter().map(T::lift).collect())),
+            Inner::Computed(values) => values,
+        }
+    }
+}
+
+impl<'a, T: LiftElement<V>, V> IntoIterator for &'a Values<'_, T, V> {
+    type Item = &'a V;
+    type IntoIter = std::slice::Iter<'a, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: LiftElement<V>, V: std::fmt::Debug> std::fmt::Debug for Values<'_, T, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A stored element type (`f64`, `bool`, `u64`, `usize`) of a vector site and the value type
+/// `V` a body sees it as ([`Lift`]: an `f64` becomes the engine's `Real`, a discrete value
+/// stays itself).
+pub trait LiftElement<V>: Element + Lift<V> {
+    /// The stored values themselves where `V` is this type (no conversion needed).
+    fn borrow(xs: &[Self]) -> Option<&[V]>;
+}
+
+impl<R: Real> LiftElement<R> for f64 {
+    #[inline]
+    fn borrow(xs: &[f64]) -> Option<&[R]> {
+        R::as_reals(xs)
+    }
+}
+
+macro_rules! lift_itself {
+    ($($t:ty),*) => {$(
+        impl LiftElement<$t> for $t {
+            #[inline]
+            fn borrow(xs: &[$t]) -> Option<&[$t]> {
+                Some(xs)
+            }
+        }
+    )*};
+}
+lift_itself!(bool, u64, usize);
 
 /// What a model body runs against. `'c` is the lifetime of data the handler lends to the body
 /// (constraints, the previous trace).
@@ -45,10 +135,10 @@ pub trait Handler<'c>: Sized {
 
     /// One choice per data point `x` in `xs`, from `f(x)`, all at one address: GenJAX's
     /// `dist.vmap(...) @ addr`. Evaluated as one fused loop.
-    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Self::Real>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(Self::Datum) -> D;
 
     /// A plate whose closure `#[gen]` also differentiated in reverse mode: `adjoint(x, y, p, g)`
@@ -60,10 +150,10 @@ pub trait Handler<'c>: Sized {
     /// applies the scale and the chain rule to the captures once per plate; every other
     /// handler runs `f` through [`Handler::plate`], which is the default.
     #[inline]
-    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], f: F, captures: [Self::Real; K], adjoint: A) -> Values<'c, D::Data>
+    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], f: F, captures: [Self::Real; K], adjoint: A) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Self::Real>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(Self::Datum) -> D,
         A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> LogDensityParts<f64>,
     {
@@ -72,10 +162,10 @@ pub trait Handler<'c>: Sized {
     }
 
     /// `n` independent choices from `dist` at one address.
-    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Self::Real>,
-        D::Data: Element;
+        D::Data: LiftElement<D::Value>;
 
     /// Reports an error found while running the body (a combinator's bad arguments): the
     /// operation returns it when the run ends.
@@ -134,9 +224,9 @@ pub fn iid<D: Distribution>(dist: D, n: usize) -> Iid<D> {
 impl<'c, H: Handler<'c>, D> Traceable<'c, H> for Iid<D>
 where
     D: Distribution<Real = H::Real>,
-    D::Data: Element,
+    D::Data: LiftElement<D::Value>,
 {
-    type Output = Values<'c, D::Data>;
+    type Output = Values<'c, D::Data, D::Value>;
     #[inline(always)]
     fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output {
         h.iid(site, self.dist, self.n)

@@ -33,6 +33,45 @@
 //!
 //! `gen` is a reserved keyword in the 2024 edition of Rust: there, write `#[r#gen]` or the
 //! alias `#[generative]`.
+//!
+//! # The types `#[gen]` generates
+//!
+//! `#[gen] fn model(args) -> T` defines two things named `model`: a module holding the
+//! generative function's type, `model::Gf` (with the lifetimes of the arguments' references:
+//! `model::Gf<'a>` for `xs: &'a [f64]`, none when they hold no reference), and the function
+//! itself, which binds arguments and returns a [`Call<model::Gf>`](Call). A run of it is a
+//! [`Trace<model::Gf>`](Trace).
+//! `model::gf()` is the generative function as a value, for combinators
+//! (`Map::new(point::gf())`). Name these types to keep a call in a struct or pass it to a
+//! function:
+//!
+//! ```
+//! use gen_runtime::prelude::*;
+//!
+//! #[gen]
+//! fn line(xs: &[f64]) -> Real {
+//!     let slope = normal(0.0, 1.0).at("slope");
+//!     plate(xs, |x| normal(slope * x, 0.1)).at("ys");
+//!     slope
+//! }
+//!
+//! /// A model call kept with its observations.
+//! struct Experiment<'a> {
+//!     model: Call<line::Gf<'a>>,
+//!     observations: ChoiceMap,
+//! }
+//!
+//! fn log_weight(call: &Call<line::Gf<'_>>, observations: &ChoiceMap) -> Result<f64, GenError> {
+//!     let (trace, weight): (Trace<line::Gf<'_>>, f64) = call.generate(Key::new(1), observations)?;
+//!     println!("{trace:.3}");
+//!     Ok(weight)
+//! }
+//!
+//! let xs = [1.0, 2.0];
+//! let experiment = Experiment { model: line(&xs), observations: choicemap! { "ys" => vec![0.5, 1.1] } };
+//! assert!(log_weight(&experiment.model, &experiment.observations)?.is_finite());
+//! # Ok::<(), GenError>(())
+//! ```
 
 pub mod address;
 pub mod burn;
@@ -58,7 +97,7 @@ pub use dual::Dual;
 pub use error::{GenError, ParamError};
 pub use gen_macros::{gen, generative};
 pub use gfi::{Call, GenerativeFunction, Trace};
-pub use handler::{iid, plate, Handler, Iid, Traceable, Values};
+pub use handler::{iid, plate, Handler, Iid, LiftElement, Traceable, Values};
 pub use native::{importance_log_weights, LogDensity, Particles};
 pub use real::{digamma, LhsOps, Lift, Real, Scalar};
 pub use rng::{Key, KeyRng};
@@ -68,7 +107,7 @@ pub use value::ChoiceValue;
 pub mod prelude {
     pub use crate::combinators::{Branch, Map, Switch, Unfold};
     pub use crate::distributions::*;
-    pub use crate::{choicemap, gen, generative, iid, plate, select};
+    pub use crate::{addr, choicemap, gen, generative, iid, plate, select};
     pub use crate::{Address, Call, ChoiceMap, ChoiceValue, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
 }
 

@@ -17,7 +17,7 @@ use crate::dynamic::{Interpreter, Op, Visit};
 use crate::error::GenError;
 use crate::combinators::UnfoldKernel;
 use crate::gfi::{Call, GenerativeFunction};
-use crate::handler::{plate_log_density, plate_sum, Handler, Values};
+use crate::handler::{plate_log_density, plate_sum, Handler, LiftElement, Values};
 use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
 use rayon::prelude::*;
@@ -62,8 +62,11 @@ pub struct Coordinate {
     pub offset: usize,
     /// Its number of coordinates (k - 1 for a k-simplex in unconstrained space).
     pub dim: usize,
-    /// Its support.
+    /// Its support (each element's, for a vector of scalars: `iid` or `plate`).
     pub support: Support,
+    /// Whether the choice is a vector (a multivariate choice, or an `iid`/`plate` site)
+    /// rather than one scalar.
+    pub vector: bool,
 }
 
 /// The log density of a model as a function of its selected continuous choices, the other
@@ -93,7 +96,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
     /// observations.
     ///
     /// # Errors
-    /// A selected choice that is not continuous, or one inside a `plate`/`iid` vector site; a
+    /// A selected choice that is not continuous; a
     /// selection entry that covers no choice of the trace ([`GenError::UnmatchedSelection`]).
     pub fn from_trace(trace: &crate::gfi::Trace<G>, selection: &Selection) -> Result<Self, GenError> {
         Self::build(&trace.call(), trace.choices(), selection, &ChoiceMap::new())
@@ -148,18 +151,14 @@ impl<G: GenerativeFunction> LogDensity<G> {
         check_selection(selection, trail.iter().map(|v| &v.addr), observations)?;
         for visit in trail {
             let value = choices.get(&visit.addr).cloned().ok_or_else(|| GenError::MissingChoice { address: visit.addr.clone() })?;
-            let action = if selection.contains(&visit.addr) && !observations.contains(&visit.addr) {
-                if visit.vector {
-                    return Err(GenError::Unsupported {
-                        address: visit.addr,
-                        message: "gradients with respect to a vector site (plate or iid) are not supported; make its elements scalar choices at indexed addresses".into(),
-                    });
-                }
+            let latent = selection.contains(&visit.addr) && !observations.contains(&visit.addr);
+            let action = if latent && !(visit.vector && value.element_count() == 0) {
                 let Some((flat, support)) = visit.continuous else {
                     return Err(GenError::NotContinuous { address: visit.addr, distribution: visit.distribution });
                 };
                 let d = support.unconstrained_dim(flat);
-                coordinates.push(Coordinate { address: visit.addr.clone(), offset: dim, dim: d, support });
+                let vector = visit.vector || matches!(support, Support::RealVector | Support::Simplex(_));
+                coordinates.push(Coordinate { address: visit.addr.clone(), offset: dim, dim: d, support, vector });
                 let action = GradAction::Selected { offset: dim, dim: d, flat, support };
                 dim += d;
                 action
@@ -228,10 +227,11 @@ impl<G: GenerativeFunction> LogDensity<G> {
             } else {
                 t.to_vec()
             };
-            match c.support {
-                Support::Simplex(_) | Support::RealVector => out.insert(c.address.clone(), vals),
-                _ => out.insert(c.address.clone(), vals[0]),
-            };
+            if c.vector {
+                out.insert(c.address.clone(), vals);
+            } else {
+                out.insert(c.address.clone(), vals[0]);
+            }
         }
         out
     }
@@ -396,6 +396,33 @@ impl<'p, const N: usize> GradEval<'p, N> {
         let lane = j.wrapping_sub(self.first);
         Dual { re: self.theta[j], eps: std::array::from_fn(|k| if k == lane { 1.0 } else { 0.0 }) }
     }
+
+    /// A latent vector site (`iid` or `plate`): element `i` is coordinate `offset + i` mapped
+    /// through `support` (the elements share it, see `Visit::continuous`), scored under
+    /// `dist(i)`.
+    fn latent_vector<'c, D>(&mut self, offset: usize, dim: usize, support: Support, dist: impl Fn(usize) -> D) -> Values<'c, D::Data, D::Value>
+    where
+        D: Distribution<Real = Dual<N>>,
+        D::Data: LiftElement<D::Value>,
+    {
+        let identity = !self.unconstrained || matches!(support, Support::Real);
+        let mut values = Vec::with_capacity(dim);
+        for i in 0..dim {
+            let t = self.coordinate(offset + i);
+            let x = if identity {
+                t
+            } else {
+                let (x, log_jac) = support.forward_scalar(t);
+                self.lp += log_jac;
+                x
+            };
+            let d = dist(i);
+            let value = d.value_from_flat(&[x]);
+            self.lp += d.log_density(&value);
+            values.push(value);
+        }
+        Values::computed(values)
+    }
 }
 
 impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
@@ -452,34 +479,38 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
     }
 
     #[inline]
-    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Dual<N>>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(f64) -> D,
     {
-        let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
-            return Cow::Owned(vec![D::Data::default(); xs.len()]);
+        let Some(s) = self.next(&site) else { return Values::placeholder(xs.len()) };
+        let v = match &s.action {
+            GradAction::Fixed(v) => v,
+            GradAction::Selected { offset, dim, support, .. } => return self.latent_vector(*offset, *dim, *support, |i| f(xs[i])),
         };
-        let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
+        let Some(ys) = <D::Data as Element>::slice(v) else { return Values::placeholder(0) };
         self.lp += plate_sum::<1, _, _, _>(xs, ys, |_, x, y| f(*x).log_density_data(y));
-        Cow::Borrowed(ys)
+        Values::stored(Cow::Borrowed(ys))
     }
 
     #[inline]
-    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], _: F, captures: [Dual<N>; K], adjoint: A) -> Values<'c, D::Data>
+    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], f: F, captures: [Dual<N>; K], adjoint: A) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Dual<N>>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(f64) -> D,
         A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> LogDensityParts<f64>,
     {
-        let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
-            return Cow::Owned(vec![D::Data::default(); xs.len()]);
+        let Some(s) = self.next(&site) else { return Values::placeholder(xs.len()) };
+        let v = match &s.action {
+            GradAction::Fixed(v) => v,
+            GradAction::Selected { offset, dim, support, .. } => return self.latent_vector(*offset, *dim, *support, |i| f(xs[i])),
         };
-        let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
+        let Some(ys) = <D::Data as Element>::slice(v) else { return Values::placeholder(0) };
         let n = xs.len().min(ys.len());
-        let (Some(x0), Some(y0)) = (xs.first(), ys.first()) else { return Cow::Borrowed(ys) };
+        let (Some(x0), Some(y0)) = (xs.first(), ys.first()) else { return Values::stored(Cow::Borrowed(ys)) };
         // Reverse mode over the data: plain f64 sums of the kernels and of their partials in
         // each captured value (per lane, so the lanes stay independent); then, when every
         // point has the first one's scale and offset (a shared sigma), those once, as in
@@ -525,21 +556,23 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
             }
         }
         self.lp += total;
-        Cow::Borrowed(ys)
+        Values::stored(Cow::Borrowed(ys))
     }
 
     #[inline]
-    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Dual<N>>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
     {
-        let Some(GradSite { action: GradAction::Fixed(v), .. }) = self.next(&site) else {
-            return Cow::Owned(vec![D::Data::default(); n]);
+        let Some(s) = self.next(&site) else { return Values::placeholder(n) };
+        let v = match &s.action {
+            GradAction::Fixed(v) => v,
+            GradAction::Selected { offset, dim, support, .. } => return self.latent_vector(*offset, *dim, *support, |_| dist.clone()),
         };
-        let Some(ys) = <D::Data as Element>::slice(v) else { return Cow::Owned(Vec::new()) };
+        let Some(ys) = <D::Data as Element>::slice(v) else { return Values::placeholder(0) };
         self.lp += plate_sum::<1, _, _, _>(ys, ys, |_, y, _| dist.log_density_data(y));
-        Cow::Borrowed(ys)
+        Values::stored(Cow::Borrowed(ys))
     }
 
     fn fail(&mut self, error: GenError) {
@@ -872,25 +905,25 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p, '_> {
     }
 
     #[inline]
-    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = f64>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(f64) -> D,
     {
-        let Some(s) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); xs.len()]) };
+        let Some(s) = self.next(&site) else { return Values::placeholder(xs.len()) };
         match &s.action {
             IsAction::Observed(v) => {
                 let Some(ys) = <D::Data as Element>::slice(v).filter(|ys| ys.len() == xs.len()) else {
                     self.failed = true;
-                    return Cow::Owned(vec![D::Data::default(); xs.len()]);
+                    return Values::placeholder(xs.len());
                 };
                 self.lw += plate_log_density(xs, ys, |x, y| f(*x).log_density_parts(y));
-                Cow::Borrowed(ys)
+                Values::stored(Cow::Borrowed(ys))
             }
             IsAction::Sampled { .. } => {
                 let mut rng = self.key.site_rng(s.premixed);
-                Cow::Owned(
+                Values::stored(Cow::Owned(
                     xs.iter()
                         .map(|x| {
                             // Sampling with a bad parameter may panic: check first.
@@ -902,34 +935,34 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p, '_> {
                             d.sample(&mut rng)
                         })
                         .collect(),
-                )
+                ))
             }
         }
     }
 
     #[inline]
-    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = f64>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
     {
-        let Some(s) = self.next(&site) else { return Cow::Owned(vec![D::Data::default(); n]) };
+        let Some(s) = self.next(&site) else { return Values::placeholder(n) };
         match &s.action {
             IsAction::Observed(v) => {
                 let Some(ys) = <D::Data as Element>::slice(v).filter(|ys| ys.len() == n) else {
                     self.failed = true;
-                    return Cow::Owned(vec![D::Data::default(); n]);
+                    return Values::placeholder(n);
                 };
                 self.lw += plate_log_density(ys, ys, |_, y| dist.log_density_parts(y));
-                Cow::Borrowed(ys)
+                Values::stored(Cow::Borrowed(ys))
             }
             IsAction::Sampled { .. } => {
                 if dist.check().is_err() {
                     self.failed = true;
-                    return Cow::Owned(vec![D::Data::default(); n]);
+                    return Values::placeholder(n);
                 }
                 let mut rng = self.key.site_rng(s.premixed);
-                Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect())
+                Values::stored(Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect()))
             }
         }
     }

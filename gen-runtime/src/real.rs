@@ -46,6 +46,14 @@ pub trait Real:
     fn cst(c: f64) -> Self {
         Self::from(c)
     }
+    /// `xs` as values of this type without a copy, where it is `f64` itself; `None`
+    /// otherwise (a vector site's [`Values`](crate::Values) then converts them once, when the
+    /// body first reads them).
+    #[inline]
+    fn as_reals(xs: &[f64]) -> Option<&[Self]> {
+        let _ = xs;
+        None
+    }
     /// e^x.
     fn exp(self) -> Self;
     /// Natural logarithm.
@@ -192,6 +200,10 @@ impl Real for f64 {
         statrs::function::gamma::ln_gamma(self)
     }
     #[inline]
+    fn as_reals(xs: &[f64]) -> Option<&[Self]> {
+        Some(xs)
+    }
+    #[inline]
     fn max(self, other: impl Into<Self>) -> Self {
         let other = other.into();
         // Not `f64::max`, which ignores a NaN argument: the batched engine cannot.
@@ -245,6 +257,19 @@ impl<R: Real> Lift<R> for f64 {
         R::from(*self)
     }
 }
+
+/// Discrete values are the same in every engine (a vector site's elements lift through this).
+macro_rules! lift_discrete {
+    ($($t:ty),*) => {$(
+        impl Lift<$t> for $t {
+            #[inline]
+            fn lift(&self) -> $t {
+                *self
+            }
+        }
+    )*};
+}
+lift_discrete!(bool, u64, usize);
 
 impl<T, U: Lift<T>> Lift<Vec<T>> for Vec<U> {
     fn lift(&self) -> Vec<T> {

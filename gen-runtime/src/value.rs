@@ -86,19 +86,65 @@ impl ChoiceValue {
     }
 }
 
+/// Vectors longer than this print abbreviated: the first and last [`SHOWN_AT_EACH_END`]
+/// elements and the length.
+const ABBREVIATE_OVER: usize = 10;
+/// How many elements an abbreviated vector shows at each end.
+const SHOWN_AT_EACH_END: usize = 3;
+
+/// Reals print as Rust writes `f64` literals (`1.0`, `-2.5e-7`), so a real is told apart from
+/// a count or an index (`1`). A precision (`{:.3}`) applies to reals, in vectors too.
+///
+/// A vector of more than ten elements prints its first and last three and its length,
+/// `[0.1, 0.2, 0.3, …, 0.8, 0.9, 1.0] (50 values)`: a trace's observed data vector would
+/// otherwise fill the screen. The alternate form (`{:#}`) prints every element.
 impl fmt::Display for ChoiceValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChoiceValue::Real(x) => write!(f, "{x}"),
+            ChoiceValue::Real(x) => real(f, *x),
             ChoiceValue::Bool(x) => write!(f, "{x}"),
             ChoiceValue::Index(x) => write!(f, "{x}"),
             ChoiceValue::Count(x) => write!(f, "{x}"),
-            ChoiceValue::Reals(x) => write!(f, "{x:?}"),
-            ChoiceValue::Bools(x) => write!(f, "{x:?}"),
-            ChoiceValue::Indices(x) => write!(f, "{x:?}"),
-            ChoiceValue::Counts(x) => write!(f, "{x:?}"),
+            ChoiceValue::Reals(x) => vector(f, x, |f, x| real(f, *x)),
+            ChoiceValue::Bools(x) => vector(f, x, |f, x| write!(f, "{x}")),
+            ChoiceValue::Indices(x) => vector(f, x, |f, x| write!(f, "{x}")),
+            ChoiceValue::Counts(x) => vector(f, x, |f, x| write!(f, "{x}")),
         }
     }
+}
+
+/// One real, with the formatter's precision if it has one (and no other flag: a width
+/// would pad every element of a vector).
+fn real(f: &mut fmt::Formatter<'_>, x: f64) -> fmt::Result {
+    match f.precision() {
+        Some(p) => write!(f, "{x:.p$}"),
+        None => write!(f, "{x:?}"),
+    }
+}
+
+/// A vector as `[a, b, c]`, abbreviated unless the formatter is alternate.
+fn vector<T>(f: &mut fmt::Formatter<'_>, xs: &[T], element: impl Fn(&mut fmt::Formatter<'_>, &T) -> fmt::Result) -> fmt::Result {
+    let abbreviate = !f.alternate() && xs.len() > ABBREVIATE_OVER;
+    let (head, tail) = if abbreviate { (&xs[..SHOWN_AT_EACH_END], &xs[xs.len() - SHOWN_AT_EACH_END..]) } else { (xs, &xs[..0]) };
+    f.write_str("[")?;
+    for (i, x) in head.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        element(f, x)?;
+    }
+    if abbreviate {
+        f.write_str(", …")?;
+        for x in tail {
+            f.write_str(", ")?;
+            element(f, x)?;
+        }
+    }
+    f.write_str("]")?;
+    if abbreviate {
+        write!(f, " ({} values)", xs.len())?;
+    }
+    Ok(())
 }
 
 /// A Rust type that a distribution's samples are stored as.
@@ -198,5 +244,25 @@ impl ChoiceData for Vec<f64> {
     }
     fn from_value(v: &ChoiceValue) -> Option<Self> {
         v.as_reals().map(<[f64]>::to_vec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reals_print_as_reals_and_long_vectors_are_abbreviated() {
+        assert_eq!(ChoiceValue::Real(1.0).to_string(), "1.0");
+        assert_eq!(ChoiceValue::Count(1).to_string(), "1");
+        assert_eq!(ChoiceValue::from(vec![true, false]).to_string(), "[true, false]");
+        let ten: Vec<usize> = (0..10).collect();
+        assert_eq!(ChoiceValue::from(ten).to_string(), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]");
+        let eleven: Vec<u64> = (0..11).collect();
+        assert_eq!(ChoiceValue::from(eleven.clone()).to_string(), "[0, 1, 2, …, 8, 9, 10] (11 values)");
+        assert_eq!(format!("{:#}", ChoiceValue::from(eleven)), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]");
+        assert_eq!(format!("{:.1}", ChoiceValue::from(vec![0.26, 2.0])), "[0.3, 2.0]");
+        // A width is not applied element by element.
+        assert_eq!(format!("{:8}", ChoiceValue::from(vec![true])), "[true]");
     }
 }

@@ -373,3 +373,22 @@ fn single_row_batches_agree() {
         assert_gradients_match(&target, &theta, &lps, &grads);
     }
 }
+
+/// An `iid` latent vector: the native engine samples it; the Burn engine cannot batch it.
+#[gen]
+fn latent_vector() {
+    let z = iid(normal(0.0, 1.0), 3).at("z");
+    normal(z[0] + z[1] + z[2], 1.0).at("y");
+}
+
+#[test]
+fn a_latent_vector_is_refused_with_what_to_write_instead() {
+    let target = LogDensity::new(&latent_vector(), &choicemap! { "y" => 0.5 }, &Selection::All, Key::new(0)).unwrap();
+    assert_eq!(target.dim(), 3);
+    let mut grads = vec![0.0; 3];
+    let err = Engine::<Cpu>::default().log_density_and_gradient(&target, &[0.0; 3], &mut grads).unwrap_err();
+    assert!(
+        matches!(&err, GenError::Unsupported { address, message } if address.to_string() == "z" && message.contains("indexed addresses")),
+        "{err:?}"
+    );
+}

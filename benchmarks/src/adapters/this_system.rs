@@ -8,9 +8,9 @@
 
 use anyhow::bail;
 use gen_runtime::burn::{Cpu, Engine as BurnEngine};
-use gen_runtime::inference::{self, HmcConfig, Resampling, SmcConfig};
+use gen_runtime::inference::{self, Conditioned, HmcConfig, Resampling, SmcConfig};
 use gen_runtime::prelude::*;
-use gen_runtime::{LogDensity, Part};
+use gen_runtime::Part;
 
 use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::{BetaBernoulliData, DataSet, HmmData, LgssmData, PolynomialData};
@@ -159,10 +159,27 @@ impl Adapter for ThisSystem {
 
 type Timed = anyhow::Result<(Measured<()>, Quality)>;
 
+/// What an importance-sampling row's timed call returns: the native engine's one-call
+/// posterior, or the Burn engine's particles.
+enum Weighted {
+    Posterior(inference::Posterior),
+    Particles(gen_runtime::Particles),
+}
+
+impl Weighted {
+    fn particles(&self) -> anyhow::Result<&gen_runtime::Particles> {
+        match self {
+            Weighted::Posterior(p) => p.particles().ok_or_else(|| anyhow::anyhow!("importance sampling returned no particles")),
+            Weighted::Particles(p) => Ok(p),
+        }
+    }
+}
+
 /// Log ML, ESS and the weighted posterior moments of `latents`.
-fn is_quality(m: Measured<anyhow::Result<gen_runtime::Particles>>, latents: &[&'static str]) -> Timed {
+fn is_quality(m: Measured<anyhow::Result<Weighted>>, latents: &[&'static str]) -> Timed {
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
-    let particles = last?;
+    let weighted = last?;
+    let particles = weighted.particles()?;
     let w = particles.normalized_weights();
     let (mut mean, mut sd) = (Vec::new(), Vec::new());
     for name in latents {
@@ -183,7 +200,8 @@ fn is_quality(m: Measured<anyhow::Result<gen_runtime::Particles>>, latents: &[&'
 }
 
 /// Importance sampling with the prior as proposal on `engine` and `device`: the timed call is
-/// the one a user makes there.
+/// the one a user makes there (on the native engine, the one call from the model to a
+/// posterior).
 fn importance<G: GenerativeFunction>(
     call: &Call<G>,
     obs: &ChoiceMap,
@@ -191,18 +209,18 @@ fn importance<G: GenerativeFunction>(
     (engine, device): (Engine, Device),
     repeats: Repeats,
     seed: u64,
-) -> Result<Measured<anyhow::Result<gen_runtime::Particles>>, crate::interrupt::Interrupted> {
+) -> Result<Measured<anyhow::Result<Weighted>>, crate::interrupt::Interrupted> {
     let cpu = BurnEngine::<Cpu>::default();
     #[cfg(feature = "cuda")]
     let cuda = (device == Device::Cuda).then(|| BurnEngine::<gen_runtime::burn::Cuda>::try_new(Default::default()));
     measure_in_process(repeats, seed, |s| {
         let key = Key::new(s);
         Ok(match (engine, device) {
-            (Engine::Native, _) => inference::importance_sampling(call, obs, n, key)?,
-            (Engine::Burn, Device::Cpu) => cpu.importance_log_weights(call, obs, n, key)?,
+            (Engine::Native, _) => Weighted::Posterior(call.condition(obs).importance(n, key)?),
+            (Engine::Burn, Device::Cpu) => Weighted::Particles(cpu.importance_log_weights(call, obs, n, key)?),
             #[cfg(feature = "cuda")]
             (Engine::Burn, Device::Cuda) => match cuda.as_ref().expect("made for cuda") {
-                Ok(engine) => engine.importance_log_weights(call, obs, n, key)?,
+                Ok(engine) => Weighted::Particles(engine.importance_log_weights(call, obs, n, key)?),
                 Err(e) => return Err(e.clone().into()),
             },
             #[cfg(not(feature = "cuda"))]
@@ -232,30 +250,30 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
         num_chains: 1,
         ..HmcConfig::default()
     };
-    polynomial_mcmc(d, repeats, seed, |target, key| Ok(inference::hmc(target, &config, key)?))
+    polynomial_mcmc(d, repeats, seed, |conditioned, key| Ok(conditioned.hmc(&config, key)?))
 }
 
 /// NUTS with Stan's warm-up adaptation on one chain, for ESS per second: the warm-up and kept
 /// draws of the HMC configuration (its step size and leapfrog count do not apply).
 fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
     let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
-    polynomial_mcmc(d, repeats, seed, |target, key| Ok(inference::nuts(target, &config, key)?))
+    polynomial_mcmc(d, repeats, seed, |conditioned, key| Ok(conditioned.nuts(&config, key)?))
 }
 
-/// Times one chain of `sampler` on the polynomial model's (a, b, c), target construction
-/// included, and reports the chain's quality.
+/// Times one chain of `sampler` on the polynomial model, run as a user runs it (one call from
+/// the model and its observations to a posterior over its latents a, b, c: target
+/// construction and the mapping of the draws to the model's space included), and reports the
+/// chain's quality.
 fn polynomial_mcmc<S>(d: &PolynomialData, repeats: Repeats, seed: u64, sampler: S) -> Timed
 where
-    S: Fn(&LogDensity<models::polynomial::Gf<'_>>, Key) -> anyhow::Result<inference::Samples>,
+    S: Fn(&Conditioned<'_, models::polynomial::Gf<'_>>, Key) -> anyhow::Result<inference::Posterior>,
 {
     let obs = choicemap! { "ys" => d.y.clone() };
     let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
-    let m = measure_in_process(repeats, seed, |s| -> anyhow::Result<inference::Samples> {
-        let target = LogDensity::new(&call, &obs, &select!["a", "b", "c"], Key::new(s))?;
-        sampler(&target, Key::new(s))
-    })?;
+    let m = measure_in_process(repeats, seed, |s| sampler(&call.condition(&obs), Key::new(s)))?;
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
-    let samples = last?;
+    let posterior = last?;
+    let samples = posterior.samples().ok_or_else(|| anyhow::anyhow!("the sampler returned no chains"))?;
     let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
     // The mean acceptance statistic (Stan's accept_stat__), as every other row reports it; the
     // fraction of transitions that moved is near 1 for NUTS whatever its step size.

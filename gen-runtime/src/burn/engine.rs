@@ -6,7 +6,7 @@ use crate::choice_map::ChoiceMap;
 use crate::distributions::{Distribution, Support};
 use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
-use crate::handler::{Handler, Values};
+use crate::handler::{Handler, LiftElement, Values};
 use crate::native::{is_plan, GradAction, GradSite, IsAction, IsSite, LogDensity, Particles};
 use crate::rng::{premix, Key};
 use crate::value::{ChoiceData, ChoiceValue, Element};
@@ -554,7 +554,7 @@ impl<'p, B: Backend> BatchEval<'p, B> {
     /// axis), summed over the data.
     fn score_vector<D: Distribution<Real = Batched<B>>>(&mut self, dist: &D, ys: &[D::Data], repeated: bool) -> Batched<B>
     where
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
     {
         if let Some(value) = dist.batch_value(ys, 1, ys.len()) {
             let lp = dist.log_density(&value);
@@ -593,29 +593,29 @@ impl<'p, B: Backend> BatchEval<'p, B> {
         n: usize,
         dist: &D,
         repeated: bool,
-    ) -> Values<'p, D::Data>
+    ) -> Values<'p, D::Data, D::Value>
     where
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
     {
-        let Some((pos, _)) = self.next(site) else { return Cow::Owned(vec![D::Data::default(); n]) };
+        let Some((pos, _)) = self.next(site) else { return Values::placeholder(n) };
         let Some(v) = self.given(pos) else {
             self.fail_with(unsupported(
                 site,
-                "a vector of latent choices (plate or iid) cannot be batched; observe it, or use the native engine",
+                "a vector of latent choices (plate or iid) cannot be batched; write its elements as scalar choices at indexed addresses (`normal(mu, tau).at((\"theta\", j))` in a loop), or run this model on the native engine, which samples latent vectors",
             ));
-            return Cow::Owned(vec![D::Data::default(); n]);
+            return Values::placeholder(n);
         };
         let Some(ys) = <D::Data as Element>::slice(v) else {
             self.fail_with(GenError::WrongType { address: site_address(site), distribution: D::NAME, expected: "vector", found: v.kind() });
-            return Cow::Owned(vec![D::Data::default(); n]);
+            return Values::placeholder(n);
         };
         if ys.len() != n {
             self.fail_with(GenError::WrongLength { address: site_address(site), expected: n, found: ys.len() });
-            return Cow::Owned(vec![D::Data::default(); n]);
+            return Values::placeholder(n);
         }
         let lp = self.score_vector(dist, ys, repeated);
         self.lp += lp;
-        Cow::Borrowed(ys)
+        Values::stored(Cow::Borrowed(ys))
     }
 }
 
@@ -682,10 +682,10 @@ impl<'c, 'p: 'c, B: Backend> Handler<'c> for BatchEval<'p, B> {
         }
     }
 
-    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data>
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Batched<B>>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
         F: Fn(Batched<B>) -> D,
     {
         // The closure runs once, on the whole data vector as a [1, n] tensor.
@@ -693,10 +693,10 @@ impl<'c, 'p: 'c, B: Backend> Handler<'c> for BatchEval<'p, B> {
         self.vector_site(&site, xs.len(), &dist, false)
     }
 
-    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data>
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data, D::Value>
     where
         D: Distribution<Real = Batched<B>>,
-        D::Data: Element,
+        D::Data: LiftElement<D::Value>,
     {
         self.vector_site(&site, n, &dist, true)
     }

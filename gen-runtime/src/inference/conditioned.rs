@@ -222,11 +222,10 @@ fn flat_len(c: &Coordinate) -> usize {
 fn columns(coordinates: &[Coordinate]) -> Vec<Column> {
     let mut out = Vec::new();
     for c in coordinates {
-        match c.support {
-            Support::Real | Support::Positive | Support::Interval(..) if c.dim == 1 => {
-                out.push(Column { address: c.address.clone(), element: None });
-            }
-            _ => out.extend((0..flat_len(c)).map(|k| Column { address: c.address.clone(), element: Some(k) })),
+        if c.vector {
+            out.extend((0..flat_len(c)).map(|k| Column { address: c.address.clone(), element: Some(k) }));
+        } else {
+            out.push(Column { address: c.address.clone(), element: None });
         }
     }
     out
