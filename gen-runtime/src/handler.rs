@@ -119,6 +119,7 @@ lift_itself!(bool, u64, usize);
 pub trait Handler<'c>: Sized {
     /// Continuous values.
     type Real: Real
+        + From<Self::Datum>
         + Add<Self::Datum, Output = Self::Real>
         + Sub<Self::Datum, Output = Self::Real>
         + Mul<Self::Datum, Output = Self::Real>

@@ -182,3 +182,13 @@ fn misuse_is_named_by_address() {
     let err = posterior.get("k").unwrap_err();
     assert!(matches!(&err, PosteriorError::UnknownAddress { .. }) && err.to_string().contains("mu"), "{err}");
 }
+
+#[test]
+fn the_particles_of_an_importance_posterior_stay_whole() {
+    let obs = choicemap! { "y" => COUNTS.to_vec() };
+    let posterior = gamma_poisson(COUNTS.len()).condition(&obs).importance(500, Key::new(3)).unwrap();
+    let particles = posterior.particles().unwrap();
+    let lambda = particles.values(&"lambda".into_address()).unwrap();
+    assert_eq!(lambda.len(), 500);
+    assert_eq!(lambda, posterior.get("lambda").unwrap().chains[0]);
+}

@@ -84,12 +84,10 @@ fn a_positive_iid_latent_is_sampled_through_its_bijection_and_comes_back_constra
     assert!(posterior.get("lambda").is_err());
 }
 
-/// A plate latent: one choice per data point, u_i ~ Normal(c + x_i, 1), y_i ~ Normal(u_i, 1),
-/// with the offset c observed (0 here).
+/// A plate latent: one choice per data point, u_i ~ Normal(x_i, 1), y_i ~ Normal(u_i, 1).
 #[gen]
 fn per_point(xs: &[f64]) {
-    let c = normal(0.0, 1.0).at("c");
-    let u = plate(xs, |x| normal(c + x, 1.0)).at("u");
+    let u = plate(xs, |x| normal(x, 1.0)).at("u");
     for (i, ui) in u.iter().enumerate() {
         normal(*ui, 1.0).at(("y", i));
     }
@@ -99,8 +97,7 @@ fn per_point(xs: &[f64]) {
 fn a_plate_latent_is_sampled_too() {
     let xs = [-1.0, 0.0, 2.0];
     let ys = [0.5, -0.5, 1.0];
-    let mut observations: ChoiceMap = ys.iter().enumerate().map(|(i, y)| (("y", i), *y)).collect();
-    observations.insert("c", 0.0);
+    let observations: ChoiceMap = ys.iter().enumerate().map(|(i, y)| (("y", i), *y)).collect();
     let posterior = per_point(&xs).condition(&observations).nuts(&NutsConfig::default(), Key::new(13)).unwrap();
     for i in 0..3 {
         // Normal prior and likelihood of equal variance: posterior Normal((x + y) / 2, 1/√2).

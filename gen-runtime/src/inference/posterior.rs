@@ -232,7 +232,8 @@ impl Draws {
 #[derive(Clone, Debug)]
 pub struct Posterior {
     columns: Vec<Column>,
-    /// `chains[c][i * columns.len() + j]`: draw `i` of chain `c`, column `j`.
+    /// `chains[c][i * columns.len() + j]`: draw `i` of chain `c`, column `j` (MCMC; empty for
+    /// importance sampling, whose draws are the particles' rows).
     chains: Vec<Vec<f64>>,
     num_draws: usize,
     samples: Option<Samples>,
@@ -248,11 +249,21 @@ impl Posterior {
 
     /// A posterior from importance sampling: one chain of weighted particles (its latent
     /// scalar columns).
-    pub(crate) fn from_particles(mut particles: Particles) -> Self {
+    pub(crate) fn from_particles(particles: Particles) -> Self {
         let columns = particles.addresses.iter().map(|a| Column { address: a.clone(), element: None }).collect();
-        let draws = std::mem::take(&mut particles.latents);
         let num_draws = particles.log_weights.len();
-        Posterior { columns, chains: vec![draws], num_draws, samples: None, particles: Some(particles) }
+        // The draws stay in the particles (their latent rows), not copied: `particles()`
+        // hands them out whole.
+        Posterior { columns, chains: Vec::new(), num_draws, samples: None, particles: Some(particles) }
+    }
+
+    /// Chain `c`'s draws, row-major over the columns (the particles' latent rows for
+    /// importance sampling).
+    fn chain(&self, c: usize) -> &[f64] {
+        match &self.particles {
+            Some(p) => &p.latents,
+            None => &self.chains[c],
+        }
     }
 
     /// The scalar columns, in the order of the model's choices.
@@ -274,7 +285,11 @@ impl Posterior {
     /// The number of chains (1 for importance sampling).
     #[must_use]
     pub fn num_chains(&self) -> usize {
-        self.chains.len()
+        if self.particles.is_some() {
+            1
+        } else {
+            self.chains.len()
+        }
     }
 
     /// Draws per chain (particles for importance sampling).
@@ -285,7 +300,7 @@ impl Posterior {
 
     fn column_draws(&self, j: usize) -> Draws {
         let width = self.columns.len();
-        let chains = self.chains.iter().map(|c| c.iter().skip(j).step_by(width).copied().collect()).collect();
+        let chains = (0..self.num_chains()).map(|c| self.chain(c).iter().skip(j).step_by(width).copied().collect()).collect();
         let weights = self.particles.as_ref().map(|p| normalize(&p.log_weights));
         Draws { chains, weights }
     }
@@ -392,8 +407,8 @@ impl Posterior {
     /// A file that cannot be written ([`PosteriorError::Io`], naming it).
     pub fn write_cmdstan_csv(&self, dir: impl AsRef<Path>, stem: &str) -> Result<Vec<PathBuf>, PosteriorError> {
         let dir = dir.as_ref();
-        let mut paths = Vec::with_capacity(self.chains.len());
-        for c in 0..self.chains.len() {
+        let mut paths = Vec::with_capacity(self.num_chains());
+        for c in 0..self.num_chains() {
             let path = dir.join(format!("{stem}_{}.csv", c + 1));
             let io = |source| PosteriorError::Io { path: path.clone(), source };
             let file = std::fs::File::create(&path).map_err(io)?;
@@ -418,7 +433,7 @@ impl Posterior {
         writeln!(out, "#   save_warmup = 0")?;
         writeln!(out, "#   thin = 1")?;
         writeln!(out, "# chain_id = {}", c + 1)?;
-        let draws = &self.chains[c];
+        let draws = self.chain(c);
         match (&self.samples, &self.particles) {
             (Some(s), _) => {
                 let chain = &s.chains[c];
@@ -462,7 +477,7 @@ impl Posterior {
     /// total number of draws.
     #[must_use]
     pub fn weight_ess(&self) -> f64 {
-        self.particles.as_ref().map_or((self.num_draws * self.chains.len()) as f64, |p| ess(&p.log_weights))
+        self.particles.as_ref().map_or((self.num_draws * self.num_chains()) as f64, |p| ess(&p.log_weights))
     }
 }
 
