@@ -24,7 +24,7 @@ use syn::{BinOp, Expr, Lit, Pat, UnOp};
 
 /// Distribution constructors whose every argument is a real parameter (`impl Into<R>`).
 const REAL_CONSTRUCTORS: &[&str] =
-    &["normal", "half_normal", "lognormal", "cauchy", "student_t", "exponential", "gamma", "inv_gamma", "beta", "bernoulli", "poisson"];
+    &["normal", "half_normal", "lognormal", "cauchy", "student_t", "exponential", "gamma", "inv_gamma", "beta", "bernoulli", "bernoulli_logit", "poisson"];
 
 /// Methods of `Real` with no arguments that the adjoint knows the derivative of.
 const UNARY_METHODS: &[&str] =

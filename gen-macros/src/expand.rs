@@ -268,6 +268,7 @@ const REAL_PARAMETERS: &[(&str, &[usize])] = &[
     ("beta", &[0, 1]),
     ("uniform", &[0, 1]),
     ("bernoulli", &[0]),
+    ("bernoulli_logit", &[0]),
     ("poisson", &[0]),
     ("binomial", &[1]),
     ("categorical", &[0]),

@@ -4,11 +4,13 @@
 //!
 //! ```text
 //! alpha ~ Normal(0, 2.5)        beta_k ~ Normal(0, 2.5), k = 0, 1
-//! y_i ~ Bernoulli(sigmoid(alpha + beta_0 x_i1 + beta_1 x_i2))
+//! y_i ~ BernoulliLogit(alpha + beta_0 x_i1 + beta_1 x_i2)
 //! ```
 //!
-//! The coefficients are indexed scalars (`("beta", k)`), so the summary names them
-//! `beta[0]` and `beta[1]` and `posterior.get(("beta", 1))` returns one of them. After the
+//! The coefficients are one vector latent, `iid(normal(0.0, 2.5), 2).at("beta")`, so the
+//! summary names them `beta[0]` and `beta[1]` and `posterior.element("beta", 1)` returns
+//! one of them. `bernoulli_logit(eta)` is `bernoulli(eta.sigmoid())` with a log mass that
+//! stays finite however large eta grows (Stan's `bernoulli_logit`). After the
 //! summary, the example answers two questions a user asks of a fit: how sure are we of each
 //! coefficient's sign, and what is the predicted probability for a new case (a derived
 //! quantity, computed draw by draw).
@@ -37,13 +39,10 @@ pub const DATA: [(f64, f64, bool); 40] = [
 #[gen]
 fn logistic_regression(xs: &[[f64; 2]]) {
     let alpha = normal(0.0, 2.5).at("alpha");
-    let mut beta = Vec::new();
-    for k in 0..2 {
-        beta.push(normal(0.0, 2.5).at(("beta", k)));
-    }
+    let beta = iid(normal(0.0, 2.5), 2).at("beta");
     for (i, x) in xs.iter().enumerate() {
         let eta = alpha + beta[0] * x[0] + beta[1] * x[1];
-        bernoulli(eta.sigmoid()).at(("y", i));
+        bernoulli_logit(eta).at(("y", i));
     }
 }
 
@@ -63,7 +62,7 @@ pub fn run() -> Result<Posterior, InferenceError> {
 /// # Errors
 /// The posterior has no such latents.
 pub fn predict(posterior: &Posterior, x: [f64; 2]) -> Result<Vec<f64>, PosteriorError> {
-    let (alpha, b0, b1) = (posterior.get("alpha")?, posterior.get(("beta", 0))?, posterior.get(("beta", 1))?);
+    let (alpha, b0, b1) = (posterior.get("alpha")?, posterior.element("beta", 0)?, posterior.element("beta", 1)?);
     let eta = alpha.iter().zip(b0.iter()).zip(b1.iter()).map(|((a, b0), b1)| a + b0 * x[0] + b1 * x[1]);
     Ok(eta.map(|e| 1.0 / (1.0 + (-e).exp())).collect())
 }
@@ -73,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{posterior}");
 
     for k in 0..2 {
-        let beta = posterior.get(("beta", k))?;
+        let beta = posterior.element("beta", k)?;
         let positive = beta.iter().filter(|b| *b > 0.0).count() as f64 / beta.iter().count() as f64;
         println!("P(beta[{k}] > 0 | data) = {positive:.3}");
     }

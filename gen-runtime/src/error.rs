@@ -83,7 +83,9 @@ pub enum GenError {
         value: f64,
     },
     /// A gradient was asked for with respect to a choice that is not continuous.
-    #[error("cannot differentiate with respect to `{address}`: {distribution} is not continuous")]
+    #[error(
+        "cannot differentiate with respect to `{address}`: {distribution} is not continuous, and a gradient method (HMC, NUTS, MALA) moves only continuous latents; sum `{address}` out in the model (a mixture's log-sum-exp, as Stan requires), observe it, leave it out of the selection with `.select(..)` (it is then drawn once and held fixed), or use importance sampling or MH, which move discrete choices"
+    )]
     NotContinuous {
         /// The address.
         address: Address,

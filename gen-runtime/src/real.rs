@@ -118,11 +118,12 @@ pub trait Real:
         assert!(rows * cols == 1 && xs.len() == 1, "a scalar engine value holds one number, not a {rows}×{cols} batch");
         Self::cst(xs[0])
     }
-    /// ln(1 + e^x), computed without overflow for large x only where the type can branch;
-    /// the generic form is exact for moderate x.
+    /// ln(1 + e^x), without overflow for large x.
     #[inline]
     fn softplus(self) -> Self {
-        self.exp().ln_1p()
+        // max(x, 0) + ln(1 + e^-|x|): no overflow for large x (e^x would be inf past 709),
+        // and the derivative, H(x) - sign(x) sigmoid(-|x|), is sigmoid(x) everywhere.
+        self.max(0.0) + (-self.abs()).exp().ln_1p()
     }
     /// The larger of `self` and `other`: what a model writes instead of
     /// `if x > y { x } else { y }`, which it cannot (see the module documentation).

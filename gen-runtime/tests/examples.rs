@@ -229,7 +229,7 @@ fn logistic_regression_matches_quadrature() {
     for (k, name) in ["alpha", "beta[0]", "beta[1]"].iter().enumerate() {
         let draws = match k {
             0 => posterior.get("alpha").unwrap(),
-            _ => posterior.get(("beta", k - 1)).unwrap(),
+            _ => posterior.element("beta", k - 1).unwrap(),
         };
         assert_draws(&draws, mean[k], name);
         assert!((draws.sd() / sd[k] - 1.0).abs() < 0.1, "{name} sd {} vs {}", draws.sd(), sd[k]);

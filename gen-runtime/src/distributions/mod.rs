@@ -17,6 +17,7 @@ use std::fmt;
 use std::ops::{Add, Div, Mul, Sub};
 
 mod bernoulli;
+mod bernoulli_logit;
 mod beta;
 mod binomial;
 mod categorical;
@@ -35,6 +36,7 @@ mod poisson;
 mod student_t;
 mod uniform;
 pub use bernoulli::{bernoulli, Bernoulli};
+pub use bernoulli_logit::{bernoulli_logit, BernoulliLogit};
 pub use beta::{beta, Beta};
 pub use binomial::{binomial, Binomial};
 pub use categorical::{categorical, categorical_logits, Categorical};
