@@ -18,7 +18,7 @@
 //! ```
 
 use gen_runtime::diagnostics::Summary;
-use gen_runtime::inference::{InferenceError, NutsConfig, Posterior, PosteriorError};
+use gen_runtime::inference::{Draws, InferenceError, NutsConfig, Posterior, PosteriorError};
 use gen_runtime::prelude::*;
 
 /// The schools' estimated effects.
@@ -47,17 +47,13 @@ pub fn run() -> Result<Posterior, InferenceError> {
     eight_schools(&SIGMA).condition(&observations).nuts(&NutsConfig::default(), Key::new(2026))
 }
 
-/// The draws of school j's effect, `theta_j = mu + tau * theta_tilde_j`, per chain: the
-/// layout of [`gen_runtime::diagnostics`] and of `Draws::chains`.
+/// The draws of school j's effect, `theta_j = mu + tau * theta_tilde_j`, computed draw by
+/// draw (Stan's generated quantities).
 ///
 /// # Errors
 /// The posterior has no such latents.
-pub fn theta(posterior: &Posterior, j: usize) -> Result<Vec<Vec<f64>>, PosteriorError> {
-    let (mu, tau, tilde) = (posterior.get("mu")?, posterior.get("tau")?, posterior.get(("theta_tilde", j))?);
-    let chains = (0..posterior.num_chains())
-        .map(|c| (0..posterior.num_draws()).map(|i| mu.chains[c][i] + tau.chains[c][i] * tilde.chains[c][i]).collect())
-        .collect();
-    Ok(chains)
+pub fn theta(posterior: &Posterior, j: usize) -> Result<Draws, PosteriorError> {
+    posterior.derive(|draw| Ok(draw.get("mu")? + draw.get("tau")? * draw.get(("theta_tilde", j))?))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Derived quantities get the same table: mean, sd, quantiles, MCSE, ESS, R-hat.
     let mut effects = Summary::new();
     for j in 0..Y.len() {
-        effects.push(format!("theta[{j}]"), &theta(&posterior, j)?)?;
+        effects.push(format!("theta[{j}]"), &theta(&posterior, j)?.chains)?;
     }
     println!("School effects theta_j = mu + tau * theta_tilde_j:\n{effects}");
     Ok(())

@@ -166,8 +166,8 @@ fn eight_schools_noncentered_matches_quadrature() {
     let mut effects = Summary::new();
     for (j, exact_theta) in exact.theta.iter().enumerate() {
         let theta = eight_schools_noncentered::theta(&posterior, j).unwrap();
-        assert_mean(&theta, *exact_theta, &format!("theta[{j}]"));
-        effects.push(format!("theta[{j}]"), &theta).unwrap();
+        assert_mean(&theta.chains, *exact_theta, &format!("theta[{j}]"));
+        effects.push(format!("theta[{j}]"), &theta.chains).unwrap();
     }
     assert_eq!(effects.rows.len(), 8);
 }

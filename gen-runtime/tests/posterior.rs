@@ -192,3 +192,27 @@ fn the_particles_of_an_importance_posterior_stay_whole() {
     assert_eq!(lambda.len(), 500);
     assert_eq!(lambda, posterior.get("lambda").unwrap().chains[0]);
 }
+
+#[test]
+fn derived_quantities_follow_the_draws_and_their_weights() {
+    let obs = choicemap! { "y" => COUNTS.to_vec() };
+    let model = gamma_poisson(COUNTS.len());
+    // Under Gamma(a, b) (rate b), E[1/λ] = b / (a - 1).
+    let (shape, rate) = (2.0 + COUNTS.iter().sum::<u64>() as f64, 0.5 + COUNTS.len() as f64);
+    let nuts = model.condition(&obs).nuts(&NutsConfig::default(), Key::new(21)).unwrap();
+    let inverse = nuts.derive(|d| Ok(1.0 / d.get("lambda")?)).unwrap();
+    let lambda = nuts.get("lambda").unwrap();
+    assert_eq!(inverse.chains.len(), 4);
+    assert!(inverse.chains.iter().zip(&lambda.chains).all(|(i, l)| i.iter().zip(l).all(|(i, l)| (i * l - 1.0).abs() < 1e-12)));
+    check_against(&inverse, (rate / (shape - 1.0), (rate * rate / ((shape - 1.0).powi(2) * (shape - 2.0))).sqrt()), "NUTS 1/lambda");
+    // Importance sampling: the quantity carries the particles' weights.
+    let is = model.condition(&obs).importance(20_000, Key::new(22)).unwrap();
+    let inverse = is.derive(|d| Ok(1.0 / d.get("lambda")?)).unwrap();
+    assert_eq!(inverse.weights, is.get("lambda").unwrap().weights);
+    // Within 4 standard errors of a self-normalized estimate, sd / sqrt(Kish ESS).
+    let se = inverse.sd() / is.weight_ess().sqrt();
+    assert!((inverse.mean() - rate / (shape - 1.0)).abs() < 4.0 * se, "{} (se {se})", inverse.mean());
+    // A wrong address is the error `get` gives, naming it.
+    let err = nuts.derive(|d| d.get("lamda")).unwrap_err();
+    assert!(matches!(&err, PosteriorError::UnknownAddress { address, .. } if address.to_string() == "lamda"), "{err:?}");
+}

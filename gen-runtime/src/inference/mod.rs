@@ -54,7 +54,7 @@ pub mod target;
 pub mod weights;
 
 pub use conditioned::Conditioned;
-pub use posterior::{Column, Draws, Posterior, PosteriorError};
+pub use posterior::{Column, Draw, Draws, Posterior, PosteriorError};
 pub use adapt::{init_stepsize, DualAveraging, WarmupSchedule, WelfordVariance, WindowSettings};
 pub use hmc::{hmc, HmcConfig, DEFAULT_MAX_ENERGY_ERROR};
 pub use hmc_batch::{hmc_batched, BatchTarget, Rows};

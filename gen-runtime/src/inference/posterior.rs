@@ -240,6 +240,41 @@ pub struct Posterior {
     particles: Option<Particles>,
 }
 
+/// One draw of every latent of a [`Posterior`], as [`Posterior::derive`] passes it.
+pub struct Draw<'a> {
+    posterior: &'a Posterior,
+    /// The draw's value of every column.
+    row: &'a [f64],
+}
+
+impl Draw<'_> {
+    /// The value of the scalar latent at `address` in this draw.
+    ///
+    /// # Errors
+    /// As [`Posterior::get`].
+    pub fn get(&self, address: impl IntoAddress) -> Result<f64, PosteriorError> {
+        let address = address.into_address();
+        let range = self.posterior.columns_of(&address)?;
+        if self.posterior.columns[range.start].element.is_some() {
+            return Err(PosteriorError::NotScalar { address, len: range.len() });
+        }
+        Ok(self.row[range.start])
+    }
+
+    /// The value of element `k` of the vector-valued latent at `address` in this draw.
+    ///
+    /// # Errors
+    /// As [`Posterior::element`].
+    pub fn element(&self, address: impl IntoAddress, k: usize) -> Result<f64, PosteriorError> {
+        let address = address.into_address();
+        let range = self.posterior.columns_of(&address)?;
+        if k >= range.len() || self.posterior.columns[range.start].element.is_none() {
+            return Err(PosteriorError::NoSuchElement { address, element: k, len: range.len() });
+        }
+        Ok(self.row[range.start + k])
+    }
+}
+
 impl Posterior {
     /// A posterior from MCMC: `samples` in the sampler's coordinates, `constrained[c]` chain
     /// `c`'s draws mapped to the model's space, row-major over `columns`.
@@ -339,6 +374,47 @@ impl Posterior {
             return Err(PosteriorError::NoSuchElement { address, element: k, len: range.len() });
         }
         Ok(self.column_draws(range.start + k))
+    }
+
+    /// A quantity computed from every draw's latents, as Stan's generated quantities are:
+    /// `f` reads one draw by address ([`Draw::get`], [`Draw::element`]) and returns the
+    /// quantity's value there. The result has the posterior's chains (and its importance
+    /// weights), so its mean, sd and quantiles are the quantity's posterior ones, and for MCMC
+    /// [`Summary::push`](crate::diagnostics::Summary::push) gives it a summary row with MCSE,
+    /// ESS and R-hat.
+    ///
+    /// ```
+    /// # use gen_runtime::prelude::*;
+    /// # use gen_runtime::inference::NutsConfig;
+    /// #[gen]
+    /// fn model() {
+    ///     let mu = normal(0.0, 1.0).at("mu");
+    ///     let tau = half_normal(1.0).at("tau");
+    ///     let z = normal(0.0, 1.0).at("z");
+    ///     normal(mu + tau * z, 1.0).at("y");
+    /// }
+    /// let config = NutsConfig { num_warmup: 200, num_samples: 200, num_chains: 2, ..NutsConfig::default() };
+    /// let posterior = model().condition(&choicemap! { "y" => 0.5 }).nuts(&config, Key::new(1))?;
+    /// // theta = mu + tau z, draw by draw.
+    /// let theta = posterior.derive(|draw| Ok(draw.get("mu")? + draw.get("tau")? * draw.get("z")?))?;
+    /// assert_eq!(theta.chains.len(), 2);
+    /// println!("theta: mean {:.2}, 90% interval [{:.2}, {:.2}]", theta.mean(), theta.quantile(0.05)?, theta.quantile(0.95)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first error `f` returns (an address that is not a latent, read as
+    /// [`Posterior::get`] would report it).
+    pub fn derive(&self, mut f: impl FnMut(&Draw<'_>) -> Result<f64, PosteriorError>) -> Result<Draws, PosteriorError> {
+        let width = self.columns.len();
+        let chains = (0..self.num_chains())
+            .map(|c| {
+                let chain = self.chain(c);
+                (0..self.num_draws).map(|i| f(&Draw { posterior: self, row: &chain[i * width..(i + 1) * width] })).collect()
+            })
+            .collect::<Result<_, _>>()?;
+        let weights = self.particles.as_ref().map(|p| normalize(&p.log_weights));
+        Ok(Draws { chains, weights })
     }
 
     /// The posterior mean of the scalar at `address` (see [`Draws::mean`]).
