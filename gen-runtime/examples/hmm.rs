@@ -21,7 +21,7 @@
 //! ```
 
 use gen_runtime::exact::{hmm_forward, DiscreteHmm};
-use gen_runtime::inference::{particle_filter, SmcConfig, SmcResult};
+use gen_runtime::inference::{log_sum_exp, particle_filter, particle_filter_each_step, SmcConfig, SmcResult};
 use gen_runtime::prelude::*;
 
 /// The observed symbols, simulated once from [`parameters`].
@@ -63,22 +63,26 @@ pub fn filter(hmm: &DiscreteHmm, steps: usize, particles: usize, key: Key) -> Re
     particle_filter(&model, &observations(steps), &config, key)
 }
 
-/// Step t's filter for every t: the particles after step t are a sample of
-/// p(z_t | y_0..y_t).
-///
-/// The filter returns its particles after the last step only, so step t's filter is a run
-/// over the first t + 1 observations (the cost is quadratic in T; fine for a short series).
+/// The filtered state probabilities p(z_t = k | y_0..y_t) at every step t, with the
+/// step's ESS, from one run of the filter over all the observations: the weighted
+/// particles that [`particle_filter_each_step`] shows after each step's weighting are a
+/// sample of p(z_t | y_0..y_t).
 ///
 /// # Errors
 /// Those of [`particle_filter`].
-pub fn filtered(hmm: &DiscreteHmm, particles: usize, key: Key) -> Result<Vec<SmcResult<usize>>, GenError> {
-    (0..YS.len()).map(|t| filter(hmm, t + 1, particles, key.split(t as u64))).collect()
-}
-
-/// The weighted share of the particles in each state: p(z_t = k | y_0..y_t) after step t.
-#[must_use]
-pub fn state_probabilities(result: &SmcResult<usize>) -> [f64; 3] {
-    [0, 1, 2].map(|k| result.mean(|z| f64::from(u8::from(*z == k))))
+pub fn filtered(hmm: &DiscreteHmm, particles: usize, key: Key) -> Result<(Vec<[f64; 3]>, Vec<f64>), GenError> {
+    let model = Unfold::new(hmm_step::gf()).apply((YS.len(), 0usize, (hmm,)));
+    let config = SmcConfig { n_particles: particles, ..SmcConfig::default() };
+    let mut probabilities = Vec::with_capacity(YS.len());
+    let result = particle_filter_each_step(&model, &observations(YS.len()), &config, key, |_, states, log_weights| {
+        let total = log_sum_exp(log_weights);
+        let mut p = [0.0; 3];
+        for (z, w) in states.iter().zip(log_weights) {
+            p[*z] += (w - total).exp();
+        }
+        probabilities.push(p);
+    })?;
+    Ok((probabilities, result.ess))
 }
 
 /// The particles and keys the example uses; the tests call [`filter`] and [`filtered`] with
@@ -100,8 +104,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("filtered state probabilities p(z_t | y_0..y_t), particle filter / exact:");
     println!("   t  y_t      z = 0          z = 1          z = 2");
-    for (t, (result, exact)) in filtered(&hmm, PARTICLES, KEY)?.iter().zip(&exact.filtered).enumerate() {
-        let pf = state_probabilities(result);
+    let (probabilities, _) = filtered(&hmm, PARTICLES, KEY)?;
+    for (t, (pf, exact)) in probabilities.iter().zip(&exact.filtered).enumerate() {
         let cells: Vec<String> = (0..3).map(|k| format!("{:.3} / {:.3}", pf[k], exact[k])).collect();
         println!("  {t:2}  {}    {}", YS[t], cells.join("  "));
     }

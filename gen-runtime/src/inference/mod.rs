@@ -62,6 +62,6 @@ pub use importance::{importance_resampling, importance_sampling, importance_samp
 pub use mala::{mala, MalaConfig};
 pub use mh::{mh, mh_with_proposal};
 pub use nuts::{nuts, NutsConfig};
-pub use smc::{particle_filter, SmcConfig, SmcResult};
+pub use smc::{particle_filter, particle_filter_each_step, SmcConfig, SmcResult};
 pub use target::{from_fn, is_recoverable, Chain, FnTarget, InferenceError, Init, Samples, Target};
 pub use weights::{log_sum_exp, Resampling};

@@ -90,10 +90,34 @@ pub fn particle_filter<K: UnfoldKernel>(
     config: &SmcConfig,
     key: Key,
 ) -> Result<SmcResult<K::Ret<f64>>, GenError> {
+    particle_filter_each_step(model, observations, config, key, |_, _, _| {})
+}
+
+/// The bootstrap filter of [`particle_filter`], calling `on_step(t, states, log_weights)`
+/// after step t has weighted the particles and before it resamples them: the weighted
+/// particles there are the filtering distribution p(state_t | observations up to t), so a
+/// user reads filtered means or probabilities at every step in one pass (Gen.jl's
+/// `particle_filter_step!` loop, inspecting the state after each step). The log weights are
+/// unnormalized: `(w - log_sum_exp(log_weights)).exp()` normalizes them ([`log_sum_exp`]).
+///
+/// # Errors
+/// As [`particle_filter`].
+pub fn particle_filter_each_step<K: UnfoldKernel>(
+    model: &Call<Unfold<K>>,
+    observations: &ChoiceMap,
+    config: &SmcConfig,
+    key: Key,
+    on_step: impl FnMut(usize, &[K::Ret<f64>], &[f64]),
+) -> Result<SmcResult<K::Ret<f64>>, GenError> {
     let (kernel, params) = (&model.gf.0, &model.args.2);
-    run(model, observations, config, key, |t, states, constraints, key_t| {
-        crate::native::bootstrap_step(kernel, t, states, params, constraints, key_t)
-    })
+    run(
+        model,
+        observations,
+        config,
+        key,
+        |t, states, constraints, key_t| crate::native::bootstrap_step(kernel, t, states, params, constraints, key_t),
+        on_step,
+    )
 }
 
 /// A particle filter with a custom proposal: `proposal(t, state, observations at t)` is a
@@ -131,21 +155,24 @@ where
                 })
             })
             .collect()
-    })
+    }, |_, _, _| {})
 }
 
 /// The filter, generic over how the particles are extended by one step: `extend(t, states,
 /// step t's observations, key)` returns each particle's new state and log weight increment,
-/// particle `i` drawing with `key.split(i)`.
-fn run<K, E>(
+/// particle `i` drawing with `key.split(i)`; `on_step` sees each step's weighted particles
+/// (see [`particle_filter_each_step`]).
+fn run<K, E, O>(
     model: &Call<Unfold<K>>,
     observations: &ChoiceMap,
     config: &SmcConfig,
     key: Key,
     extend: E,
+    mut on_step: O,
 ) -> Result<SmcResult<K::Ret<f64>>, GenError>
 where
     K: UnfoldKernel,
+    O: FnMut(usize, &[K::Ret<f64>], &[f64]),
     E: Fn(usize, &[K::Ret<f64>], &ChoiceMap, Key) -> Result<crate::native::Extended<K>, GenError>,
 {
     let bad = |message: String| GenError::BadArguments { function: "particle_filter", message };
@@ -186,6 +213,7 @@ where
             return Err(bad(format!("every particle has weight zero at step {t}")));
         }
         ess_trace.push(e);
+        on_step(t, &states, &log_weights);
         let resample = e < config.ess_threshold * n as f64 && t + 1 < *steps;
         resampled.push(resample);
         if resample {
