@@ -17,9 +17,10 @@
 //!
 //! 1. **Marginalize `z` in the model** (what Stan and NumPyro users do): each `y_i` has the
 //!    mixture density `weight N(y; mu_hi, SIGMA) + (1 - weight) N(y; mu_lo, SIGMA)`. The
-//!    library has no mixture distribution and no way to add a log-density term to a model,
-//!    so this example writes the mixture as a distribution of its own ([`NormalMixture`],
-//!    an implementation of [`Distribution`]) and runs NUTS. The assignments come back as
+//!    library has no mixture distribution. The shortest way is to add the term with
+//!    `factor(log_density).at(("y", i))` (Stan's `target +=`); this example instead writes
+//!    the mixture as a distribution of its own ([`NormalMixture`], an implementation of
+//!    [`Distribution`]), which also makes it observable and samplable, and runs NUTS. The assignments come back as
 //!    derived quantities: P(z_i = upper | data), averaged over the draws.
 //! 2. **Keep `z` and write the sampler** (what Gen users do): Metropolis-within-Gibbs over
 //!    the trace, random-walk proposals for the continuous choices ([`mh_with_proposal`])

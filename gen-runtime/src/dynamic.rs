@@ -286,6 +286,28 @@ impl<'c> Handler<'c> for Interpreter<'c> {
         self.vector_site(site, n, |_| dist.clone())
     }
 
+    fn factor(&mut self, site: Site<'_>, log_weight: f64) {
+        let (addr, _, _) = self.address(&site);
+        if self.site_scores.contains_key(&addr) || !self.check_new(&addr) {
+            self.fail(GenError::DuplicateAddress { address: addr });
+            return;
+        }
+        if log_weight.is_nan() || log_weight == f64::INFINITY {
+            self.fail(GenError::NonFinite { address: addr, value: log_weight });
+            return;
+        }
+        // A term of the density that no choice carries: it counts as an observation's log
+        // density does (generate's weight; update's through the score; regenerate's as the
+        // change from the previous trace's term).
+        self.score += log_weight;
+        match self.op {
+            Op::Generate(_) => self.weight += log_weight,
+            Op::Regenerate { prev_scores, .. } => self.weight += log_weight - prev_scores.get(&addr).copied().unwrap_or(0.0),
+            Op::Simulate | Op::Assess(_) | Op::Update { .. } => {}
+        }
+        self.site_scores.insert(addr, log_weight);
+    }
+
     fn fail(&mut self, error: GenError) {
         Interpreter::fail(self, error);
     }

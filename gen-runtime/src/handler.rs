@@ -168,6 +168,10 @@ pub trait Handler<'c>: Sized {
         D: Distribution<Real = Self::Real>,
         D::Data: LiftElement<D::Value>;
 
+    /// Adds `log_weight` to the model's log density at `site` (see [`factor`]): no choice is
+    /// made; the term counts as an observation's would.
+    fn factor(&mut self, site: Site<'_>, log_weight: Self::Real);
+
     /// Reports an error found while running the body (a combinator's bad arguments): the
     /// operation returns it when the run ends.
     fn fail(&mut self, error: GenError);
@@ -180,7 +184,7 @@ pub trait Handler<'c>: Sized {
 /// or a call of another generative function.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be traced with `.at(...)`",
-    label = "not a distribution, `iid(...)`, or a generative function call",
+    label = "not a distribution, `iid(...)`, `factor(...)`, or a generative function call",
     note = "`.at(addr)` records a random choice; it applies to a distribution such as `normal(0.0, 1.0)` or to a call of another `#[gen]` function"
 )]
 pub trait Traceable<'c, H: Handler<'c>> {
@@ -203,6 +207,54 @@ impl<'c, H: Handler<'c>, G: GenerativeFunction> Traceable<'c, H> for Call<G, H::
     #[inline(always)]
     fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output {
         h.call(site, &self.gf, self.args)
+    }
+}
+
+/// A term added to a model's log density (see [`factor`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Factor<R> {
+    /// The term.
+    pub log_weight: R,
+}
+
+/// Adds `log_weight` to the model's log density: `factor(lp).at("name")` is NumPyro's
+/// `numpyro.factor("name", lp)` and Stan's `target += lp`. It makes no random choice; the
+/// term counts in scores, importance weights and gradients as an observation's log density
+/// would, so a model can score what no distribution in the library expresses, such as a
+/// mixture with its assignments summed out:
+///
+/// ```
+/// use gen_runtime::prelude::*;
+///
+/// // y ~ w N(mu_1, 1) + (1 - w) N(mu_0, 1), the assignment marginalized.
+/// #[gen]
+/// fn mixture(y: f64) {
+///     let mu0 = normal(0.0, 5.0).at("mu0");
+///     let mu1 = normal(0.0, 5.0).at("mu1");
+///     let y: Real = y.into();
+///     let a = normal(mu1, 1.0).log_density(&y) + 0.3f64.ln();
+///     let b = normal(mu0, 1.0).log_density(&y) + 0.7f64.ln();
+///     // ln(e^a + e^b), without overflow.
+///     factor(a + (b - a).softplus()).at("y");
+/// }
+///
+/// let trace = mixture(1.5).simulate(Key::new(1))?;
+/// assert!(trace.site_score(&"y".into_address()).is_some());
+/// # Ok::<(), gen_runtime::GenError>(())
+/// ```
+///
+/// The address names the term (in a trace's [`site_score`](crate::Trace::site_score) and in
+/// errors); it is not a choice, so it cannot be observed or selected.
+#[must_use]
+pub fn factor<R: Real>(log_weight: impl Into<R>) -> Factor<R> {
+    Factor { log_weight: log_weight.into() }
+}
+
+impl<'c, H: Handler<'c>> Traceable<'c, H> for Factor<H::Real> {
+    type Output = ();
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) {
+        h.factor(site, self.log_weight);
     }
 }
 

@@ -575,6 +575,12 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
         Values::stored(Cow::Borrowed(ys))
     }
 
+    #[inline]
+    fn factor(&mut self, _: Site<'_>, log_weight: Dual<N>) {
+        // Not a choice: no plan entry, only the term.
+        self.lp += log_weight;
+    }
+
     fn fail(&mut self, error: GenError) {
         self.failure.get_or_insert(error);
     }
@@ -965,6 +971,15 @@ impl<'c, 'p: 'c> Handler<'c> for IsEval<'p, '_> {
                 Values::stored(Cow::Owned((0..n).map(|_| dist.sample(&mut rng)).collect()))
             }
         }
+    }
+
+    #[inline]
+    fn factor(&mut self, _: Site<'_>, log_weight: f64) {
+        // A NaN or +inf term is an error the interpreter reports when it reruns the particle.
+        if log_weight.is_nan() || log_weight == f64::INFINITY {
+            self.failed = true;
+        }
+        self.lw += log_weight;
     }
 
     fn fail(&mut self, _: GenError) {

@@ -701,6 +701,11 @@ impl<'c, 'p: 'c, B: Backend> Handler<'c> for BatchEval<'p, B> {
         self.vector_site(&site, n, &dist, true)
     }
 
+    fn factor(&mut self, _: Site<'_>, log_weight: Batched<B>) {
+        // Not a choice: no plan entry, only the term (one per particle).
+        self.lp += log_weight;
+    }
+
     fn fail(&mut self, error: GenError) {
         self.fail_with(error);
     }
