@@ -273,7 +273,7 @@ pub fn run_with_assignments(chains: usize, sweeps: usize) -> Result<Vec<Sweeps>,
             if s >= warmup {
                 let choices = trace.choices();
                 let mut row: Vec<f64> = CONTINUOUS.iter().map(|(a, _)| value(&trace, a)).collect();
-                row.extend((0..YS.len()).map(|i| f64::from(u8::from(choices.value(("z", i)) == Some(&ChoiceValue::Bool(true))))));
+                row.extend((0..YS.len()).map(|i| f64::from(u8::from(choices.get_as::<bool>(("z", i)) == Some(true)))));
                 out.push(row);
             }
         }

@@ -1,7 +1,7 @@
 //! Choice maps (addresses to values) and selections (sets of addresses).
 
 use crate::address::{Address, IntoAddress, Part};
-use crate::value::ChoiceValue;
+use crate::value::{ChoiceData, ChoiceValue};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -44,6 +44,14 @@ impl ChoiceMap {
     #[must_use]
     pub fn get_f64(&self, addr: impl IntoAddress) -> Option<f64> {
         self.value(addr).and_then(ChoiceValue::as_f64)
+    }
+
+    /// The value at `addr` as the type a distribution stores (`bool` for a Bernoulli, `usize`
+    /// for a categorical, `u64` for a count, `f64`, `Vec<f64>`): `choices.get_as::<bool>(("z",
+    /// 3))`. `None` if there is no value there or it is of another kind.
+    #[must_use]
+    pub fn get_as<T: ChoiceData>(&self, addr: impl IntoAddress) -> Option<T> {
+        self.value(addr).and_then(T::from_value)
     }
 
     /// Whether there is a value at `addr`.
@@ -267,6 +275,17 @@ macro_rules! select {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_as_reads_a_value_as_its_stored_type_and_refuses_another_kind() {
+        let map = choicemap! { ("z", 3) => true, "k" => 4u64, "x" => 0.5, "w" => vec![0.2, 0.8] };
+        assert_eq!(map.get_as::<bool>(("z", 3)), Some(true));
+        assert_eq!(map.get_as::<u64>("k"), Some(4));
+        assert_eq!(map.get_as::<f64>("x"), Some(0.5));
+        assert_eq!(map.get_as::<Vec<f64>>("w"), Some(vec![0.2, 0.8]));
+        assert_eq!(map.get_as::<bool>("x"), None);
+        assert_eq!(map.get_as::<bool>(("z", 4)), None);
+    }
     use crate::addr;
 
     #[test]

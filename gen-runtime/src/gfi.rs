@@ -193,6 +193,12 @@ impl<G: GenerativeFunction> Trace<G> {
         self.choices.get_f64(addr)
     }
 
+    /// The value at `addr` as its stored type, a shortcut for `choices().get_as(addr)`
+    /// ([`ChoiceMap::get_as`]): `trace.get_as::<bool>(("z", 3))`.
+    pub fn get_as<T: crate::value::ChoiceData>(&self, addr: impl crate::address::IntoAddress) -> Option<T> {
+        self.choices.get_as(addr)
+    }
+
     /// The function and arguments as a [`Call`].
     pub fn call(&self) -> Call<G> {
         Call::new(self.gf.clone(), self.args.clone())
