@@ -43,6 +43,16 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+    /// A hyperparameter of `datasets.json` outside what its model allows.
+    #[error("{}: `{key}` {requirement}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Where in the file, e.g. `hmm.transition[1]`.
+        key: String,
+        /// What it must be, and what it is.
+        requirement: String,
+    },
     /// Writing a generated file failed.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -156,6 +166,112 @@ impl DatasetsSpec {
             lgssm: LgssmSpec { a: 0.9, q: 0.5, r: 1.0, x1_mean: 0.0, x1_sd: 1.0, t: 100, seed: 42 },
         }
     }
+}
+
+/// Largest |sum - 1| of a probability vector in `datasets.json` (relative to its sum of 1).
+pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-9;
+
+/// A key of `datasets.json` and what is wrong with its value.
+type SpecProblem = (String, String);
+
+impl DatasetsSpec {
+    /// Checks every hyperparameter against its model's support, so that no exact reference,
+    /// generator or sampler is ever handed an impossible model: shapes and sds > 0, HMM matrices
+    /// of matching shapes whose rows are probability vectors, data sizes and lengths >= 1.
+    ///
+    /// # Errors
+    /// The first offending key (`beta_bernoulli.alpha`, `hmm.transition[1]`, ...) and what it must be.
+    pub fn validate(&self) -> Result<(), SpecProblem> {
+        let p = &self.polynomial;
+        if p.true_coeffs.len() != 3 {
+            return Err(("polynomial.true_coeffs".into(), format!("must hold 3 coefficients (a, b, c), found {}", p.true_coeffs.len())));
+        }
+        for (i, &c) in p.true_coeffs.iter().enumerate() {
+            finite(&format!("polynomial.true_coeffs[{i}]"), c)?;
+        }
+        positive("polynomial.prior_sd", p.prior_sd)?;
+        for (i, &sd) in p.noise_sds.iter().enumerate() {
+            positive(&format!("polynomial.noise_sds[{i}]"), sd)?;
+        }
+        for (i, &n) in p.sizes.iter().enumerate() {
+            at_least_one(&format!("polynomial.sizes[{i}]"), n)?;
+        }
+        let b = &self.beta_bernoulli;
+        positive("beta_bernoulli.alpha", b.alpha)?;
+        positive("beta_bernoulli.beta", b.beta)?;
+        if !(0.0..=1.0).contains(&b.p_true) {
+            return Err(("beta_bernoulli.p_true".into(), format!("must be a probability in [0, 1], found {}", b.p_true)));
+        }
+        let h = &self.hmm;
+        let states = h.initial.len();
+        if states == 0 {
+            return Err(("hmm.initial".into(), "must give at least one state".into()));
+        }
+        probability_vector("hmm.initial", &h.initial)?;
+        shape("hmm.transition", &h.transition, states, states)?;
+        let symbols = h.emission.first().map_or(0, Vec::len).max(1);
+        shape("hmm.emission", &h.emission, states, symbols)?;
+        for (i, row) in h.transition.iter().enumerate() {
+            probability_vector(&format!("hmm.transition[{i}]"), row)?;
+        }
+        for (i, row) in h.emission.iter().enumerate() {
+            probability_vector(&format!("hmm.emission[{i}]"), row)?;
+        }
+        at_least_one("hmm.T", h.t)?;
+        let l = &self.lgssm;
+        finite("lgssm.a", l.a)?;
+        finite("lgssm.x1_mean", l.x1_mean)?;
+        positive("lgssm.q", l.q)?;
+        positive("lgssm.r", l.r)?;
+        positive("lgssm.x1_sd", l.x1_sd)?;
+        at_least_one("lgssm.T", l.t)
+    }
+}
+
+fn finite(key: &str, v: f64) -> Result<(), SpecProblem> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err((key.to_owned(), format!("must be a finite number, found {v}")))
+    }
+}
+
+fn positive(key: &str, v: f64) -> Result<(), SpecProblem> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err((key.to_owned(), format!("must be a finite number > 0, found {v}")))
+    }
+}
+
+fn at_least_one(key: &str, n: usize) -> Result<(), SpecProblem> {
+    if n >= 1 {
+        Ok(())
+    } else {
+        Err((key.to_owned(), "must be at least 1, found 0".to_owned()))
+    }
+}
+
+/// `matrix` must be `rows` x `columns` (rows indexed by the hidden state).
+fn shape(key: &str, matrix: &[Vec<f64>], rows: usize, columns: usize) -> Result<(), SpecProblem> {
+    if matrix.len() != rows {
+        return Err((key.to_owned(), format!("must have one row per hidden state ({rows}, from hmm.initial), found {}", matrix.len())));
+    }
+    match matrix.iter().position(|r| r.len() != columns) {
+        Some(i) => Err((format!("{key}[{i}]"), format!("must have {columns} entries like the other rows, found {}", matrix[i].len()))),
+        None => Ok(()),
+    }
+}
+
+fn probability_vector(key: &str, row: &[f64]) -> Result<(), SpecProblem> {
+    if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+        return Err((format!("{key}[{j}]"), format!("must be a probability >= 0, found {v}")));
+    }
+    let sum: f64 = row.iter().sum();
+    if (sum - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
+        return Err((key.to_owned(), format!("must sum to 1 (within {PROBABILITY_SUM_TOLERANCE:e}), sums to {sum}")));
+    }
+    Ok(())
 }
 
 /// The spelling of a noise level in file names and on the command line: `0.05`, `1.0`.
@@ -359,11 +475,14 @@ impl DataSet {
     }
 }
 
-/// Reads `datasets.json` from `dir`.
+/// Reads `datasets.json` from `dir` and checks it ([`DatasetsSpec::validate`]).
 pub fn load_spec(dir: &Path) -> Result<DatasetsSpec, DataError> {
     let path = dir.join(SPEC_FILE);
     let text = fs::read_to_string(&path).map_err(|source| DataError::Unreadable { path: path.clone(), source })?;
-    serde_json::from_str(&text).map_err(|e| DataError::Malformed { path, line: e.line() as u64, message: e.to_string() })
+    let spec: DatasetsSpec =
+        serde_json::from_str(&text).map_err(|e| DataError::Malformed { path: path.clone(), line: e.line() as u64, message: e.to_string() })?;
+    spec.validate().map_err(|(key, requirement)| DataError::Invalid { path, key, requirement })?;
+    Ok(spec)
 }
 
 /// Loads `polynomial_n{n}_sd{sd}.csv` and checks it has `n` rows.

@@ -3,6 +3,11 @@
 //!
 //! Rows are typed and go straight through serde. Each configuration's rows are appended and
 //! flushed as soon as it finishes, so an interrupted or crashed run keeps everything it measured.
+//!
+//! A run owns its folder ([`ResultFolder`]): a default folder is created afresh (`create_dir`,
+//! which only one process can win), a `--out` folder must be empty unless `--overwrite` clears
+//! it, and either way the run holds an exclusive OS lock on its [`LOCK_FILE`] until it ends, so
+//! two runs never write into one `summary.csv`.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -290,9 +295,151 @@ pub struct Metadata {
     pub notes: Vec<String>,
 }
 
+/// Name of the lock file a run holds open, with an exclusive OS file lock, in its result folder.
+/// It stays behind after the run (removing it would let a third run lock a fresh file while a
+/// second still holds the old one) and does not count as a result.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Why a result folder cannot be used for a run.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFolderError {
+    /// Another process holds the folder's lock.
+    #[error("another run holds the result folder {} (its {LOCK_FILE} is locked); wait for it to end or choose another --out", path.display())]
+    Locked {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The folder holds earlier results and `--overwrite` was not given.
+    #[error(
+        "the result folder {} is not empty (it holds {}); pass --overwrite to clear its previous results, or choose another --out",
+        path.display(),
+        entries.join(", ")
+    )]
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+        /// What it holds (up to a few names).
+        entries: Vec<String>,
+    },
+    /// `--overwrite` was given but the folder holds files a run does not write.
+    #[error(
+        "--overwrite clears only a result folder's own files (metadata.json, summary.csv, *_timing.csv), and {} also holds {}; remove them or choose another --out",
+        path.display(),
+        entries.join(", ")
+    )]
+    ForeignFiles {
+        /// The folder.
+        path: PathBuf,
+        /// The entries that are not results.
+        entries: Vec<String>,
+    },
+    /// A file-system call failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was attempted (`create`, `lock`, `read`, `remove`).
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A result folder held by this run: it exists, holds no earlier results, and its [`LOCK_FILE`]
+/// is locked until this value is dropped.
+#[derive(Debug)]
+pub struct ResultFolder {
+    path: PathBuf,
+    /// Held open for the lock; the OS releases it when the file closes (even on a crash).
+    _lock: File,
+}
+
+impl ResultFolder {
+    /// Creates a new folder `parent/<stem>`, or `<stem>_2`, `<stem>_3`, ... when that name is
+    /// taken, and locks it. `create_dir` fails when the folder exists, so two processes starting
+    /// in the same second cannot both get one name.
+    pub fn create_unique(parent: &Path, stem: &str) -> Result<Self, ResultFolderError> {
+        fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+        let mut suffix = 1u32;
+        loop {
+            let name = if suffix == 1 { stem.to_owned() } else { format!("{stem}_{suffix}") };
+            let path = parent.join(name);
+            match fs::create_dir(&path) {
+                Ok(()) => return Self::lock(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && suffix < 10_000 => suffix += 1,
+                Err(e) => return Err(ResultFolderError::Io { action: "create", path, source: e }),
+            }
+        }
+    }
+
+    /// Takes the folder `dir` that the user named (`--out`), creating it if needed. It must hold
+    /// no entries besides [`LOCK_FILE`]; with `overwrite` its earlier results (`metadata.json`,
+    /// `summary.csv`, `*_timing.csv`) are removed first, and anything else is refused. The lock
+    /// is taken before the folder is inspected, so a run in progress is reported as such.
+    pub fn claim(dir: &Path, overwrite: bool) -> Result<Self, ResultFolderError> {
+        fs::create_dir_all(dir).map_err(io_error("create", dir))?;
+        let folder = Self::lock(dir.to_path_buf())?;
+        let mut entries: Vec<String> = fs::read_dir(dir)
+            .map_err(io_error("read", dir))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()
+            .map_err(io_error("read", dir))?;
+        entries.retain(|name| name != LOCK_FILE);
+        entries.sort();
+        if entries.is_empty() {
+            return Ok(folder);
+        }
+        if !overwrite {
+            entries.truncate(5);
+            return Err(ResultFolderError::NotEmpty { path: dir.to_path_buf(), entries });
+        }
+        let foreign: Vec<String> = entries.iter().filter(|name| !is_result_file(&dir.join(name))).cloned().collect();
+        if !foreign.is_empty() {
+            return Err(ResultFolderError::ForeignFiles { path: dir.to_path_buf(), entries: foreign });
+        }
+        for name in &entries {
+            let path = dir.join(name);
+            fs::remove_file(&path).map_err(io_error("remove", &path))?;
+        }
+        Ok(folder)
+    }
+
+    fn lock(path: PathBuf) -> Result<Self, ResultFolderError> {
+        let lock_path = path.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| ResultFolderError::Io { action: "create", path: lock_path.clone(), source })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { path, _lock: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(ResultFolderError::Locked { path }),
+            Err(fs::TryLockError::Error(source)) => Err(ResultFolderError::Io { action: "lock", path: lock_path, source }),
+        }
+    }
+
+    /// The folder.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Maps an I/O error on `path` to [`ResultFolderError::Io`].
+fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ResultFolderError + 'a {
+    move |source| ResultFolderError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// Whether `path` is a file that a run writes into its result folder.
+fn is_result_file(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.is_file() && (matches!(name.as_ref(), "metadata.json" | ".metadata.json.tmp" | "summary.csv") || name.ends_with("_timing.csv"))
+}
+
 /// Writes one result folder.
 pub struct ResultsWriter {
-    dir: PathBuf,
+    folder: ResultFolder,
     summary: csv::Writer<File>,
     timing: HashMap<String, csv::Writer<File>>,
     metadata: Metadata,
@@ -300,9 +447,10 @@ pub struct ResultsWriter {
 }
 
 impl ResultsWriter {
-    /// Creates `dir` with `metadata.json` and the header of `summary.csv`.
-    pub fn create(dir: &Path, metadata: Metadata) -> anyhow::Result<Self> {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    /// Writes `metadata.json` and the header of `summary.csv` into `folder`, which the writer
+    /// holds (with its lock) until it is dropped.
+    pub fn create(folder: ResultFolder, metadata: Metadata) -> anyhow::Result<Self> {
+        let dir = folder.path();
         let summary_path = dir.join("summary.csv");
         let file = File::create(&summary_path).with_context(|| format!("cannot create {}", summary_path.display()))?;
         let mut summary = csv::WriterBuilder::new().has_headers(false).from_writer(file);
@@ -310,7 +458,7 @@ impl ResultsWriter {
         // readable (empty) table.
         summary.write_record(summary_header()).context("writing the summary header")?;
         summary.flush().context("flushing summary.csv")?;
-        let writer = Self { dir: dir.to_path_buf(), summary, timing: HashMap::new(), metadata, rows: 0 };
+        let writer = Self { folder, summary, timing: HashMap::new(), metadata, rows: 0 };
         writer.write_metadata()?;
         Ok(writer)
     }
@@ -318,7 +466,7 @@ impl ResultsWriter {
     /// The result folder.
     #[must_use]
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.folder.path()
     }
 
     /// Rows written so far.
@@ -331,7 +479,7 @@ impl ResultsWriter {
     pub fn write(&mut self, row: &SummaryRow, times_s: &[f64]) -> anyhow::Result<()> {
         if !times_s.is_empty() {
             let name = format!("{}_{}_timing.csv", sanitize(&row.framework), sanitize(&row.method));
-            let path = self.dir.join(&name);
+            let path = self.folder.path().join(&name);
             let writer = match self.timing.entry(name) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
@@ -383,8 +531,8 @@ impl ResultsWriter {
     }
 
     fn write_metadata(&self) -> anyhow::Result<()> {
-        let path = self.dir.join("metadata.json");
-        let tmp = self.dir.join(".metadata.json.tmp");
+        let path = self.folder.path().join("metadata.json");
+        let tmp = self.folder.path().join(".metadata.json.tmp");
         let json = serde_json::to_string_pretty(&self.metadata).context("serialising metadata")?;
         // Write then rename, so metadata.json is never half written.
         fs::write(&tmp, json + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -416,7 +564,8 @@ pub fn read_summary(path: &Path) -> anyhow::Result<Vec<SummaryRow>> {
         .collect()
 }
 
-/// `YYYYMMDD_HHMMSS` in local time, for result folder names.
+/// `YYYYMMDD_HHMMSS` in local time, for result folder names (made unique by
+/// [`ResultFolder::create_unique`]).
 #[must_use]
 pub fn timestamp() -> String {
     chrono::Local::now().format("%Y%m%d_%H%M%S").to_string()

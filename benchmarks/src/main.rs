@@ -93,9 +93,14 @@ struct RunArgs {
     /// Device for the rows that can use one (handcoded Rust always runs on the CPU).
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     device: Device,
-    /// Result folder (default: data/benchmark_<suite>_<YYYYMMDD_HHMMSS>).
+    /// Result folder (default: a new data/benchmark_<suite>_<YYYYMMDD_HHMMSS>, with _2, _3, ...
+    /// when that name is taken). It must be empty unless --overwrite is given, and no other run
+    /// may be using it.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Let --out name a folder that holds earlier results: they are removed before the run.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
     /// Wall-clock limit of one external run (all its repeats), in seconds; a run past it is
     /// killed and recorded as failed, and the framework's larger configurations of that method
     /// are not attempted (default: 30 for `all`, 60 for `test`, 300 otherwise).
@@ -125,6 +130,7 @@ impl RunArgs {
             repeats: self.repeats.map(|r| r as usize),
             device: self.device,
             out: self.out,
+            overwrite: self.overwrite,
             timeout_s: self.timeout,
             seed: self.seed,
             no_plots: self.no_plots,
@@ -182,6 +188,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
     };
+    let named = args.frameworks.is_some();
     let outcome = suite::run(suite, &args.options(), command_line)?;
     println!("{} rows in {}", outcome.rows, outcome.dir.display());
     if let Some(figs) = &outcome.figures {
@@ -205,7 +212,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         println!("interrupted: every finished configuration is in {}", outcome.dir.display());
         return Ok(ExitCode::from(130));
     }
-    let smoke_failed = suite == Suite::Smoke && !(outcome.failed.is_empty() && outcome.quality_failures.is_empty());
+    if !outcome.without_rows.is_empty() {
+        for w in &outcome.without_rows {
+            eprintln!("error: no row for --frameworks {w}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    // A smoke run of frameworks named in --frameworks fails when one of them could not run.
+    let skipped_by_name = named && !outcome.skipped.is_empty();
+    let smoke_failed = suite == Suite::Smoke && (skipped_by_name || !(outcome.failed.is_empty() && outcome.quality_failures.is_empty()));
     Ok(if smoke_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 

@@ -30,6 +30,8 @@ pub struct Reference {
     pub posterior_mean: Option<Vec<f64>>,
     /// Exact posterior standard deviation of the latents.
     pub posterior_sd: Option<Vec<f64>>,
+    /// Why the exact answer could not be computed, when it could not (no row is then ok).
+    pub unavailable: Option<String>,
 }
 
 impl Reference {
@@ -37,17 +39,23 @@ impl Reference {
     /// algorithm (HMM) and the Kalman filter (LGSSM). Data the reference rejects has none.
     #[must_use]
     pub fn exact(data: &DataSet) -> Self {
+        let unavailable = |e: gen_runtime::exact::ExactError| Self { unavailable: Some(e.to_string()), ..Self::default() };
+        let log_ml = |r: Result<f64, _>| r.map_or_else(unavailable, |v| Self { log_ml: Some(v), ..Self::default() });
         match data {
-            DataSet::Polynomial(d) => exact::polynomial(d).map_or_else(
-                |_| Self::default(),
-                |post| Self { log_ml: Some(post.log_ml), posterior_mean: Some(post.mean), posterior_sd: Some(post.sd) },
-            ),
-            DataSet::BetaBernoulli(d) => exact::beta_bernoulli(d).map_or_else(
-                |_| Self::default(),
-                |post| Self { log_ml: Some(post.log_ml), posterior_mean: Some(vec![post.mean]), posterior_sd: Some(vec![post.sd]) },
-            ),
-            DataSet::Hmm(d) => Self { log_ml: exact::hmm_log_ml(d).ok(), ..Self::default() },
-            DataSet::Lgssm(d) => Self { log_ml: exact::kalman_log_ml(d).ok(), ..Self::default() },
+            DataSet::Polynomial(d) => exact::polynomial(d).map_or_else(unavailable, |post| Self {
+                log_ml: Some(post.log_ml),
+                posterior_mean: Some(post.mean),
+                posterior_sd: Some(post.sd),
+                unavailable: None,
+            }),
+            DataSet::BetaBernoulli(d) => exact::beta_bernoulli(d).map_or_else(unavailable, |post| Self {
+                log_ml: Some(post.log_ml),
+                posterior_mean: Some(vec![post.mean]),
+                posterior_sd: Some(vec![post.sd]),
+                unavailable: None,
+            }),
+            DataSet::Hmm(d) => log_ml(exact::hmm_log_ml(d)),
+            DataSet::Lgssm(d) => log_ml(exact::kalman_log_ml(d)),
         }
     }
 }
@@ -146,6 +154,9 @@ pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Asse
             problems.push(format!("posterior mean has {} entries, the model has {}", est.len(), exact.len()));
         }
     }
+    if let Some(why) = &reference.unavailable {
+        problems.push(format!("no exact reference to check against ({why})"));
+    }
     let nothing_reported = quality.log_ml.is_none() && quality.posterior_mean.is_none();
     if nothing_reported && problems.is_empty() {
         problems.push("no log-ML or posterior mean reported".to_owned());
@@ -187,6 +198,16 @@ mod tests {
         let a = assess(&config(Model::Polynomial, Method::Hmc, 10, None), &q, &r);
         assert!(!a.quality_ok);
         assert!(a.reason.contains("acceptance") && a.reason.contains("10.00 posterior sds"), "{}", a.reason);
+    }
+
+    #[test]
+    fn no_row_is_ok_without_an_exact_reference() {
+        let q = Quality { log_ml: Some(-10.0), ess: Some(500.0), ..Quality::default() };
+        let c = config(Model::Polynomial, Method::Is, 10, Some(1000));
+        let r = Reference { unavailable: Some("prior sd must be positive".into()), ..Reference::default() };
+        let a = assess(&c, &q, &r);
+        assert!(!a.quality_ok);
+        assert!(a.reason.contains("no exact reference") && a.reason.contains("prior sd"), "{}", a.reason);
     }
 
     /// The tolerance is 5 delta-method standard errors, never under 1 nat: a filter whose

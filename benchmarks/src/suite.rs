@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::adapters::external::TimedOut;
 use crate::adapters::{self, Adapter, Availability, RunResult};
 use crate::data::{self, DataSet, DatasetsSpec};
-use crate::export::{self, FrameworkInfo, Metadata, ResultsWriter, RowStatus, SummaryRow};
+use crate::export::{self, FrameworkInfo, Metadata, ResultFolder, ResultsWriter, RowStatus, SummaryRow};
 use crate::interrupt::{self, Interrupted};
 use crate::machine::{GitInfo, Machine};
 use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, Task};
@@ -97,8 +97,10 @@ pub struct RunOptions {
     pub repeats: Option<usize>,
     /// Requested device.
     pub device: Device,
-    /// Result folder (`None`: `data/benchmark_<suite>_<timestamp>`).
+    /// Result folder (`None`: a new `data/benchmark_<suite>_<timestamp>[_<k>]`).
     pub out: Option<PathBuf>,
+    /// Clear the earlier results of a non-empty `out` instead of refusing it.
+    pub overwrite: bool,
     /// Limit per external run, seconds (`None`: [`Suite::default_timeout_s`]).
     pub timeout_s: Option<u64>,
     /// Base seed.
@@ -122,6 +124,8 @@ pub struct Outcome {
     pub quality_failures: Vec<String>,
     /// Frameworks skipped, with the reason.
     pub skipped: Vec<String>,
+    /// Frameworks named in `--frameworks` that produced no row, with the reason.
+    pub without_rows: Vec<String>,
     /// Whether a stop request cut the run short.
     pub interrupted: bool,
 }
@@ -261,7 +265,12 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     }
     let repeats = opts.repeats.map_or(Repeats::Auto, Repeats::Fixed);
     let timeout_s = opts.timeout_s.unwrap_or_else(|| suite.default_timeout_s());
-    let dir = opts.out.clone().unwrap_or_else(|| data_dir.join(format!("benchmark_{}_{}", suite.name(), export::timestamp())));
+    // Claimed before anything slow, so a second run on the same folder fails at once.
+    let folder = match &opts.out {
+        Some(out) => ResultFolder::claim(out, opts.overwrite)?,
+        None => ResultFolder::create_unique(&data_dir, &format!("benchmark_{}_{}", suite.name(), export::timestamp()))?,
+    };
+    let dir = folder.path().to_path_buf();
 
     #[derive(Serialize)]
     struct Configuration<'a> {
@@ -295,10 +304,13 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             "compile_time: the first call, excluded from the repeats (for Rust rows nothing compiles: it is the cold first call)".to_owned(),
         ],
     };
-    let mut writer = ResultsWriter::create(&dir, metadata)?;
+    let mut writer = ResultsWriter::create(folder, metadata)?;
     interrupt::install()?;
 
-    let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| a.supports(c.model, c.method)).count()).sum();
+    // An adapter that can run nothing (an unreadable manifest) gets a skipped row on every
+    // configuration's model and method, so it never vanishes from the results.
+    let covers = |adapter: &dyn Adapter, c: &Config| adapter.unusable().is_some() || adapter.supports(c.model, c.method);
+    let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| covers(a.as_ref(), c)).count()).sum();
     let progress = Progress::new(total as u64);
     progress.println(format!("results: {}", dir.display()));
     let mut outcome = Outcome {
@@ -308,19 +320,32 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         failed: Vec::new(),
         quality_failures: Vec::new(),
         skipped: Vec::new(),
+        without_rows: Vec::new(),
         interrupted: false,
     };
 
     'frameworks: for adapter in &mut adapters {
-        let supported: Vec<usize> = (0..configs.len()).filter(|&i| adapter.supports(configs[i].model, configs[i].method)).collect();
+        let supported: Vec<usize> = (0..configs.len()).filter(|&i| covers(adapter.as_ref(), &configs[i])).collect();
         if supported.is_empty() {
+            // Every adapter left here was named in --frameworks, when that was given.
+            if opts.frameworks.is_some() {
+                outcome.without_rows.push(format!(
+                    "{}: it implements no model and method of this suite (see `benchmarks list`)",
+                    adapter.name()
+                ));
+            }
             continue;
         }
         if interrupt::requested() {
             break;
         }
-        let mut pairs: Vec<(Model, Method)> = supported.iter().map(|&i| (configs[i].model, configs[i].method)).collect();
-        pairs.dedup();
+        let mut pairs: Vec<(Model, Method)> = Vec::new();
+        for &i in &supported {
+            let pair = (configs[i].model, configs[i].method);
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
         progress.set_message(format!("{}: preparing", adapter.name()));
         let availability = match adapter.availability() {
             // The smoke run never installs anything that was not asked for by name.

@@ -85,3 +85,64 @@ fn a_missing_file_is_named() {
     assert!(message.contains("polynomial_n77_sd1.0.csv"), "{message}");
     common::cleanup(&root);
 }
+
+/// Writes `datasets.json` with one value changed into a scratch root and returns the root.
+fn spec_with(name: &str, pointer: &str, value: serde_json::Value) -> std::path::PathBuf {
+    let root = common::scratch_root(name);
+    let path = root.join("data/datasets.json");
+    let mut spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    *spec.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = value;
+    std::fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    root
+}
+
+#[test]
+fn every_impossible_hyperparameter_is_named() {
+    use serde_json::json;
+    let cases = [
+        ("/beta_bernoulli/alpha", json!(-1.0), "beta_bernoulli.alpha", "> 0"),
+        ("/beta_bernoulli/beta", json!(0.0), "beta_bernoulli.beta", "> 0"),
+        ("/polynomial/prior_sd", json!(0.0), "polynomial.prior_sd", "> 0"),
+        ("/polynomial/prior_sd", json!(-2.0), "polynomial.prior_sd", "> 0"),
+        ("/polynomial/noise_sds/1", json!(-1.0), "polynomial.noise_sds[1]", "> 0"),
+        ("/polynomial/noise_sds/0", json!(0.0), "polynomial.noise_sds[0]", "> 0"),
+        ("/hmm/transition/1", json!([0.8, 0.1, 0.2]), "hmm.transition[1]", "sum to 1"),
+        ("/hmm/transition/2", json!([0.5, 0.5]), "hmm.transition[2]", "3 entries"),
+        ("/hmm/transition", json!([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), "hmm.transition", "one row per hidden state"),
+        ("/hmm/emission/1", json!([0.7, 0.1, 0.1, 0.1, 0.0]), "hmm.emission[1]", "4 entries"),
+        ("/hmm/emission/2", json!([0.1, 0.1, 0.4, 0.4000001]), "hmm.emission[2]", "sum to 1"),
+        ("/hmm/emission/1", json!([1.2, -0.2, 0.0, 0.0]), "hmm.emission[1][1]", ">= 0"),
+        ("/hmm/initial", json!([0.5, 0.5, 0.5]), "hmm.initial", "sum to 1"),
+        ("/lgssm/q", json!(0.0), "lgssm.q", "> 0"),
+        ("/lgssm/r", json!(-1.0), "lgssm.r", "> 0"),
+        ("/lgssm/x1_sd", json!(0.0), "lgssm.x1_sd", "> 0"),
+    ];
+    for (i, (pointer, value, key, requirement)) in cases.into_iter().enumerate() {
+        let root = spec_with(&format!("bad-spec-{i}"), pointer, value.clone());
+        let err = data::load_spec(&root.join("data")).expect_err(&format!("{pointer} = {value} was accepted"));
+        assert!(matches!(&err, DataError::Invalid { key: k, .. } if k == key), "{pointer} = {value}: {err:?}");
+        let message = err.to_string();
+        assert!(message.contains("datasets.json") && message.contains(&format!("`{key}`")) && message.contains(requirement), "{message}");
+        common::cleanup(&root);
+    }
+    // Rounding in the committed thirds stays within the tolerance.
+    let root = spec_with("thirds", "/hmm/initial", json!([0.3333333333333333, 0.3333333333333333, 0.3333333333333334]));
+    data::load_spec(&root.join("data")).unwrap();
+    common::cleanup(&root);
+}
+
+#[test]
+fn a_run_on_an_impossible_spec_stops_before_writing_anything() {
+    let root = spec_with("bad-spec-run", "/hmm/transition/0", serde_json::json!([0.5, 0.5]));
+    let out = common::bin()
+        .env("BENCHMARKS_ROOT", &root)
+        .args(["hmm", "--frameworks", "handcoded-rust", "--n-particles", "100", "--no-plots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "an error, not a panic: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("datasets.json") && stderr.contains("`hmm.transition[0]`"), "{stderr}");
+    let folders = std::fs::read_dir(root.join("data")).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("benchmark_")).count();
+    assert_eq!(folders, 0, "no result folder left saying `running`");
+    common::cleanup(&root);
+}

@@ -172,3 +172,72 @@ fn a_build_step_runs_once_before_timing_and_outside_the_run_limit() {
     }
     common::cleanup(&root);
 }
+
+/// A stand-in interpreter whose `--version` fails the way a module missing from the env does:
+/// the protocol's error object on stdout, nothing on stderr.
+const QUIET_PYTHON: &str = r#"#!/bin/bash
+echo '{"framework": "quiet", "error": "No module named quietlib"}'
+exit 1
+"#;
+
+#[test]
+fn a_malformed_manifest_is_a_skipped_row_with_its_position() {
+    let root = common::scratch_root("malformed-manifest");
+    let comparisons = root.join("comparisons");
+    write(&comparisons.join("PROTOCOL.md"), "scratch");
+    write(&comparisons.join("frameworks/numpyro.json"), "{\"name\": \"numpyro\",\n  \"language\": \"python\",,\n}");
+    write(
+        &comparisons.join("frameworks/quiet.json"),
+        r#"{"name": "quiet", "language": "python", "env": "quiet", "requirements": "r.txt", "entry": ["q.py"], "methods": {"polynomial": ["is"]}}"#,
+    );
+    let python = comparisons.join(".venv-quiet/bin/python");
+    write(&python, QUIET_PYTHON);
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let list = common::bin().arg("list").env("BENCHMARKS_ROOT", &root).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    let line = |name: &str| list.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing from\n{list}")).to_owned();
+    let numpyro = line("numpyro");
+    assert!(numpyro.contains("skipped") && numpyro.contains("numpyro.json") && numpyro.contains("line 2 column"), "{numpyro}");
+    assert!(line("quiet").contains("No module named quietlib"), "a failed --version shows what it said: {}", line("quiet"));
+
+    let out = root.join("out");
+    let run = common::bin().env("BENCHMARKS_ROOT", &root).args(["test", "--frameworks", "numpyro", "--no-plots", "--out"]).arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(!run.status.success(), "a smoke run of a framework that cannot run does not pass: {stdout}");
+    assert!(stdout.contains("skipped numpyro") && stdout.contains("line 2 column"), "{stdout}");
+    let rows = read_summary(&out.join("summary.csv")).unwrap();
+    assert!(!rows.is_empty(), "the framework has rows");
+    for row in &rows {
+        assert_eq!((row.framework.as_str(), row.status), ("numpyro", Some(RowStatus::Skipped)));
+        assert!(row.message.contains("numpyro.json") && row.message.contains("does not parse"), "{}", row.message);
+    }
+    // Without --frameworks it is still there, and the smoke run of the rest passes.
+    let out_all = root.join("out-all");
+    let run = common::bin()
+        .env("BENCHMARKS_ROOT", &root)
+        .args(["beta-bernoulli", "--frameworks", "handcoded-rust,numpyro", "--no-plots", "--out"])
+        .arg(&out_all)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows = read_summary(&out_all.join("summary.csv")).unwrap();
+    assert!(rows.iter().any(|r| r.framework == "numpyro" && r.status == Some(RowStatus::Skipped)), "{rows:#?}");
+    common::cleanup(&root);
+}
+
+#[test]
+fn a_named_framework_that_produces_no_row_fails_the_run() {
+    let root = common::scratch_root("no-rows");
+    // gen-burn has no particle filter, so the `hmm` suite gives it nothing to run.
+    let out = common::bin()
+        .env("BENCHMARKS_ROOT", &root)
+        .args(["hmm", "--frameworks", "gen-burn", "--no-plots", "--out"])
+        .arg(root.join("out"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no row for --frameworks gen-burn"), "{stderr}");
+    common::cleanup(&root);
+}

@@ -135,8 +135,8 @@ impl External {
     /// Interpreter and leading arguments, or why there is none.
     fn command(&self) -> Result<(PathBuf, Vec<String>), Availability> {
         let skipped = |reason: String| Availability::Skipped { reason };
-        if let Some(e) = &self.manifest.load_error {
-            return Err(skipped(format!("{}: {e}", self.manifest.path.display())));
+        if let Some(reason) = self.unusable() {
+            return Err(skipped(reason));
         }
         match self.manifest.language.as_str() {
             "python" => {
@@ -161,17 +161,21 @@ impl External {
         let mut args = args.to_vec();
         args.push("--version".to_owned());
         match run_child(&self.root, program, &args, Duration::from_secs(300)) {
-            Ok(out) if out.status.success() => {
-                let parsed = parse_json_object(&out.stdout).and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+            Ok(out) => {
+                let answer = parse_json_object(&sanitize_non_finite(&out.stdout));
+                let error = answer.as_ref().and_then(|v| v.get("error")).is_some();
+                if !out.status.success() || error {
+                    return Availability::Skipped { reason: format!("--version failed ({}): {}", out.status, failure_output(&out)) };
+                }
+                let parsed = answer.and_then(|v| v.get("version").and_then(|v| v.as_str()).map(str::to_owned));
                 let version = parsed.unwrap_or_else(|| out.stdout.trim().to_owned());
                 if version.is_empty() {
-                    Availability::Skipped { reason: format!("--version printed nothing; stderr: {}", tail(&out.stderr, 300)) }
+                    Availability::Skipped { reason: format!("--version printed nothing; {}", failure_output(&out)) }
                 } else {
                     Availability::Available { version }
                 }
             }
-            Ok(out) => Availability::Skipped { reason: format!("--version failed ({}): {}", out.status, tail(&out.stderr, 300)) },
-            Err(e) => Availability::Skipped { reason: format!("--version: {e}") },
+            Err(e) => Availability::Skipped { reason: format!("--version: {e:#}") },
         }
     }
 
@@ -233,6 +237,10 @@ impl Adapter for External {
 
     fn supports(&self, model: Model, method: Method) -> bool {
         self.manifest.methods.get(model.as_str()).is_some_and(|ms| ms.iter().any(|m| m == method.as_str()))
+    }
+
+    fn unusable(&self) -> Option<String> {
+        self.manifest.load_error.as_ref().map(|e| format!("{}: {e}", self.manifest.path.display()))
     }
 
     fn availability(&self) -> Availability {
@@ -355,6 +363,22 @@ struct ProtocolResult {
     flags: Vec<String>,
     #[serde(default)]
     device: Option<String>,
+}
+
+/// What a framework said when a call failed, never empty: the protocol's `error` from stdout,
+/// the end of stderr, and the end of stdout when neither is there (a framework that reports its
+/// failure only on stdout would otherwise leave an empty reason).
+fn failure_output(out: &ChildOutput) -> String {
+    let error = parse_json_object(&sanitize_non_finite(&out.stdout))
+        .and_then(|v| v.get("error").map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned)));
+    let stderr = tail(&out.stderr, 300);
+    match (error, stderr.is_empty()) {
+        (Some(error), true) => error,
+        (Some(error), false) => format!("{error}; stderr: {stderr}"),
+        (None, false) => format!("stderr: {stderr}"),
+        (None, true) if !out.stdout.trim().is_empty() => format!("nothing on stderr; stdout: {}", tail(&out.stdout, 300)),
+        (None, true) => "nothing on stdout or stderr".to_owned(),
+    }
 }
 
 /// The whole of `text` as a JSON object, else its last line that is one (frameworks that print

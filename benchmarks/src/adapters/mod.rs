@@ -160,6 +160,13 @@ pub trait Adapter {
     /// Cheap availability check; never installs anything.
     fn availability(&self) -> Availability;
 
+    /// Why this adapter can run nothing at all, known without probing it (e.g. its manifest does
+    /// not parse, so which models it implements is unknown). The suite then records it as skipped
+    /// on every model and method of the run instead of leaving it out.
+    fn unusable(&self) -> Option<String> {
+        None
+    }
+
     /// Sets the framework up if needed (e.g. creates its virtualenv), reporting through
     /// `progress`; returns the availability afterwards.
     fn prepare(&mut self, progress: &Progress) -> Availability {
