@@ -16,8 +16,7 @@ use rayon::prelude::*;
 
 use crate::data::{BetaBernoulliData, HmmData, LgssmData, PolynomialData};
 use crate::models::HmcConfig;
-
-const LN_2PI: f64 = 1.837_877_066_409_345_3;
+use gen_runtime::distributions::LN_2PI;
 
 /// Particles per RNG stream and per rayon task.
 pub const CHUNK: usize = 256;

@@ -20,6 +20,7 @@
 //! observations) or probabilities (discrete observations) of the whole data set.
 //! Bad input returns an [`ExactError`] naming the problem; nothing here panics.
 
+use crate::distributions::LN_2PI;
 use crate::inference::weights::log_sum_exp;
 use statrs::function::beta::ln_beta;
 use thiserror::Error;
@@ -27,7 +28,6 @@ use thiserror::Error;
 /// How far a probability vector's sum may stray from 1.
 pub const PROBABILITY_SUM_TOLERANCE: f64 = 1e-9;
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// Why an exact posterior could not be computed.
 #[derive(Debug, Clone, PartialEq, Error)]

@@ -7,7 +7,7 @@ use gen_runtime::exact::{
     LinearGaussianSsm,
 };
 
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
+use gen_runtime::distributions::LN_2PI;
 
 fn assert_close(actual: f64, expected: f64, tolerance: f64, what: &str) {
     let scale = expected.abs().max(1.0);
