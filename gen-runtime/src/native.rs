@@ -242,8 +242,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
     /// # Errors
     /// The model took another path than the one the target was built from.
     pub fn log_density(&self, theta: &[f64]) -> Result<f64, GenError> {
-        let (lp, _) = self.eval::<0>(theta, 0)?;
-        Ok(lp.re)
+        Ok(self.eval::<0>(theta, 0)?.re)
     }
 
     /// The log density at `theta` and its gradient, written to `grad`.
@@ -267,10 +266,10 @@ impl<G: GenerativeFunction> LogDensity<G> {
             _ => {
                 let mut lp = 0.0;
                 for first in (0..self.dim).step_by(8) {
-                    let (v, eps) = self.eval::<8>(theta, first)?;
+                    let v = self.eval::<8>(theta, first)?;
                     lp = v.re;
                     let n = (self.dim - first).min(8);
-                    grad[first..first + n].copy_from_slice(&eps.eps[..n]);
+                    grad[first..first + n].copy_from_slice(&v.eps[..n]);
                 }
                 Ok(lp)
             }
@@ -278,12 +277,14 @@ impl<G: GenerativeFunction> LogDensity<G> {
     }
 
     fn pass<const N: usize>(&self, theta: &[f64], grad: &mut [f64]) -> Result<f64, GenError> {
-        let (lp, _) = self.eval::<N>(theta, 0)?;
+        let lp = self.eval::<N>(theta, 0)?;
         grad.copy_from_slice(&lp.eps[..self.dim]);
         Ok(lp.re)
     }
 
-    fn eval<const N: usize>(&self, theta: &[f64], first: usize) -> Result<(Dual<N>, Dual<N>), GenError> {
+    /// The log density at `theta` as a dual number: its tangents are the partial derivatives
+    /// in coordinates `first..first + N`.
+    fn eval<const N: usize>(&self, theta: &[f64], first: usize) -> Result<Dual<N>, GenError> {
         let mut h = GradEval::<N> {
             plan: &self.plan,
             pos: 0,
@@ -306,7 +307,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
                 message: "the model made fewer choices than when the gradient target was built".into(),
             });
         }
-        Ok((h.lp, h.lp))
+        Ok(h.lp)
     }
 }
 
