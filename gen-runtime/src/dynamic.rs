@@ -167,8 +167,9 @@ impl<'c> Interpreter<'c> {
         self.choices.insert(addr, value);
     }
 
+    /// Whether no choice or factor has been recorded at `addr` yet (else fails).
     fn check_new(&mut self, addr: &Address) -> bool {
-        if self.choices.contains(addr) {
+        if self.site_scores.contains_key(addr) {
             self.fail(GenError::DuplicateAddress { address: addr.clone() });
             return false;
         }
@@ -288,8 +289,7 @@ impl<'c> Handler<'c> for Interpreter<'c> {
 
     fn factor(&mut self, site: Site<'_>, log_weight: f64) {
         let (addr, _, _) = self.address(&site);
-        if self.site_scores.contains_key(&addr) || !self.check_new(&addr) {
-            self.fail(GenError::DuplicateAddress { address: addr });
+        if !self.check_new(&addr) {
             return;
         }
         if log_weight.is_nan() || log_weight == f64::INFINITY {
@@ -339,7 +339,7 @@ impl<'c> Interpreter<'c> {
         // `plate` latent) with its elements' support. Every element has the first one's: a
         // support depends only on constant parameters (`uniform`'s bounds are `f64`s), and a
         // plate's data point is a `Datum`, which cannot be one.
-        let continuous = (0..n).map(&dist).next().filter(|d| d.flat_dim() == Some(1)).map(|d| (n, d.support()));
+        let continuous = (n > 0).then(|| dist(0)).filter(|d| d.flat_dim() == Some(1)).map(|d| (n, d.support()));
         self.trail.push(Visit { key, parent, part: site.key, addr: addr.clone(), continuous, vector: true, distribution: D::NAME });
         let source = self.source(&addr);
         for i in 0..n {

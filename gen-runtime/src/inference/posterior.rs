@@ -253,12 +253,7 @@ impl Draw<'_> {
     /// # Errors
     /// As [`Posterior::get`].
     pub fn get(&self, address: impl IntoAddress) -> Result<f64, PosteriorError> {
-        let address = address.into_address();
-        let range = self.posterior.columns_of(&address)?;
-        if self.posterior.columns[range.start].element.is_some() {
-            return Err(PosteriorError::NotScalar { address, len: range.len() });
-        }
-        Ok(self.row[range.start])
+        Ok(self.row[self.posterior.scalar_column(address.into_address())?])
     }
 
     /// The value of element `k` of the vector-valued latent at `address` in this draw.
@@ -266,12 +261,7 @@ impl Draw<'_> {
     /// # Errors
     /// As [`Posterior::element`].
     pub fn element(&self, address: impl IntoAddress, k: usize) -> Result<f64, PosteriorError> {
-        let address = address.into_address();
-        let range = self.posterior.columns_of(&address)?;
-        if k >= range.len() || self.posterior.columns[range.start].element.is_none() {
-            return Err(PosteriorError::NoSuchElement { address, element: k, len: range.len() });
-        }
-        Ok(self.row[range.start + k])
+        Ok(self.row[self.posterior.element_column(address.into_address(), k)?])
     }
 }
 
@@ -336,8 +326,12 @@ impl Posterior {
     fn column_draws(&self, j: usize) -> Draws {
         let width = self.columns.len();
         let chains = (0..self.num_chains()).map(|c| self.chain(c).iter().skip(j).step_by(width).copied().collect()).collect();
-        let weights = self.particles.as_ref().map(|p| normalize(&p.log_weights));
-        Draws { chains, weights }
+        Draws { chains, weights: self.weights() }
+    }
+
+    /// The normalized importance weights of the draws; `None` for MCMC.
+    fn weights(&self) -> Option<Vec<f64>> {
+        self.particles.as_ref().map(|p| normalize(&p.log_weights))
     }
 
     fn columns_of(&self, address: &Address) -> Result<std::ops::Range<usize>, PosteriorError> {
@@ -349,18 +343,32 @@ impl Posterior {
         Ok(first..first + len)
     }
 
+    /// The column of the scalar latent at `address` (see [`Posterior::get`]).
+    fn scalar_column(&self, address: Address) -> Result<usize, PosteriorError> {
+        let range = self.columns_of(&address)?;
+        if self.columns[range.start].element.is_some() {
+            return Err(PosteriorError::NotScalar { address, len: range.len() });
+        }
+        Ok(range.start)
+    }
+
+    /// The column of element `k` of the vector latent at `address` (see
+    /// [`Posterior::element`]).
+    fn element_column(&self, address: Address, k: usize) -> Result<usize, PosteriorError> {
+        let range = self.columns_of(&address)?;
+        if k >= range.len() || self.columns[range.start].element.is_none() {
+            return Err(PosteriorError::NoSuchElement { address, element: k, len: range.len() });
+        }
+        Ok(range.start + k)
+    }
+
     /// The draws of the scalar latent at `address`.
     ///
     /// # Errors
     /// No latent there ([`PosteriorError::UnknownAddress`], listing the ones there are), or a
     /// vector-valued one ([`PosteriorError::NotScalar`]).
     pub fn get(&self, address: impl IntoAddress) -> Result<Draws, PosteriorError> {
-        let address = address.into_address();
-        let range = self.columns_of(&address)?;
-        if self.columns[range.start].element.is_some() {
-            return Err(PosteriorError::NotScalar { address, len: range.len() });
-        }
-        Ok(self.column_draws(range.start))
+        Ok(self.column_draws(self.scalar_column(address.into_address())?))
     }
 
     /// The draws of element `k` of the vector-valued latent at `address`.
@@ -368,12 +376,7 @@ impl Posterior {
     /// # Errors
     /// No latent there, or fewer than `k + 1` elements.
     pub fn element(&self, address: impl IntoAddress, k: usize) -> Result<Draws, PosteriorError> {
-        let address = address.into_address();
-        let range = self.columns_of(&address)?;
-        if k >= range.len() || self.columns[range.start].element.is_none() {
-            return Err(PosteriorError::NoSuchElement { address, element: k, len: range.len() });
-        }
-        Ok(self.column_draws(range.start + k))
+        Ok(self.column_draws(self.element_column(address.into_address(), k)?))
     }
 
     /// A quantity computed from every draw's latents, as Stan's generated quantities are:
@@ -413,8 +416,7 @@ impl Posterior {
                 (0..self.num_draws).map(|i| f(&Draw { posterior: self, row: &chain[i * width..(i + 1) * width] })).collect()
             })
             .collect::<Result<_, _>>()?;
-        let weights = self.particles.as_ref().map(|p| normalize(&p.log_weights));
-        Ok(Draws { chains, weights })
+        Ok(Draws { chains, weights: self.weights() })
     }
 
     /// The posterior mean of the scalar at `address` (see [`Draws::mean`]).
