@@ -49,7 +49,7 @@ import numpy as np
 MODELS = ("polynomial", "beta_bernoulli", "hmm", "lgssm")
 METHODS = ("is", "hmc", "nuts", "smc")
 
-# Defaults follow SPEC.md section 6 (the benchmark's headline configuration).
+# Defaults are the benchmark's headline configuration.
 DEFAULTS = {
     "model": "polynomial",
     "method": "is",
@@ -197,7 +197,7 @@ def read_csv_columns(path: str, columns: Sequence[str], kinds: Sequence[type]) -
 
 
 # Hyperparameters used when data/datasets.json does not exist yet (they match what the
-# Rust `benchmarks data` command writes; SPEC.md section 6 and data/README.md).
+# Rust `benchmarks data` command writes, see data/README.md).
 DEFAULT_HYPERPARAMETERS: Dict[str, Dict[str, Any]] = {
     "polynomial": {"prior_sd": 1.0, "true_coeffs": [0.5, -1.25, 2.0]},
     "beta_bernoulli": {"alpha": 2.0, "beta": 2.0},

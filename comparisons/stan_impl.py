@@ -32,7 +32,7 @@ Stan rows compile the model the same way. ``stanc --O1`` (struct-of-arrays autod
 static-HMC run about 1.6x faster at n = 1000 here (0.56 s vs 0.94 s median, loaded 2-core
 machine); it is not what a default pystan or CmdStan user gets, so it is not used.
 
-Known traps handled here (SPEC.md section 6):
+Known traps handled here:
 
 * httpstan caches fits by (model, data, arguments, seed): a repeat with the same seed returns
   the stored draws without sampling. Every call gets its own seed (seed + call index) *and*

@@ -143,7 +143,7 @@ pub struct LgssmSpec {
 }
 
 impl DatasetsSpec {
-    /// The standard configuration of `data/README.md` and SPEC section 6.
+    /// The standard configuration of `data/README.md`.
     #[must_use]
     pub fn standard() -> Self {
         let third = 1.0 / 3.0;

@@ -1,5 +1,5 @@
 //! The exact answers every benchmark row is checked against: the suite's data types mapped
-//! onto `gen_runtime::exact`, which holds the references (SPEC 5) and their brute-force tests.
+//! onto `gen_runtime::exact`, which holds the references and their brute-force tests.
 
 use crate::data::{BetaBernoulliData, HmmData, LgssmData, PolynomialData};
 use gen_runtime::exact::{self, DiscreteHmm, ExactError, LinearGaussianSsm};

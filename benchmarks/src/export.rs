@@ -1,4 +1,4 @@
-//! Results on disk (SPEC 6): `metadata.json`, `summary.csv` (one row per framework x model x
+//! Results on disk: `metadata.json`, `summary.csv` (one row per framework x model x
 //! method x configuration) and `<framework>_<method>_timing.csv` (every repeat).
 //!
 //! Rows are typed and go straight through serde. Each configuration's rows are appended and

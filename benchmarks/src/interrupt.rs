@@ -1,6 +1,6 @@
 //! Ctrl-C (SIGINT) and SIGTERM: the handler only raises a flag; the suite checks it between
 //! repeats and configurations, finishes writing the file it is on, and exits cleanly, so no
-//! measured row is lost (SPEC 8).
+//! measured row is lost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

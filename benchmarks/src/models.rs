@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSet;
 
-/// A benchmark model (SPEC 6); the names are those of the external protocol's `--model`.
+/// A benchmark model; the names are those of the external protocol's `--model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Model {
@@ -87,7 +87,7 @@ impl fmt::Display for Method {
     }
 }
 
-/// The fixed-step HMC configuration of the case study (SPEC 6): one chain started at zeros,
+/// The fixed-step HMC configuration of the case study: one chain started at zeros,
 /// unit mass matrix, no adaptation.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HmcConfig {

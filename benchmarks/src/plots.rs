@@ -1,4 +1,4 @@
-//! Figures from `summary.csv` rows (SPEC 6), each written as SVG, PNG and PDF (through svg2pdf):
+//! Figures from `summary.csv` rows, each written as SVG, PNG and PDF (through svg2pdf):
 //!
 //! - `time_<family>`: grouped bars of the median time per configuration on a log axis, fastest
 //!   first, each bar labelled with its ratio to handcoded Rust in the same configuration;

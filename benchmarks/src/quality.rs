@@ -1,5 +1,5 @@
 //! Quality next to every time: errors against the exact answer and a `quality_ok` verdict with its
-//! reason, so a fast wrong answer shows as wrong (SPEC 6).
+//! reason, so a fast wrong answer shows as wrong.
 
 use serde::Serialize;
 

@@ -71,7 +71,7 @@ impl Suite {
     }
 }
 
-/// Default particle counts for polynomial IS (SPEC 6).
+/// Default particle counts for polynomial IS.
 pub const DEFAULT_IS_PARTICLES: [usize; 3] = [100, 1000, 10_000];
 /// Default particle count for Beta-Bernoulli IS (GenJAX paper, Fig. 16a).
 pub const DEFAULT_BETA_BERNOULLI_PARTICLES: [usize; 1] = [2000];
@@ -154,7 +154,7 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
         }
     };
     // Fixed-step HMC (the case study's configuration) and NUTS with adaptation, for quality
-    // per second (SPEC 6).
+    // per second.
     let polynomial_mcmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], methods: &[Method]| {
         for &sd in noise {
             for &n in sizes {

@@ -1,4 +1,4 @@
-//! The timing protocol (SPEC 6): the first call is timed on its own (it compiles, where anything
+//! The timing protocol: the first call is timed on its own (it compiles, where anything
 //! compiles) and excluded; then every repeat is timed with its result materialised; the summary
 //! statistics are min, median, mean, standard deviation and interquartile range.
 

@@ -85,7 +85,7 @@ fn particle_filters_estimate_the_exact_log_ml() {
 
 #[test]
 fn hmc_at_the_case_study_step_rejects_everything_on_the_sharp_posterior() {
-    // SPEC 6: at noise 0.05 and n >= 100, eps * sqrt(lambda_max) > 2, so leapfrog is unstable.
+    // At noise 0.05 and n >= 100, eps * sqrt(lambda_max) > 2, so leapfrog is unstable.
     let data = polynomial(100, 0.05);
     let out = handcoded::polynomial_hmc(&data, &HmcConfig::default(), 0);
     assert!(out.acceptance_rate < 0.05, "acceptance {}", out.acceptance_rate);

@@ -1,4 +1,4 @@
-//! Bad input gives a typed error naming the address or parameter (SPEC section 8).
+//! Bad input gives a typed error naming the address or parameter.
 
 use gen_runtime::prelude::*;
 

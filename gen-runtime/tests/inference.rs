@@ -1,5 +1,5 @@
 //! Inference on `#[gen]` models against exact answers, on the committed data sets of
-//! `data/` (SPEC section 6).
+//! `data/`.
 //!
 //! Tolerances come from Monte Carlo error, with fixed seeds:
 //! - importance sampling: the delta-method standard error of the log marginal likelihood,

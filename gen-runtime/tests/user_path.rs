@@ -1,4 +1,4 @@
-//! The user's path (SPEC 3.1): a user's first attempts must give the right posterior or an
+//! The user's path: a user's first attempts must give the right posterior or an
 //! error that names the problem, never a silent wrong answer. Each test here failed before
 //! the fix it names.
 

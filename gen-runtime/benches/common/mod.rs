@@ -8,7 +8,7 @@ use gen_runtime::prelude::*;
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
-/// The polynomial regression model of SPEC section 6, degree 2.
+/// The polynomial regression model of the benchmark suite, degree 2.
 #[gen]
 pub fn polynomial(xs: &[f64], noise: f64) {
     let a = normal(0.0, 1.0).at("a");
