@@ -273,7 +273,8 @@ pub struct TimingRow {
 pub struct Metadata {
     /// Suite name (`polynomial_is`, ..., `all`, `test`).
     pub suite: String,
-    /// `running`, `finished` or `interrupted`.
+    /// `running`, `finished`, `interrupted`, or `aborted` (set by a later run that found this
+    /// one `running` with nobody holding its lock: it was killed).
     pub status: String,
     /// The command line.
     pub command_line: Vec<String>,
@@ -424,6 +425,98 @@ impl ResultFolder {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// What a result folder's `metadata.json` and lock say about the run that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// The run ended normally.
+    Finished,
+    /// The run was stopped by Ctrl-C or SIGTERM and kept every finished row.
+    Interrupted,
+    /// A process holds the folder's lock: the run is in progress.
+    Running,
+    /// The run ended without saying so (killed, or the machine went down): its metadata says
+    /// `running` (or `aborted`, once a later run noticed) and nobody holds its lock. The rows it
+    /// finished are intact; the rest are missing.
+    EndedAbnormally,
+    /// No readable `metadata.json` or an unknown status: not a run's folder, or damaged.
+    Unknown(String),
+}
+
+impl RunState {
+    /// A sentence for the user about a folder in this state, or `None` when there is nothing
+    /// to say (a finished run).
+    #[must_use]
+    pub fn warning(&self, dir: &Path) -> Option<String> {
+        let dir = dir.display();
+        match self {
+            Self::Finished => None,
+            Self::Interrupted => Some(format!("{dir}: its run was interrupted; it holds the configurations that finished")),
+            Self::Running => Some(format!("{dir}: its run is still in progress; these are the rows so far")),
+            Self::EndedAbnormally => Some(format!(
+                "{dir}: its run ended abnormally (killed before it could finish: metadata.json says it was running and no process holds its lock); it holds only the configurations that finished"
+            )),
+            Self::Unknown(why) => Some(format!("{dir}: {why}")),
+        }
+    }
+}
+
+/// The state of the run that wrote `dir`.
+#[must_use]
+pub fn run_state(dir: &Path) -> RunState {
+    let path = dir.join("metadata.json");
+    let status = match fs::read_to_string(&path).map(|text| serde_json::from_str::<serde_json::Value>(&text)) {
+        Ok(Ok(value)) => value.get("status").and_then(serde_json::Value::as_str).map(str::to_owned),
+        Ok(Err(e)) => return RunState::Unknown(format!("{} does not parse: {e}", path.display())),
+        Err(e) => return RunState::Unknown(format!("cannot read {}: {e}", path.display())),
+    };
+    match status.as_deref() {
+        Some("finished") => RunState::Finished,
+        Some("interrupted") => RunState::Interrupted,
+        Some("aborted") => RunState::EndedAbnormally,
+        Some("running") if lock_is_held(dir) => RunState::Running,
+        Some("running") => RunState::EndedAbnormally,
+        other => RunState::Unknown(format!("{} has an unknown status {other:?}", path.display())),
+    }
+}
+
+/// Whether some process holds `dir`'s [`LOCK_FILE`] (false when there is none).
+fn lock_is_held(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join(LOCK_FILE)) else { return false };
+    matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock))
+}
+
+/// Finds the result folders under `data_dir` whose run was killed while its metadata still said
+/// `running`, marks each `aborted` (under its lock, so a run that starts meanwhile is never
+/// touched) so that it is reported once, and returns them.
+pub fn mark_aborted_runs(data_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(data_dir) else { return Vec::new() };
+    let mut aborted = Vec::new();
+    for dir in entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()) {
+        if run_state(&dir) != RunState::EndedAbnormally {
+            continue;
+        }
+        let Ok(_held) = ResultFolder::lock(dir.clone()) else { continue };
+        let path = dir.join("metadata.json");
+        let Some(mut metadata) = fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) else {
+            continue;
+        };
+        if metadata["status"] != "running" {
+            continue;
+        }
+        metadata["status"] = "aborted".into();
+        if let Some(notes) = metadata.get_mut("notes").and_then(serde_json::Value::as_array_mut) {
+            notes.push(format!("the run ended abnormally (killed); noticed by a later run at {}", now_rfc3339()).into());
+        }
+        let tmp = dir.join(".metadata.json.tmp");
+        let written = serde_json::to_string_pretty(&metadata).ok().is_some_and(|json| fs::write(&tmp, json + "\n").is_ok());
+        if written && fs::rename(&tmp, &path).is_ok() {
+            aborted.push(dir);
+        }
+    }
+    aborted.sort();
+    aborted
 }
 
 /// Maps an I/O error on `path` to [`ResultFolderError::Io`].

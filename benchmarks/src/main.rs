@@ -7,7 +7,7 @@ use anyhow::Context;
 use benchmarks::adapters::{self, external, Availability};
 use benchmarks::models::{Device, Method, Model};
 use benchmarks::suite::{self, RunOptions, Suite};
-use benchmarks::{data, paths, plots};
+use benchmarks::{data, export, paths, plots};
 use clap::{Args, Parser, Subcommand};
 
 /// Benchmarks gen-rs against handcoded Rust and the systems people use today (GenJAX, NumPyro,
@@ -62,6 +62,9 @@ enum Command {
     /// Internal: run a command and report its max RSS (used for external frameworks).
     #[command(name = "__rusage-exec", hide = true)]
     RusageExec {
+        /// The benchmark run's process: when it is gone, the wrapper kills the framework's group.
+        #[arg(long)]
+        parent: Option<u32>,
         /// File that receives the max RSS in bytes.
         report: PathBuf,
         /// The command.
@@ -168,6 +171,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Plot { data, out } => {
             let name = data.file_name().context("--data must name a result folder")?;
             let out = out.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
+            if let Some(warning) = export::run_state(&data).warning(&data) {
+                eprintln!("note: {warning}");
+            }
             let files = plots::plot_dir(&data, &out)?;
             println!("{} files (SVG, PNG, PDF) in {}", files.len(), out.display());
             return Ok(ExitCode::SUCCESS);
@@ -183,8 +189,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             list();
             return Ok(ExitCode::SUCCESS);
         }
-        Command::RusageExec { report, command } => {
-            let code = external::rusage_exec(&report, &command)?;
+        Command::RusageExec { parent, report, command } => {
+            let code = external::rusage_exec(&report, parent, &command)?;
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
     };
@@ -224,6 +230,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     Ok(if smoke_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// How long `list` waits for one framework's `--version` (an import that hangs is reported, not
+/// waited on).
+const LIST_PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn list() {
     let root = paths::repo_root();
     let pairs = [
@@ -235,7 +245,7 @@ fn list() {
         (Model::Lgssm, Method::Smc),
     ];
     println!("{:<16} {:<24} {:<10} {:<10} {:<40} methods", "framework", "display", "kind", "status", "version / reason");
-    for adapter in adapters::registry(&root) {
+    for adapter in adapters::registry(&root, LIST_PROBE_LIMIT) {
         let (status, detail) = match adapter.availability() {
             Availability::Available { version } => ("available", version),
             Availability::NeedsSetup { what } => ("setup", what),

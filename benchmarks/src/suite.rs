@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::adapters::external::TimedOut;
 use crate::adapters::{self, Adapter, Availability, RunResult};
 use crate::data::{self, DataSet, DatasetsSpec};
-use crate::export::{self, FrameworkInfo, Metadata, ResultFolder, ResultsWriter, RowStatus, SummaryRow};
+use crate::export::{self, FrameworkInfo, Metadata, ResultFolder, ResultsWriter, RowStatus, RunState, SummaryRow};
 use crate::interrupt::{self, Interrupted};
 use crate::machine::{GitInfo, Machine};
 use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, Task};
@@ -259,12 +259,15 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     let configs = configurations(suite, opts, &spec);
     let inputs = load_data(&configs, &data_dir, &spec).context("loading the data sets")?;
 
-    let mut adapters = adapters::registry(&root);
+    let timeout_s = opts.timeout_s.unwrap_or_else(|| suite.default_timeout_s());
+    let mut adapters = adapters::registry(&root, Duration::from_secs(timeout_s));
     if let Some(selected) = &opts.frameworks {
         adapters.retain(|a| selected.iter().any(|s| s == a.name()));
     }
     let repeats = opts.repeats.map_or(Repeats::Auto, Repeats::Fixed);
-    let timeout_s = opts.timeout_s.unwrap_or_else(|| suite.default_timeout_s());
+    for dir in export::mark_aborted_runs(&data_dir) {
+        eprintln!("note: {}", RunState::EndedAbnormally.warning(&dir).unwrap_or_default());
+    }
     // Claimed before anything slow, so a second run on the same folder fails at once.
     let folder = match &opts.out {
         Some(out) => ResultFolder::claim(out, opts.overwrite)?,

@@ -5,7 +5,8 @@
 //! Each run goes through a small wrapper (this binary's hidden `__rusage-exec` subcommand) that
 //! waits for the framework and reports its max RSS from getrusage, so every external row gets a
 //! peak memory measured the same way. The wrapper leads its own process group, so a timeout or a
-//! stop request kills the framework with everything it started.
+//! stop request kills the framework with everything it started, and it watches its parent, so
+//! nothing it started outlives the benchmark run.
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -117,13 +118,16 @@ pub struct External {
     manifest: Manifest,
     /// Availability once the framework answered `--version` (or failed to).
     probed: OnceCell<Availability>,
+    /// Limit of the `--version` probe: the run's `--timeout`, since a probe is a run too.
+    probe_limit: Duration,
 }
 
 impl External {
-    /// The adapter for `manifest`, run from `root`.
+    /// The adapter for `manifest`, run from `root`, whose `--version` probe may take up to
+    /// `probe_limit`.
     #[must_use]
-    pub fn new(root: &Path, manifest: Manifest) -> Self {
-        Self { root: root.to_path_buf(), manifest, probed: OnceCell::new() }
+    pub fn new(root: &Path, manifest: Manifest, probe_limit: Duration) -> Self {
+        Self { root: root.to_path_buf(), manifest, probed: OnceCell::new(), probe_limit }
     }
 
     /// The manifest.
@@ -160,7 +164,7 @@ impl External {
     fn probe_version(&self, program: &Path, args: &[String]) -> Availability {
         let mut args = args.to_vec();
         args.push("--version".to_owned());
-        match run_child(&self.root, program, &args, Duration::from_secs(300)) {
+        match run_child(&self.root, program, &args, self.probe_limit) {
             Ok(out) => {
                 let answer = parse_json_object(&sanitize_non_finite(&out.stdout));
                 let error = answer.as_ref().and_then(|v| v.get("error")).is_some();
@@ -460,7 +464,21 @@ pub fn use_rusage_wrapper(exe: PathBuf) {
     let _ = WRAPPER.set(exe);
 }
 
+/// How long the output pipes may stay open after the framework has exited: a process it started
+/// in another process group (out of reach of the group kill) can hold them open for ever.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// How often a wait on a child looks at the clock, the stop flag and the parent.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
 /// Runs `program args` from `root` with a wall-clock limit; stdout and stderr are captured.
+///
+/// Every wait is bounded and interruptible: the child is polled together with its pipes, so the
+/// limit and a stop request are seen within [`POLL_INTERVAL`] whatever the child does; after it
+/// exits, its process group is killed and the pipes are read for at most [`PIPE_GRACE`] more
+/// (a grandchild in another group that keeps them open is left behind with a note on stderr).
+/// The child dies with this process: through the wrapper's watchdog ([`rusage_exec`]) or, without
+/// the wrapper, through `PR_SET_PDEATHSIG`.
 ///
 /// # Errors
 /// On a spawn failure, a timeout ([`TimedOut`]; the process group is killed) or a stop request
@@ -471,12 +489,13 @@ pub fn run_child(root: &Path, program: &Path, args: &[String], timeout: Duration
     let mut cmd = match WRAPPER.get() {
         Some(exe) => {
             let mut c = Command::new(exe);
-            c.arg(RUSAGE_EXEC).arg(&report).arg("--").arg(program).args(args);
+            c.arg(RUSAGE_EXEC).arg("--parent").arg(std::process::id().to_string()).arg(&report).arg("--").arg(program).args(args);
             c
         }
         None => {
             let mut c = Command::new(program);
             c.args(args);
+            die_with_parent(&mut c);
             c
         }
     };
@@ -484,25 +503,19 @@ pub fn run_child(root: &Path, program: &Path, args: &[String], timeout: Duration
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("cannot start {}", program.display()))?;
     let pgid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).context("pid out of range")?);
-    let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
-    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
-    // Both pipes are drained on their own threads so a chatty child can never block on a full pipe.
-    let stdout_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout_pipe.read_to_string(&mut s);
-        s
-    });
-    let stderr_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr_pipe.read_to_string(&mut s);
-        s
-    });
     let kill_group = || {
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     };
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for the framework")? {
-            break status;
+    let mut pipes = Pipes::new(child.stdout.take().expect("stdout is piped"), child.stderr.take().expect("stderr is piped"));
+    let mut exited: Option<(ExitStatus, Instant)> = None;
+    loop {
+        pipes.read_ready(POLL_INTERVAL);
+        if exited.is_none() {
+            if let Some(status) = child.try_wait().context("waiting for the framework")? {
+                // Grandchildren in its group that outlive the framework would hold the pipes open.
+                kill_group();
+                exited = Some((status, Instant::now()));
+            }
         }
         if interrupt::requested() {
             kill_group();
@@ -510,23 +523,116 @@ pub fn run_child(root: &Path, program: &Path, args: &[String], timeout: Duration
             let _ = fs::remove_file(&report);
             return Err(Interrupted.into());
         }
-        if start.elapsed() > timeout {
-            kill_group();
-            let _ = child.wait();
-            let _ = fs::remove_file(&report);
-            let stderr = stderr_reader.join().unwrap_or_default();
-            return Err(TimedOut { seconds: timeout.as_secs(), stderr_tail: tail(&stderr, 400) }.into());
+        match exited {
+            None if start.elapsed() > timeout => {
+                kill_group();
+                let _ = child.wait();
+                let _ = fs::remove_file(&report);
+                pipes.read_ready(Duration::ZERO);
+                return Err(TimedOut { seconds: timeout.as_secs(), stderr_tail: tail(&pipes.stderr(), 400) }.into());
+            }
+            Some((status, at)) if pipes.closed() || at.elapsed() > PIPE_GRACE => {
+                let wall_s = at.duration_since(start).as_secs_f64();
+                let mut stderr = pipes.stderr();
+                if !pipes.closed() {
+                    stderr.push_str(&format!(
+                        "\n[benchmarks: the framework exited but a process it started kept its output open; stopped reading after {} s]",
+                        PIPE_GRACE.as_secs()
+                    ));
+                }
+                let max_rss_bytes = fs::read_to_string(&report).ok().and_then(|s| s.trim().parse().ok());
+                let _ = fs::remove_file(&report);
+                return Ok(ChildOutput { status, stdout: pipes.stdout(), stderr, max_rss_bytes, wall_s });
+            }
+            _ => {}
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let wall_s = start.elapsed().as_secs_f64();
-    // Grandchildren that outlive the framework would hold the pipes open; end them.
-    kill_group();
-    let stdout = stdout_reader.join().unwrap_or_default();
-    let stderr = stderr_reader.join().unwrap_or_default();
-    let max_rss_bytes = fs::read_to_string(&report).ok().and_then(|s| s.trim().parse().ok());
-    let _ = fs::remove_file(&report);
-    Ok(ChildOutput { status, stdout, stderr, max_rss_bytes, wall_s })
+    }
+}
+
+/// A child's stdout and stderr, read as data arrives (never blocking past the poll interval), so
+/// a chatty child never stalls on a full pipe and a silent one never stalls the parent.
+struct Pipes {
+    /// stdout, then stderr.
+    streams: [Stream; 2],
+}
+
+/// One pipe (`None` once at end of file) and what came through it.
+struct Stream {
+    pipe: Option<Box<dyn ReadFd>>,
+    data: Vec<u8>,
+}
+
+/// A pipe that can be polled and read.
+trait ReadFd: Read + std::os::fd::AsFd {}
+impl<T: Read + std::os::fd::AsFd> ReadFd for T {}
+
+impl Pipes {
+    fn new(stdout: std::process::ChildStdout, stderr: std::process::ChildStderr) -> Self {
+        let stream = |pipe: Box<dyn ReadFd>| Stream { pipe: Some(pipe), data: Vec::new() };
+        Self { streams: [stream(Box::new(stdout)), stream(Box::new(stderr))] }
+    }
+
+    /// Waits up to `wait` for data on the open pipes and reads what is there; a pipe at end of
+    /// file (or in error) is closed. Without open pipes it just sleeps `wait`.
+    fn read_ready(&mut self, wait: Duration) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut open: Vec<&mut Stream> = self.streams.iter_mut().filter(|s| s.pipe.is_some()).collect();
+        if open.is_empty() {
+            std::thread::sleep(wait);
+            return;
+        }
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> =
+                open.iter().filter_map(|s| s.pipe.as_ref()).map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN)).collect();
+            let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
+                Ok(_) => fds.iter().map(|fd| fd.revents().is_some_and(|r| !r.is_empty())).collect(),
+                // EINTR (a signal such as Ctrl-C): the caller looks at the stop flag and polls again.
+                Err(_) => vec![false; fds.len()],
+            }
+        };
+        for (stream, ready) in open.iter_mut().zip(ready) {
+            let Some(pipe) = stream.pipe.as_mut().filter(|_| ready) else { continue };
+            let mut chunk = [0u8; 65536];
+            // poll said readable (or hung up), so one read returns without blocking.
+            match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => stream.pipe = None,
+                Ok(n) => stream.data.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Whether both pipes reached end of file.
+    fn closed(&self) -> bool {
+        self.streams.iter().all(|s| s.pipe.is_none())
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.streams[0].data).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.streams[1].data).into_owned()
+    }
+}
+
+/// Makes the spawned process receive SIGKILL when this thread's process ends (Linux
+/// `PR_SET_PDEATHSIG`), and exit at once if that already happened between fork and exec.
+#[allow(unsafe_code)] // `pre_exec` is unsafe by definition; the closure below only makes system calls.
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and makes only async-signal-safe system
+    // calls (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
+            if nix::unistd::getppid() != parent {
+                nix::libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
 }
 
 fn tempfile_path(tag: &str) -> PathBuf {
@@ -538,10 +644,34 @@ fn tempfile_path(tag: &str) -> PathBuf {
 /// The hidden wrapper: runs `command` with inherited stdio, writes the max RSS of it and its
 /// descendants (getrusage of the waited-for children, in bytes) to `report`, and returns the exit
 /// code to pass on (128 + signal when it was killed).
-pub fn rusage_exec(report: &Path, command: &[String]) -> anyhow::Result<i32> {
+///
+/// It is also the watchdog that ties the framework to the benchmark run: it leads the process
+/// group the framework and everything it starts belong to, and when its parent (process `parent`)
+/// is gone, killed by SIGKILL or a second Ctrl-C included, it kills that whole group, itself
+/// with it. (`PR_SET_PDEATHSIG` alone would reach only the framework, not what it started.)
+pub fn rusage_exec(report: &Path, parent: Option<u32>, command: &[String]) -> anyhow::Result<i32> {
     use std::os::unix::process::ExitStatusExt;
     let (program, args) = command.split_first().context("__rusage-exec needs a command")?;
-    let status = Command::new(program).args(args).status().with_context(|| format!("cannot start {program}"))?;
+    let orphaned = || parent.is_some_and(|p| nix::unistd::getppid().as_raw() != p as i32);
+    let kill_group = || {
+        let _ = nix::sys::signal::killpg(nix::unistd::getpgrp(), nix::sys::signal::Signal::SIGKILL);
+    };
+    if orphaned() {
+        kill_group();
+    }
+    let mut framework = Command::new(program);
+    framework.args(args);
+    die_with_parent(&mut framework);
+    let mut child = framework.spawn().with_context(|| format!("cannot start {program}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for the framework")? {
+            break status;
+        }
+        if orphaned() {
+            kill_group();
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    };
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
     // Linux reports ru_maxrss in KiB.
     fs::write(report, (usage.max_rss().max(0) as u64 * 1024).to_string()).with_context(|| format!("cannot write {}", report.display()))?;

@@ -10,6 +10,7 @@ pub mod handcoded;
 pub mod this_system;
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -221,13 +222,14 @@ pub(crate) fn chain_quality(columns: &[Vec<f64>], acceptance_rate: f64, divergen
 
 /// Every adapter, in display order: handcoded Rust, this system's engines, then one per manifest
 /// in `comparisons/frameworks/` (by name). A manifest that does not parse becomes a skipped
-/// adapter naming the file and the error.
+/// adapter naming the file and the error. An external framework's `--version` probe is bounded
+/// by `time_limit` (a run's `--timeout`).
 #[must_use]
-pub fn registry(root: &Path) -> Vec<Box<dyn Adapter>> {
+pub fn registry(root: &Path, time_limit: Duration) -> Vec<Box<dyn Adapter>> {
     let mut adapters: Vec<Box<dyn Adapter>> =
         vec![Box::new(handcoded::HandcodedRust), Box::new(this_system::ThisSystem::native()), Box::new(this_system::ThisSystem::burn())];
     for manifest in external::load_manifests(root) {
-        adapters.push(Box::new(external::External::new(root, manifest)));
+        adapters.push(Box::new(external::External::new(root, manifest, time_limit)));
     }
     adapters
 }
@@ -235,7 +237,8 @@ pub fn registry(root: &Path) -> Vec<Box<dyn Adapter>> {
 /// The names `--frameworks` accepts (the registry's names), for the command-line parser.
 #[must_use]
 pub fn framework_names(root: &Path) -> Vec<String> {
-    registry(root).iter().map(|a| a.name().to_owned()).collect()
+    // Nothing is probed here: the limit is never used.
+    registry(root, Duration::ZERO).iter().map(|a| a.name().to_owned()).collect()
 }
 
 /// Accepts a JSON number, `null` (read as NaN: the framework produced no finite value) or the
