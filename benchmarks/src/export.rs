@@ -246,7 +246,7 @@ fn single_line(s: &str) -> String {
 }
 
 /// One line of a `<framework>_<method>_timing.csv`: one timed repeat.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimingRow {
     /// Framework name.
     pub framework: String,
@@ -530,11 +530,61 @@ fn is_result_file(path: &Path) -> bool {
     path.is_file() && (matches!(name.as_ref(), "metadata.json" | ".metadata.json.tmp" | "summary.csv") || name.ends_with("_timing.csv"))
 }
 
+/// A CSV file that grows by whole rows only: each batch of rows goes out in one write, and a
+/// write that fails part way (a full disk) is cut back to where it started, so the file never
+/// holds a torn row. (The `csv` writer's own buffer would flush a row in pieces.)
+struct AppendOnlyCsv {
+    file: File,
+    path: PathBuf,
+    /// Bytes of whole rows in the file.
+    len: u64,
+}
+
+impl AppendOnlyCsv {
+    /// Creates (or truncates) `path`.
+    fn create(path: PathBuf) -> anyhow::Result<Self> {
+        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self { file, path, len: 0 })
+    }
+
+    /// Opens `path` to append to it, creating it if needed.
+    fn append_to(path: PathBuf) -> anyhow::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let len = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+        Ok(Self { file, path, len })
+    }
+
+    /// Appends `records` (serialised as CSV rows, with `header` first when given) in one write.
+    fn append<R: Serialize>(&mut self, header: Option<&[String]>, records: &[R]) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        if let Some(header) = header {
+            w.write_record(header).context("serialising a CSV header")?;
+        }
+        for record in records {
+            w.serialize(record).context("serialising a CSV row")?;
+        }
+        let bytes = w.into_inner().context("serialising CSV rows")?;
+        let written = self.file.write_all(&bytes).and_then(|()| self.file.flush());
+        if let Err(e) = written {
+            // Cut back to the last whole row; if even that fails, say so.
+            let restored = self.file.set_len(self.len);
+            let state = match restored {
+                Ok(()) => "it holds every earlier row, whole".to_owned(),
+                Err(r) => format!("cutting it back to its last whole row also failed ({r}), so its last line may be torn"),
+            };
+            anyhow::bail!("cannot write {} ({e}; is the disk full?): {state}", self.path.display());
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+}
+
 /// Writes one result folder.
 pub struct ResultsWriter {
     folder: ResultFolder,
-    summary: csv::Writer<File>,
-    timing: HashMap<String, csv::Writer<File>>,
+    summary: AppendOnlyCsv,
+    timing: HashMap<String, AppendOnlyCsv>,
     metadata: Metadata,
     rows: usize,
 }
@@ -543,14 +593,10 @@ impl ResultsWriter {
     /// Writes `metadata.json` and the header of `summary.csv` into `folder`, which the writer
     /// holds (with its lock) until it is dropped.
     pub fn create(folder: ResultFolder, metadata: Metadata) -> anyhow::Result<Self> {
-        let dir = folder.path();
-        let summary_path = dir.join("summary.csv");
-        let file = File::create(&summary_path).with_context(|| format!("cannot create {}", summary_path.display()))?;
-        let mut summary = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        let mut summary = AppendOnlyCsv::create(folder.path().join("summary.csv"))?;
         // The header goes out at once so that even a run stopped before its first row leaves a
         // readable (empty) table.
-        summary.write_record(summary_header()).context("writing the summary header")?;
-        summary.flush().context("flushing summary.csv")?;
+        summary.append::<SummaryRow>(Some(&summary_header()), &[])?;
         let writer = Self { folder, summary, timing: HashMap::new(), metadata, rows: 0 };
         writer.write_metadata()?;
         Ok(writer)
@@ -568,42 +614,35 @@ impl ResultsWriter {
         self.rows
     }
 
-    /// Appends a configuration's summary row and its repeats, flushing both files.
+    /// Appends a configuration's repeats and then its summary row, each file in one write that
+    /// is undone if it fails part way.
     pub fn write(&mut self, row: &SummaryRow, times_s: &[f64]) -> anyhow::Result<()> {
         if !times_s.is_empty() {
             let name = format!("{}_{}_timing.csv", sanitize(&row.framework), sanitize(&row.method));
             let path = self.folder.path().join(&name);
-            let writer = match self.timing.entry(name) {
+            let file = match self.timing.entry(name) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let exists = path.exists();
-                    let file = OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .with_context(|| format!("cannot open {}", path.display()))?;
-                    e.insert(csv::WriterBuilder::new().has_headers(!exists).from_writer(file))
-                }
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(AppendOnlyCsv::append_to(path)?),
             };
-            for (repeat, &time_s) in times_s.iter().enumerate() {
-                writer
-                    .serialize(TimingRow {
-                        framework: row.framework.clone(),
-                        model: row.model.clone(),
-                        method: row.method.clone(),
-                        n_points: row.n_points.unwrap_or(0),
-                        noise_sd: row.noise_sd,
-                        n_particles: row.n_particles,
-                        n_samples: row.n_samples,
-                        repeat,
-                        time_s,
-                    })
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            writer.flush().with_context(|| format!("flushing {}", path.display()))?;
+            let repeats: Vec<TimingRow> = times_s
+                .iter()
+                .enumerate()
+                .map(|(repeat, &time_s)| TimingRow {
+                    framework: row.framework.clone(),
+                    model: row.model.clone(),
+                    method: row.method.clone(),
+                    n_points: row.n_points.unwrap_or(0),
+                    noise_sd: row.noise_sd,
+                    n_particles: row.n_particles,
+                    n_samples: row.n_samples,
+                    repeat,
+                    time_s,
+                })
+                .collect();
+            let header = (file.len == 0).then(timing_header);
+            file.append(header.as_deref(), &repeats)?;
         }
-        self.summary.serialize(row).context("writing summary.csv")?;
-        self.summary.flush().context("flushing summary.csv")?;
+        self.summary.append(None, std::slice::from_ref(row))?;
         self.rows += 1;
         Ok(())
     }
@@ -617,7 +656,6 @@ impl ResultsWriter {
 
     /// Marks the run finished or interrupted.
     pub fn finish(&mut self, interrupted: bool) -> anyhow::Result<()> {
-        self.summary.flush().context("flushing summary.csv")?;
         self.metadata.status = if interrupted { "interrupted" } else { "finished" }.to_owned();
         self.metadata.finished = Some(now_rfc3339());
         self.write_metadata()
@@ -636,8 +674,18 @@ impl ResultsWriter {
 /// The column names of `summary.csv`, in order.
 #[must_use]
 pub fn summary_header() -> Vec<String> {
+    header_of(&SummaryRow::default())
+}
+
+/// The column names of a `*_timing.csv`, in order.
+#[must_use]
+pub fn timing_header() -> Vec<String> {
+    header_of(&TimingRow::default())
+}
+
+fn header_of<R: Serialize>(row: &R) -> Vec<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.serialize(SummaryRow::default()).expect("a default row serialises");
+    w.serialize(row).expect("a default row serialises");
     let bytes = w.into_inner().expect("writing to memory cannot fail");
     let text = String::from_utf8(bytes).expect("the header is UTF-8");
     text.lines().next().unwrap_or_default().split(',').map(str::to_owned).collect()

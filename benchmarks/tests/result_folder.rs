@@ -162,3 +162,26 @@ fn two_runs_with_the_default_folder_get_different_folders() {
     assert_eq!(counts[0], counts[1], "each folder holds one whole run: {counts:?}");
     common::cleanup(&root);
 }
+
+#[test]
+fn a_full_disk_leaves_no_torn_row_and_ends_with_a_clear_error() {
+    let out = common::scratch("full-disk");
+    let folder = out.join("run");
+    // A file-size limit stands in for a full disk: a write past it fails part way (EFBIG, with
+    // SIGXFSZ ignored) just as one fails with ENOSPC. 12 KiB holds metadata.json (7 KB) and about twenty
+    // summary rows of the thirty this run makes.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 12; exec '{}' polynomial-is --frameworks handcoded-rust --repeats 5 --n-particles 100,1000,10000 --no-plots --out '{}'",
+        env!("CARGO_BIN_EXE_benchmarks"),
+        folder.display()
+    );
+    let run = std::process::Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "a run that cannot write its results fails");
+    assert!(stderr.contains("cannot write") && stderr.contains("summary.csv") && stderr.contains("every earlier row"), "{stderr}");
+    let rows = read_summary(&folder.join("summary.csv")).expect("summary.csv parses: no torn row");
+    assert!(!rows.is_empty() && rows.len() < 30, "{} rows", rows.len());
+    let text = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    assert!(text.ends_with('\n'), "the file ends with a whole row");
+    common::cleanup(&out);
+}
