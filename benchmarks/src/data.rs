@@ -5,6 +5,7 @@
 //! spec's seed (42), so regenerating one file never shifts the numbers of another, and the two
 //! noise levels of a polynomial size share one noise realisation (only its scale differs).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,12 +19,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file is missing or unreadable.
-    #[error("cannot read {}: {source} (run `benchmarks data` to regenerate the data sets)", path.display())]
+    #[error("cannot read {}: {reason} (run `benchmarks data` to regenerate the data sets)", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
-        /// Why it could not be read.
-        source: std::io::Error,
+        /// Why it could not be read (in the message, so not repeated as a source).
+        reason: std::io::Error,
+    },
+    /// A data set that `datasets.json` does not list (a size or noise level with no file).
+    #[error("no data set with {what}: data/datasets.json lists {available}; to add one, add it there and run `benchmarks data`")]
+    NotListed {
+        /// What was asked for, e.g. `n = 7 points`.
+        what: String,
+        /// What exists.
+        available: String,
     },
     /// A row that does not parse or is out of the model's support.
     #[error("{}:{line}: {message}", path.display())]
@@ -74,6 +83,11 @@ pub struct DatasetsSpec {
     pub hmm: HmmSpec,
     /// Linear-Gaussian state-space model.
     pub lgssm: LgssmSpec,
+    /// SHA-256 (hex) of every data file by file name: written by `benchmarks data` and checked
+    /// on load, so a file edited or cut short (a last number cut in half still parses) is
+    /// refused instead of read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
 }
 
 /// Polynomial regression: (a, b, c) ~ Normal(0, prior_sd); y_i ~ Normal(a + b x_i + c x_i^2, noise sd).
@@ -164,6 +178,7 @@ impl DatasetsSpec {
                 seed: 42,
             },
             lgssm: LgssmSpec { a: 0.9, q: 0.5, r: 1.0, x1_mean: 0.0, x1_sd: 1.0, t: 100, seed: 42 },
+            checksums: BTreeMap::new(),
         }
     }
 }
@@ -309,16 +324,19 @@ pub fn linspace01(n: usize) -> Vec<f64> {
     }
 }
 
-/// Writes every data set and `datasets.json` into `dir`; returns the files written.
+/// Writes every data set and `datasets.json` (with the files' checksums) into `dir`; returns
+/// the files written.
 ///
 /// Floats are written with Rust's shortest round-tripping formatting, so reading them back gives
 /// the identical f64, and the output is byte-for-byte identical from run to run.
 pub fn generate(dir: &Path, spec: &DatasetsSpec) -> Result<Vec<PathBuf>, DataError> {
     fs::create_dir_all(dir).map_err(|source| DataError::Write { path: dir.to_path_buf(), source })?;
     let mut written = Vec::new();
+    let mut checksums = BTreeMap::new();
     let mut write = |name: &str, contents: String| -> Result<(), DataError> {
         let path = dir.join(name);
-        fs::write(&path, contents).map_err(|source| DataError::Write { path: path.clone(), source })?;
+        fs::write(&path, &contents).map_err(|source| DataError::Write { path: path.clone(), source })?;
+        checksums.insert(name.to_owned(), sha256_hex(contents.as_bytes()));
         written.push(path);
         Ok(())
     };
@@ -332,10 +350,23 @@ pub fn generate(dir: &Path, spec: &DatasetsSpec) -> Result<Vec<PathBuf>, DataErr
     write(BETA_BERNOULLI_FILE, beta_bernoulli_csv(&spec.beta_bernoulli))?;
     write(HMM_FILE, hmm_csv(&spec.hmm))?;
     write(LGSSM_FILE, lgssm_csv(&spec.lgssm))?;
-    let mut json = serde_json::to_string_pretty(spec).expect("the spec is plain data");
+    let spec = DatasetsSpec { checksums, ..spec.clone() };
+    let mut json = serde_json::to_string_pretty(&spec).expect("the spec is plain data");
     json.push('\n');
-    write(SPEC_FILE, json)?;
+    let path = dir.join(SPEC_FILE);
+    fs::write(&path, json).map_err(|source| DataError::Write { path: path.clone(), source })?;
+    written.push(path);
     Ok(written)
+}
+
+/// SHA-256 of `bytes`, lower-case hex (as `sha256sum` prints it).
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 fn polynomial_csv(spec: &PolynomialSpec, n: usize, sd: f64) -> String {
@@ -478,17 +509,28 @@ impl DataSet {
 /// Reads `datasets.json` from `dir` and checks it ([`DatasetsSpec::validate`]).
 pub fn load_spec(dir: &Path) -> Result<DatasetsSpec, DataError> {
     let path = dir.join(SPEC_FILE);
-    let text = fs::read_to_string(&path).map_err(|source| DataError::Unreadable { path: path.clone(), source })?;
+    let text = fs::read_to_string(&path).map_err(|reason| DataError::Unreadable { path: path.clone(), reason })?;
     let spec: DatasetsSpec =
         serde_json::from_str(&text).map_err(|e| DataError::Malformed { path: path.clone(), line: e.line() as u64, message: e.to_string() })?;
     spec.validate().map_err(|(key, requirement)| DataError::Invalid { path, key, requirement })?;
     Ok(spec)
 }
 
-/// Loads `polynomial_n{n}_sd{sd}.csv` and checks it has `n` rows.
+/// Loads `polynomial_n{n}_sd{sd}.csv` and checks it has `n` rows; `n` and `noise_sd` must be
+/// among the sizes and noise levels `datasets.json` lists.
 pub fn load_polynomial(dir: &Path, spec: &DatasetsSpec, n: usize, noise_sd: f64) -> Result<PolynomialData, DataError> {
+    let p = &spec.polynomial;
+    let list = |items: Vec<String>| items.join(", ");
+    if !p.sizes.contains(&n) {
+        let available = format!("the sizes {} (`polynomial.sizes`)", list(p.sizes.iter().map(ToString::to_string).collect()));
+        return Err(DataError::NotListed { what: format!("n = {n} points"), available });
+    }
+    if !p.noise_sds.contains(&noise_sd) {
+        let available = format!("the noise levels {} (`polynomial.noise_sds`)", list(p.noise_sds.iter().map(|&sd| format_noise_sd(sd)).collect()));
+        return Err(DataError::NotListed { what: format!("noise sd {}", format_noise_sd(noise_sd)), available });
+    }
     let path = dir.join(polynomial_file_name(n, noise_sd));
-    let rows = read_table(&path, &["x", "y"], |_, _, v| Ok(v))?;
+    let rows = read_table(&path, spec, &["x", "y"], |_, _, v| Ok(v))?;
     expect_rows(&path, rows.len(), n)?;
     let (x, y) = rows.into_iter().map(|r| (r[0], r[1])).unzip();
     Ok(PolynomialData { x, y, noise_sd, prior_sd: spec.polynomial.prior_sd })
@@ -497,7 +539,7 @@ pub fn load_polynomial(dir: &Path, spec: &DatasetsSpec, n: usize, noise_sd: f64)
 /// Loads `beta_bernoulli.csv`; every y must be 0 or 1.
 pub fn load_beta_bernoulli(dir: &Path, spec: &DatasetsSpec) -> Result<BetaBernoulliData, DataError> {
     let path = dir.join(BETA_BERNOULLI_FILE);
-    let rows = read_table(&path, &["y"], |_, _, v| match v[0] {
+    let rows = read_table(&path, spec, &["y"], |_, _, v| match v[0] {
         0.0 => Ok(0u8),
         1.0 => Ok(1u8),
         other => Err(format!("y = {other} is not 0 or 1")),
@@ -510,7 +552,7 @@ pub fn load_beta_bernoulli(dir: &Path, spec: &DatasetsSpec) -> Result<BetaBernou
 pub fn load_hmm(dir: &Path, spec: &DatasetsSpec) -> Result<HmmData, DataError> {
     let path = dir.join(HMM_FILE);
     let n_symbols = spec.hmm.emission.first().map_or(0, Vec::len);
-    let rows = read_table(&path, &["t", "y"], |_, _, v| {
+    let rows = read_table(&path, spec, &["t", "y"], |_, _, v| {
         let y = v[1];
         if y.fract() == 0.0 && y >= 0.0 && (y as usize) < n_symbols {
             Ok(y as usize)
@@ -525,7 +567,7 @@ pub fn load_hmm(dir: &Path, spec: &DatasetsSpec) -> Result<HmmData, DataError> {
 /// Loads `lgssm.csv`.
 pub fn load_lgssm(dir: &Path, spec: &DatasetsSpec) -> Result<LgssmData, DataError> {
     let path = dir.join(LGSSM_FILE);
-    let rows = read_table(&path, &["t", "y"], |_, _, v| Ok(v[1]))?;
+    let rows = read_table(&path, spec, &["t", "y"], |_, _, v| Ok(v[1]))?;
     expect_rows(&path, rows.len(), spec.lgssm.t)?;
     Ok(LgssmData { y: rows, spec: spec.lgssm.clone() })
 }
@@ -542,11 +584,34 @@ fn expect_rows(path: &Path, found: usize, expected: usize) -> Result<(), DataErr
 }
 
 /// Reads a headed CSV of finite numbers with exactly `columns`, mapping each row through `check`
-/// (which gets the path, the line and the parsed values and may reject the row).
-fn read_table<T>(path: &Path, columns: &[&str], check: impl Fn(&Path, u64, Vec<f64>) -> Result<T, String>) -> Result<Vec<T>, DataError> {
-    let file = fs::File::open(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+/// (which gets the path, the line and the parsed values and may reject the row), and checks the
+/// file against its checksum in `spec` (after parsing, so a bad row is named by its line).
+fn read_table<T>(
+    path: &Path,
+    spec: &DatasetsSpec,
+    columns: &[&str],
+    check: impl Fn(&Path, u64, Vec<f64>) -> Result<T, String>,
+) -> Result<Vec<T>, DataError> {
+    let bytes = fs::read(path).map_err(|reason| DataError::Unreadable { path: path.to_path_buf(), reason })?;
+    let rows = parse_table(path, &bytes, columns, check)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let inconsistent = |message: String| DataError::Inconsistent { path: path.to_path_buf(), message };
+    let Some(expected) = spec.checksums.get(name.as_ref()) else {
+        return Err(inconsistent(format!("{SPEC_FILE} records no checksum for it; run `benchmarks data` to regenerate the data sets")));
+    };
+    let found = sha256_hex(&bytes);
+    if &found != expected {
+        return Err(inconsistent(format!(
+            "its SHA-256 is {found} but {SPEC_FILE} records {expected}: the file changed since `benchmarks data` wrote it (edited, or cut short); restore it (`git checkout data/`) or regenerate the data sets with `benchmarks data`"
+        )));
+    }
+    Ok(rows)
+}
+
+/// The rows of a headed CSV of finite numbers (see [`read_table`]).
+fn parse_table<T>(path: &Path, bytes: &[u8], columns: &[&str], check: impl Fn(&Path, u64, Vec<f64>) -> Result<T, String>) -> Result<Vec<T>, DataError> {
     let malformed = |line: u64, message: String| DataError::Malformed { path: path.to_path_buf(), line, message };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
     let header = reader.headers().map_err(|e| malformed(1, csv_message(&e)))?.clone();
     if header.iter().map(str::trim).ne(columns.iter().copied()) {
         return Err(malformed(1, format!("header is `{}`, expected `{}`", header.iter().collect::<Vec<_>>().join(","), columns.join(","))));

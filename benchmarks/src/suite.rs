@@ -416,6 +416,23 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
                 device: opts.device,
                 timeout: Duration::from_secs(timeout_s),
             };
+            match memory_check(adapter.as_mut(), &task) {
+                Err(e) if e.is::<Interrupted>() => break 'frameworks,
+                Ok(MemoryCheck { refusal: Some(message), .. }) | Err(message) => {
+                    let message = message.to_string();
+                    let row = SummaryRow::failed(&info, config, opts.seed, &message);
+                    writer.write(&row, &[])?;
+                    progress.println(describe(&row, config));
+                    outcome.failed.push(format!("{} {}: {message}", row.framework, config.label()));
+                    progress.inc();
+                    continue;
+                }
+                Ok(MemoryCheck { note, .. }) => {
+                    if let Some(note) = note {
+                        progress.println(format!("{}: {}: {note}", adapter.name(), config.label()));
+                    }
+                }
+            }
             let result: anyhow::Result<RunResult> = adapter.run(&task);
             let (row, times) = match result {
                 Ok(result) => {
@@ -453,6 +470,53 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         }
     }
     Ok(outcome)
+}
+
+/// Particles of the probe that measures an in-process row's memory per particle.
+const MEMORY_PROBE_PARTICLES: usize = 10_000;
+
+/// A row's estimated memory is worth a line from this many bytes on.
+const MEMORY_NOTE_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// What [`memory_check`] found.
+#[derive(Debug, Default)]
+struct MemoryCheck {
+    /// Why the row must not run (it cannot fit).
+    refusal: Option<anyhow::Error>,
+    /// The estimate, when it is large enough to mention.
+    note: Option<String>,
+}
+
+/// Before an in-process row with more particles than [`MEMORY_PROBE_PARTICLES`] allocates them:
+/// runs the same configuration at the probe's size, scales its measured heap high-water mark to
+/// the row's particle count, and refuses the row when that is more than the memory available
+/// (`MemAvailable`). Memory grows linearly in the particles for every in-process row (each
+/// particle owns its latents, weight and, on the Burn engine, its row of every tensor), so the
+/// scaled probe is the row's peak to within the probe's fixed costs. Subprocess rows are not
+/// probed: their memory is the framework's own, and an out-of-memory kill is reported as such.
+fn memory_check(adapter: &mut dyn Adapter, task: &Task) -> anyhow::Result<MemoryCheck> {
+    let Some(n) = task.config.n_particles.filter(|&n| n > MEMORY_PROBE_PARTICLES) else { return Ok(MemoryCheck::default()) };
+    if adapter.kind() != adapters::AdapterKind::InProcess {
+        return Ok(MemoryCheck::default());
+    }
+    let mut probe = task.clone();
+    probe.config.n_particles = Some(MEMORY_PROBE_PARTICLES);
+    probe.repeats = Repeats::Fixed(Repeats::MIN);
+    let measured = adapter.run(&probe).context("the memory probe (the same configuration at 10^4 particles) failed")?;
+    let Some(peak) = measured.peak_memory else { return Ok(MemoryCheck::default()) };
+    let per_particle = peak.bytes as f64 / MEMORY_PROBE_PARTICLES as f64;
+    let needed = per_particle * n as f64;
+    let gib = |bytes: f64| bytes / (1024.0 * 1024.0 * 1024.0);
+    let estimate = format!(
+        "{n} particles need about {:.1} GiB ({per_particle:.0} bytes per particle, measured at {MEMORY_PROBE_PARTICLES} particles)",
+        gib(needed)
+    );
+    let available = crate::machine::meminfo_bytes("MemAvailable");
+    if let Some(available) = available.filter(|&a| needed > a as f64) {
+        let refusal = anyhow::anyhow!("not run: {estimate}, more than the {:.1} GiB available; lower --n-particles", gib(available as f64));
+        return Ok(MemoryCheck { refusal: Some(refusal), note: None });
+    }
+    Ok(MemoryCheck { refusal: None, note: (needed >= MEMORY_NOTE_BYTES).then_some(estimate) })
 }
 
 /// Whether `config` is the same model and method as `other` with at least its data size and

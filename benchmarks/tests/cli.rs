@@ -55,3 +55,23 @@ fn polynomial_hmc_runs_nuts_rows_that_find_the_exact_posterior() {
     assert!(row[column("ess_per_s")].parse::<f64>().unwrap() > 0.0);
     common::cleanup(&root);
 }
+
+#[test]
+fn particles_that_cannot_fit_in_memory_are_refused_before_they_are_allocated() {
+    let out_dir = common::scratch("too-many-particles");
+    // 10^11 particles of three f64 latents and a weight: more than 2.9 TB, on any machine here.
+    let run = common::bin()
+        .args(["polynomial-is", "--frameworks", "handcoded-rust,gen-native", "--data-size", "10", "--noise-sd", "1.0"])
+        .args(["--n-particles", "100000000000", "--repeats", "5", "--no-plots", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows = benchmarks::export::read_summary(&out_dir.join("summary.csv")).unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row.status, Some(benchmarks::export::RowStatus::Failed), "{row:?}");
+        assert!(row.message.contains("not run") && row.message.contains("GiB available") && row.message.contains("bytes per particle"), "{}", row.message);
+    }
+    common::cleanup(&out_dir);
+}

@@ -25,7 +25,8 @@ fn generation_is_deterministic_and_matches_the_committed_files() {
 fn floats_round_trip_and_hyperparameters_load() {
     let dir = common::repo_root().join("data");
     let spec = data::load_spec(&dir).unwrap();
-    assert_eq!(spec, DatasetsSpec::standard());
+    assert_eq!(spec.checksums.len(), 13, "one checksum per data file");
+    assert_eq!(DatasetsSpec { checksums: Default::default(), ..spec.clone() }, DatasetsSpec::standard());
     let poly = data::load_polynomial(&dir, &spec, 50, 0.05).unwrap();
     assert_eq!(poly.x, data::linspace01(50));
     assert_eq!(poly.y.len(), 50);
@@ -81,8 +82,48 @@ fn a_missing_file_is_named() {
     let spec = data::load_spec(&dir).unwrap();
     let message = data::load_polynomial(&dir, &spec, 50, 1.0).unwrap_err().to_string();
     assert!(message.contains("polynomial_n50_sd1.0.csv") && message.contains("benchmarks data"), "{message}");
-    let message = data::load_polynomial(&dir, &spec, 77, 1.0).unwrap_err().to_string();
-    assert!(message.contains("polynomial_n77_sd1.0.csv"), "{message}");
+    common::cleanup(&root);
+}
+
+#[test]
+fn a_size_or_noise_level_with_no_data_set_lists_those_that_exist() {
+    let dir = common::repo_root().join("data");
+    let spec = data::load_spec(&dir).unwrap();
+    let message = data::load_polynomial(&dir, &spec, 7, 1.0).unwrap_err().to_string();
+    assert!(message.contains("n = 7 points") && message.contains("10, 50, 100, 500, 1000"), "{message}");
+    let message = data::load_polynomial(&dir, &spec, 10, 0.5).unwrap_err().to_string();
+    assert!(message.contains("noise sd 0.5") && message.contains("0.05, 1.0"), "{message}");
+    let root = common::scratch_root("size-7");
+    let out = common::bin()
+        .env("BENCHMARKS_ROOT", &root)
+        .args(["polynomial-is", "--frameworks", "handcoded-rust", "--data-size", "7", "--no-plots"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("10, 50, 100, 500, 1000"), "{stderr}");
+    common::cleanup(&root);
+}
+
+#[test]
+fn a_data_file_that_differs_from_its_checksum_is_refused() {
+    let root = common::scratch_root("checksum");
+    let dir = root.join("data");
+    let spec = data::load_spec(&dir).unwrap();
+    let file = dir.join("polynomial_n10_sd1.0.csv");
+    let original = std::fs::read_to_string(&file).unwrap();
+    // The last number cut in half still parses as a number.
+    let cut = &original[..original.trim_end().len() - 3];
+    // An edited value that is still a number.
+    let edited = original.replacen("\n0,", "\n0,1", 1);
+    for (what, text) in [("cut short", format!("{cut}\n")), ("edited", edited)] {
+        std::fs::write(&file, text).unwrap();
+        let err = data::load_polynomial(&dir, &spec, 10, 1.0).expect_err(what);
+        let message = err.to_string();
+        assert!(matches!(err, DataError::Inconsistent { .. }), "{what}: {err:?}");
+        assert!(message.contains("polynomial_n10_sd1.0.csv") && message.contains("SHA-256") && message.contains("benchmarks data"), "{message}");
+    }
+    std::fs::write(&file, &original).unwrap();
+    data::load_polynomial(&dir, &spec, 10, 1.0).unwrap();
     common::cleanup(&root);
 }
 
