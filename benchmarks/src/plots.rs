@@ -50,6 +50,19 @@ pub fn plot_dir(results_dir: &Path, figs_dir: &Path) -> anyhow::Result<Vec<PathB
     Ok(written)
 }
 
+/// Removes the figure files (`.svg`, `.png`, `.pdf`) directly in `figs_dir`, so that figures
+/// of an overwritten run do not stay beside the new ones; anything else is left.
+pub fn clear_figures(figs_dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(figs_dir) else { return Ok(()) };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        let figure = path.extension().is_some_and(|e| e == "svg" || e == "png" || e == "pdf");
+        if figure && path.is_file() {
+            std::fs::remove_file(&path).with_context(|| format!("cannot remove the old figure {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// A model, a method and (polynomial) a noise level: the rows one figure compares.
 #[derive(Clone, Debug, PartialEq, PartialOrd)]
 struct Family {

@@ -464,7 +464,9 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     writer.finish(outcome.interrupted)?;
     if !outcome.interrupted && !opts.no_plots {
         let figs = paths::figs_dir(&root).join(dir.file_name().unwrap_or_default());
-        match plots::plot_dir(&dir, &figs) {
+        // An overwritten folder's old figures would otherwise stay beside the new ones.
+        let cleared = if opts.overwrite { plots::clear_figures(&figs) } else { Ok(()) };
+        match cleared.and_then(|()| plots::plot_dir(&dir, &figs)) {
             Ok(_) => outcome.figures = Some(figs),
             Err(e) => eprintln!("warning: figures not drawn: {e:#}"),
         }

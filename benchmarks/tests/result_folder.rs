@@ -185,3 +185,26 @@ fn a_full_disk_leaves_no_torn_row_and_ends_with_a_clear_error() {
     assert!(text.ends_with('\n'), "the file ends with a whole row");
     common::cleanup(&out);
 }
+
+#[test]
+fn overwrite_clears_the_old_figures_too() {
+    let root = common::scratch_root("overwrite-figs");
+    let out = root.join("data/mine");
+    let run = |extra: &[&str]| {
+        let mut cmd = common::bin();
+        cmd.env("BENCHMARKS_ROOT", &root).args(["beta-bernoulli", "--frameworks", "handcoded-rust", "--repeats", "5", "--out"]).arg(&out).args(extra);
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    };
+    run(&[]);
+    let figs = root.join("figs/mine");
+    let stale = figs.join("a_family_the_new_run_has_not.svg");
+    std::fs::write(&stale, "<svg/>").unwrap();
+    std::fs::write(figs.join("notes.txt"), "mine").unwrap();
+    run(&["--overwrite"]);
+    assert!(!stale.exists(), "an overwritten run's old figures are removed");
+    assert!(figs.join("notes.txt").exists(), "only figure files are removed");
+    let svgs = std::fs::read_dir(&figs).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "svg")).count();
+    assert!(svgs > 0, "the new figures are drawn");
+    common::cleanup(&root);
+}
