@@ -87,6 +87,8 @@ pub struct LogDensity<G: GenerativeFunction> {
     coordinates: Vec<Coordinate>,
     dim: usize,
     pub(crate) unconstrained: bool,
+    /// Whether log |det J| of the bijections is added (unconstrained coordinates only).
+    jacobian: bool,
 }
 
 impl<G: GenerativeFunction> LogDensity<G> {
@@ -115,6 +117,16 @@ impl<G: GenerativeFunction> LogDensity<G> {
         // invalid (a negative scale from a latent) is redrawn, as Stan redraws initial values.
         let (trace, _) = retry_invalid(key, |k| call.generate(k, observations))?;
         Self::build(call, trace.choices(), selection, observations)
+    }
+
+    /// The same target in unconstrained coordinates without the log |det J| term: the model's
+    /// own density as a function of the unconstrained coordinates, whose maximum is the mode
+    /// in the model's space (Stan's `optimize` with `jacobian = false`). Not a density on R^d
+    /// to sample from: use it to optimize.
+    #[must_use]
+    pub fn without_jacobian(mut self) -> Self {
+        self.jacobian = false;
+        self
     }
 
     /// The same target in constrained coordinates (no bijection, no Jacobian term).
@@ -167,7 +179,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
             };
             plan.push(GradSite { key: visit.key, parent: visit.parent, part: visit.part, action });
         }
-        Ok(LogDensity { call: call.clone(), plan, coordinates, dim, unconstrained: true })
+        Ok(LogDensity { call: call.clone(), plan, coordinates, dim, unconstrained: true, jacobian: true })
     }
 
     /// The number of coordinates.
@@ -293,6 +305,7 @@ impl<G: GenerativeFunction> LogDensity<G> {
             lp: Dual::constant(0.0),
             parent: 0,
             unconstrained: self.unconstrained,
+            jacobian: self.jacobian,
             failure: None,
             t_buf: Vec::new(),
             x_buf: Vec::new(),
@@ -359,6 +372,7 @@ struct GradEval<'p, const N: usize> {
     /// on the Rust stack, so nesting needs no allocation.
     parent: u64,
     unconstrained: bool,
+    jacobian: bool,
     failure: Option<GenError>,
     t_buf: Vec<Dual<N>>,
     x_buf: Vec<Dual<N>>,
@@ -414,7 +428,9 @@ impl<'p, const N: usize> GradEval<'p, N> {
                 t
             } else {
                 let (x, log_jac) = support.forward_scalar(t);
-                self.lp += log_jac;
+                if self.jacobian {
+                    self.lp += log_jac;
+                }
                 x
             };
             let d = dist(i);
@@ -442,7 +458,9 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
                 // Real supports map by the identity: no call, no zero Jacobian to add.
                 let value = if self.unconstrained && !matches!(support, Support::Real) {
                     let (x, log_jac) = support.forward_scalar(t);
-                    self.lp += log_jac;
+                    if self.jacobian {
+                        self.lp += log_jac;
+                    }
                     dist.value_from_flat(&[x])
                 } else {
                     dist.value_from_flat(&[t])
@@ -456,7 +474,10 @@ impl<'c, 'p: 'c, const N: usize> Handler<'c> for GradEval<'p, N> {
                 t.clear();
                 t.extend((*offset..offset + dim).map(|j| self.coordinate(j)));
                 let value = if self.unconstrained {
-                    self.lp += support.forward(&t, &mut x);
+                    let log_jac = support.forward(&t, &mut x);
+                    if self.jacobian {
+                        self.lp += log_jac;
+                    }
                     dist.value_from_flat(&x)
                 } else {
                     dist.value_from_flat(&t)

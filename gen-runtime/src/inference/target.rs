@@ -148,6 +148,15 @@ pub enum InferenceError {
         /// Why the search failed.
         message: String,
     },
+    /// An optimizer (MAP, variational inference) could not go on: its line search failed,
+    /// its objective stopped being finite, or the point it found is not a maximum.
+    #[error("{method}: {message}")]
+    Optimization {
+        /// The method, e.g. `L-BFGS`, `ADVI`, `Laplace`.
+        method: &'static str,
+        /// What happened, with the point where it did.
+        message: String,
+    },
     /// The model failed with an error that is not [recoverable](is_recoverable).
     #[error(transparent)]
     Model(#[from] GenError),
