@@ -46,8 +46,10 @@ use crate::native::{Coordinate, LogDensity};
 use crate::rng::Key;
 use crate::value::ChoiceValue;
 
-use super::posterior::{Column, Posterior};
+use super::map::{laplace, map_estimate, MapConfig, Mode};
+use super::posterior::{Approximation, Column, Posterior};
 use super::target::{InferenceError, Init, Samples};
+use super::vi::{advi, AdviConfig};
 use super::{hmc, importance_sampling, mala, nuts, HmcConfig, MalaConfig, NutsConfig};
 
 /// A model call with its observations: what the one-call inference methods run on. Built by
@@ -136,6 +138,53 @@ impl<'a, G: GenerativeFunction> Conditioned<'a, G> {
         Ok(posterior(&target, samples))
     }
 
+    /// ADVI over the latents (see [`advi()`]): a normal guide fitted in unconstrained
+    /// coordinates, returned as `num_draws` independent draws from it mapped to the model's
+    /// space, with the fitted guide and the ELBO history in [`Posterior::approximation`].
+    /// The guide's initial mean is [`Conditioned::init`]'s values where given.
+    ///
+    /// # Errors
+    /// As [`Conditioned::nuts`], with [`advi()`]'s (a diverging fit is
+    /// [`InferenceError::Optimization`]).
+    pub fn advi(&self, config: &AdviConfig, num_draws: usize, key: Key) -> Result<Posterior, InferenceError> {
+        let (target, init) = self.prepare(&config.init, 1, key)?;
+        let config = AdviConfig { init: first_point(init), ..config.clone() };
+        let fit = advi(&target, &config, key)?;
+        let draws = fit.sample(num_draws, key.split(u64::MAX - 2));
+        Ok(approximate(&target, &draws, num_draws, Approximation::Variational(fit)))
+    }
+
+    /// The posterior mode in the model's space by L-BFGS (Stan's `optimize`): found in
+    /// unconstrained coordinates but without the bijections' log |det J|, so `tau`'s mode is
+    /// the mode of `tau`'s density, not of `log tau`'s. Random initial points (where
+    /// [`Init::Zeros`] has no finite density) are drawn with `key`.
+    ///
+    /// # Errors
+    /// As [`Conditioned::nuts`], with [`map_estimate`]'s.
+    pub fn map(&self, config: &MapConfig, key: Key) -> Result<MapEstimate, InferenceError> {
+        let (target, init) = self.prepare(&config.init, 1, key)?;
+        let target = target.without_jacobian();
+        let mode = map_estimate(&target, &MapConfig { init: first_point(init), ..config.clone() }, key)?;
+        Ok(MapEstimate { values: target.choices(&mode.theta), mode })
+    }
+
+    /// The Laplace approximation (Stan's `laplace`): N(θ*, H⁻¹) at the mode θ* of the density
+    /// in unconstrained coordinates (Jacobian included, so that the Gaussian lives where the
+    /// samplers move), with H the Hessian of −log p there; returned as `num_draws` independent
+    /// draws mapped to the model's space, with the mode and covariance in
+    /// [`Posterior::approximation`]. For a Gaussian posterior it is exact.
+    ///
+    /// # Errors
+    /// As [`Conditioned::map`], and [`InferenceError::Optimization`] when the Hessian is not
+    /// negative definite at the mode.
+    pub fn laplace(&self, config: &MapConfig, num_draws: usize, key: Key) -> Result<Posterior, InferenceError> {
+        let (target, init) = self.prepare(&config.init, 1, key)?;
+        let mode = map_estimate(&target, &MapConfig { init: first_point(init), ..config.clone() }, key)?;
+        let gaussian = laplace(&target, &mode)?;
+        let draws = gaussian.sample(num_draws, key.split(u64::MAX - 2));
+        Ok(approximate(&target, &draws, num_draws, Approximation::Laplace { mode, gaussian }))
+    }
+
     /// Importance sampling with the prior as proposal, `n` particles: a posterior of one
     /// weighted chain over every latent scalar (discrete ones included); see
     /// [`importance_sampling`]. Particles invalid under the model have weight zero.
@@ -186,6 +235,40 @@ impl<'a, G: GenerativeFunction> Conditioned<'a, G> {
     }
 }
 
+/// The posterior mode that [`Conditioned::map`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapEstimate {
+    /// The mode in the model's space, by address (`values.get_as::<f64>("tau")`).
+    pub values: ChoiceMap,
+    /// Where L-BFGS stopped, in unconstrained coordinates, with the log density (without
+    /// the Jacobian), the gradient, the iterations and whether it converged.
+    pub mode: Mode,
+}
+
+impl std::fmt::Display for MapEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "posterior mode (log density {:.6}; {} L-BFGS iterations, {}):",
+            self.mode.log_density, self.mode.iterations, self.mode.termination
+        )?;
+        if let Some(precision) = f.precision() {
+            write!(f, "{:.*}", precision, self.values)
+        } else {
+            write!(f, "{}", self.values)
+        }
+    }
+}
+
+/// One initial point for a single-run method, from what [`Conditioned::prepare`] gives for
+/// one chain.
+fn first_point(init: Init) -> Init {
+    match init {
+        Init::PerChain(mut points) if points.len() == 1 => Init::Given(points.remove(0)),
+        other => other,
+    }
+}
+
 /// Appends the unconstrained coordinates of an initial value, checking its type and support.
 fn unconstrain(c: &Coordinate, value: &ChoiceValue, point: &mut Vec<f64>) -> Result<(), InferenceError> {
     let bad = |message: String| InferenceError::config("init", format!("`{}`: {message}", c.address));
@@ -231,6 +314,19 @@ fn columns(coordinates: &[Coordinate]) -> Vec<Column> {
     out
 }
 
+/// Appends the model-space values of the unconstrained point `theta` in column order.
+fn constrain(coordinates: &[Coordinate], theta: &[f64], buffer: &mut Vec<f64>, out: &mut Vec<f64>) {
+    for c in coordinates {
+        let t = &theta[c.offset..c.offset + c.dim];
+        if matches!(c.support, Support::Real | Support::RealVector) {
+            out.extend_from_slice(t);
+        } else {
+            c.support.forward(t, buffer);
+            out.extend_from_slice(buffer);
+        }
+    }
+}
+
 /// A sampler's draws mapped to the model's space, as a posterior.
 fn posterior<G: GenerativeFunction>(target: &LogDensity<G>, samples: Samples) -> Posterior {
     let coordinates = target.coordinates();
@@ -243,18 +339,23 @@ fn posterior<G: GenerativeFunction>(target: &LogDensity<G>, samples: Samples) ->
         .map(|chain| {
             let mut out = Vec::with_capacity(samples.num_samples * width);
             for theta in chain.draws.chunks_exact(samples.dim.max(1)).take(samples.num_samples) {
-                for c in coordinates {
-                    let t = &theta[c.offset..c.offset + c.dim];
-                    if matches!(c.support, Support::Real | Support::RealVector) {
-                        out.extend_from_slice(t);
-                    } else {
-                        c.support.forward(t, &mut buffer);
-                        out.extend_from_slice(&buffer);
-                    }
-                }
+                constrain(coordinates, theta, &mut buffer, &mut out);
             }
             out
         })
         .collect();
     Posterior::from_mcmc(columns, constrained, samples)
+}
+
+/// Independent draws from an approximation (rows of unconstrained points) mapped to the
+/// model's space, as a posterior.
+fn approximate<G: GenerativeFunction>(target: &LogDensity<G>, draws: &[f64], num_draws: usize, approximation: Approximation) -> Posterior {
+    let coordinates = target.coordinates();
+    let columns = columns(coordinates);
+    let mut buffer = Vec::new();
+    let mut out = Vec::with_capacity(num_draws * columns.len());
+    for theta in draws.chunks_exact(target.dim().max(1)).take(num_draws) {
+        constrain(coordinates, theta, &mut buffer, &mut out);
+    }
+    Posterior::from_approximation(columns, out, num_draws, approximation)
 }

@@ -55,8 +55,8 @@ pub mod target;
 pub mod vi;
 pub mod weights;
 
-pub use conditioned::Conditioned;
-pub use posterior::{Column, Draw, Draws, Posterior, PosteriorError};
+pub use conditioned::{Conditioned, MapEstimate};
+pub use posterior::{Approximation, Column, Draw, Draws, Posterior, PosteriorError};
 pub use adapt::{init_stepsize, DualAveraging, WarmupSchedule, WelfordVariance, WindowSettings};
 pub use hmc::{hmc, HmcConfig, DEFAULT_MAX_ENERGY_ERROR};
 pub use hmc_batch::{hmc_batched, BatchTarget, Rows};

@@ -1,7 +1,7 @@
 //! The result of inference on a model: draws keyed by address, in the model's own space.
 //!
 //! Every one-call entry point ([`Conditioned`](super::Conditioned)'s `nuts`, `hmc`, `mala`,
-//! `importance`) returns a [`Posterior`]:
+//! `importance`, `advi`, `laplace`) returns a [`Posterior`]:
 //!
 //! - **draws per chain, by address, constrained**: `get("tau")` gives the draws of `tau`
 //!   itself (not of `log tau`, which the sampler moved in); `get(("theta", 3))` one element of
@@ -11,6 +11,9 @@
 //!   every summary is then self-normalized (weighted mean, sd and quantiles; Kish's ESS).
 //! - **the sampler's statistics** for MCMC ([`Posterior::samples`]): divergences,
 //!   acceptance, step sizes, mass matrices, tree depths, per chain.
+//! - **the approximation** for variational inference and Laplace
+//!   ([`Posterior::approximation`]): the fitted Gaussian in unconstrained coordinates (and
+//!   the ELBO history); the draws are one chain of independent draws from it.
 //! - [`Posterior::summary`]: a table with one row per scalar (mean, sd, 5/50/95% quantiles,
 //!   MCSE of the mean, bulk and tail ESS, rank-normalized split R-hat), the columns of
 //!   NumPyro's `print_summary` and ArviZ's `az.summary`, from [`crate::diagnostics`].
@@ -31,8 +34,26 @@ use crate::address::{Address, IntoAddress, Part};
 use crate::diagnostics::{quantile, DiagnosticsError, Summary, SummaryRow};
 use crate::native::Particles;
 
+use super::map::{Laplace, Mode};
 use super::target::Samples;
+use super::vi::VariationalFit;
 use super::weights::{ess, normalize};
+
+/// The Gaussian a [`Posterior`] was drawn from, when it came from an approximation rather than
+/// a sampler; in the target's unconstrained coordinates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Approximation {
+    /// ADVI's fitted guide with its objective history.
+    Variational(VariationalFit),
+    /// The Laplace approximation at the mode.
+    Laplace {
+        /// The mode L-BFGS found (of the density in unconstrained coordinates, Jacobian
+        /// included).
+        mode: Mode,
+        /// N(mode, H⁻¹).
+        gaussian: Laplace,
+    },
+}
 
 /// One scalar column of a [`Posterior`]: a choice's address, and the element for a
 /// vector-valued choice.
@@ -238,6 +259,7 @@ pub struct Posterior {
     num_draws: usize,
     samples: Option<Samples>,
     particles: Option<Particles>,
+    approximation: Option<Approximation>,
 }
 
 /// One draw of every latent of a [`Posterior`], as [`Posterior::derive`] passes it.
@@ -269,7 +291,13 @@ impl Posterior {
     /// A posterior from MCMC: `samples` in the sampler's coordinates, `constrained[c]` chain
     /// `c`'s draws mapped to the model's space, row-major over `columns`.
     pub(crate) fn from_mcmc(columns: Vec<Column>, constrained: Vec<Vec<f64>>, samples: Samples) -> Self {
-        Posterior { columns, chains: constrained, num_draws: samples.num_samples, samples: Some(samples), particles: None }
+        Posterior { columns, chains: constrained, num_draws: samples.num_samples, samples: Some(samples), particles: None, approximation: None }
+    }
+
+    /// A posterior of independent draws from an approximation: `constrained` holds
+    /// `num_draws` rows over `columns`, mapped to the model's space.
+    pub(crate) fn from_approximation(columns: Vec<Column>, constrained: Vec<f64>, num_draws: usize, approximation: Approximation) -> Self {
+        Posterior { columns, chains: vec![constrained], num_draws, samples: None, particles: None, approximation: Some(approximation) }
     }
 
     /// A posterior from importance sampling: one chain of weighted particles (its latent
@@ -279,7 +307,7 @@ impl Posterior {
         let num_draws = particles.log_weights.len();
         // The draws stay in the particles (their latent rows), not copied: `particles()`
         // hands them out whole.
-        Posterior { columns, chains: Vec::new(), num_draws, samples: None, particles: Some(particles) }
+        Posterior { columns, chains: Vec::new(), num_draws, samples: None, particles: Some(particles), approximation: None }
     }
 
     /// Chain `c`'s draws, row-major over the columns (the particles' latent rows for
@@ -465,6 +493,13 @@ impl Posterior {
         self.particles.as_ref()
     }
 
+    /// The Gaussian the draws came from, for variational inference and Laplace; `None` for
+    /// samplers.
+    #[must_use]
+    pub fn approximation(&self) -> Option<&Approximation> {
+        self.approximation.as_ref()
+    }
+
     /// Divergent transitions after warm-up over all chains (0 for importance sampling).
     #[must_use]
     pub fn divergences(&self) -> usize {
@@ -501,9 +536,11 @@ impl Posterior {
         let width = self.columns.len();
         let names: Vec<String> = self.columns.iter().map(Column::cmdstan_name).collect();
         writeln!(out, "# written by gen-runtime {}", env!("CARGO_PKG_VERSION"))?;
-        let (method, warmup) = match &self.samples {
-            Some(s) => ("sample (MCMC)", s.chains[c].warmup_accept_prob.len()),
-            None => ("importance sampling", 0),
+        let (method, warmup) = match (&self.samples, &self.approximation) {
+            (Some(s), _) => ("sample (MCMC)", s.chains[c].warmup_accept_prob.len()),
+            (None, Some(Approximation::Variational(_))) => ("variational (ADVI draws)", 0),
+            (None, Some(Approximation::Laplace { .. })) => ("laplace (draws)", 0),
+            (None, None) => ("importance sampling", 0),
         };
         writeln!(out, "# method = {method}")?;
         writeln!(out, "#   num_samples = {}", self.num_draws)?;
@@ -546,7 +583,18 @@ impl Posterior {
                     writeln!(out)?;
                 }
             }
-            (None, None) => unreachable!("a posterior comes from MCMC or from importance sampling"),
+            (None, None) => {
+                // Independent draws from an approximation: `lp__` is 0, as in CmdStan's
+                // variational output, whose draws have no sampler statistics.
+                writeln!(out, "lp__,{}", names.join(","))?;
+                for i in 0..self.num_draws {
+                    write!(out, "0")?;
+                    for x in &draws[i * width..(i + 1) * width] {
+                        write!(out, ",{x}")?;
+                    }
+                    writeln!(out)?;
+                }
+            }
         }
         Ok(())
     }
@@ -575,6 +623,23 @@ impl fmt::Display for Posterior {
                 s.divergences(),
                 s.mean_accept_prob()
             )?;
+        }
+        match &self.approximation {
+            Some(Approximation::Variational(fit)) => writeln!(
+                f,
+                "{} draws from the fitted {:?} guide; {} steps, final ELBO estimate {:.4} (mean of the last 10%){}",
+                self.num_draws,
+                fit.guide,
+                fit.history.len(),
+                fit.final_estimate(fit.history.len() / 10),
+                if fit.converged { "; converged" } else { "" }
+            )?,
+            Some(Approximation::Laplace { mode, .. }) => writeln!(
+                f,
+                "{} draws from the Laplace approximation at the mode (log density {:.4}, {} L-BFGS iterations, {})",
+                self.num_draws, mode.log_density, mode.iterations, mode.termination
+            )?,
+            None => {}
         }
         if let Some(p) = &self.particles {
             writeln!(

@@ -392,7 +392,7 @@ pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Re
                 return Err(InferenceError::Optimization {
                     method: "ADVI",
                     message: format!(
-                        "at step {step}, no draw of the guide had a finite log density for {MAX_EMPTY_STEPS} steps in a row (guide mean {:?})",
+                        "diverged, or left the target's support, at step {step}: no draw of the guide had a finite log density for {MAX_EMPTY_STEPS} steps in a row (guide mean {:?}; lower the learning rate)",
                         &params.values[..d]
                     ),
                 });
@@ -427,13 +427,9 @@ pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Re
                 step_grad[d + i] += weight * (g[i] * e[i] + 1.0 / l[i * d + i]) * sigmoid(params.values[d + i]);
             }
             if config.guide == Guide::FullRank {
-                let mut j_flat = 2 * d;
-                for i in 1..d {
-                    for j in 0..i {
-                        step_grad[j_flat] += weight * g[i] * e[j];
-                        j_flat += 1;
-                    }
-                }
+                // The strictly lower entries of L, row by row: d/dL_ij = g_i ε_j.
+                let lower = (1..d).flat_map(|i| e[..i].iter().map(move |e_j| g[i] * e_j));
+                step_grad[2 * d..].iter_mut().zip(lower).for_each(|(s, x)| *s += weight * x);
             }
         }
         ascent.step(&mut params.values, &step_grad);
