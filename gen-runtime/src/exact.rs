@@ -16,6 +16,10 @@
 //!   marginal likelihood by the prediction-error decomposition and the filtered
 //!   means and variances.
 //!
+//! - [`gaussian_kl`] and [`mean_field_optimum`]: KL(q ‖ p) between normals and the best
+//!   mean-field fit to a Gaussian, for judging variational fits to the Gaussian posteriors
+//!   above.
+//!
 //! Log marginal likelihoods are natural logarithms of densities (continuous
 //! observations) or probabilities (discrete observations) of the whole data set.
 //! Bad input returns an [`ExactError`] naming the problem; nothing here panics.
@@ -111,6 +115,12 @@ pub enum ExactError {
     NotPositiveDefinite {
         /// Index of the failing Cholesky pivot.
         pivot: usize,
+    },
+    /// A covariance matrix given as input is not positive definite.
+    #[error("the {what} covariance is not positive definite")]
+    CovarianceNotPositiveDefinite {
+        /// Which one (`p`, `q`).
+        what: String,
     },
 }
 
@@ -265,6 +275,64 @@ pub fn polynomial(xs: &[f64], ys: &[f64], degree: usize, prior_sd: f64, noise_sd
     check_length(|| "xs".to_string(), ys.len(), xs.len())?;
     let design: Vec<Vec<f64>> = xs.iter().map(|&x| std::iter::successors(Some(1.0), |p| Some(p * x)).take(degree + 1).collect()).collect();
     fit_linear_regression(&design, degree + 1, ys, prior_sd, noise_sd)
+}
+
+// ---------------------------------------------------------------------------
+// Gaussian divergences (the quality of a variational fit to a Gaussian posterior)
+// ---------------------------------------------------------------------------
+
+/// A covariance given as rows, checked square and finite, as a Cholesky factorization.
+fn covariance_cholesky(what: &str, mean: &[f64], cov: &[Vec<f64>]) -> Result<nalgebra::linalg::Cholesky<f64, nalgebra::Dyn>, ExactError> {
+    let d = mean.len();
+    check_length(|| format!("{what} covariance"), d, cov.len())?;
+    for (i, row) in cov.iter().enumerate() {
+        check_length(|| format!("{what} covariance row {i}"), d, row.len())?;
+        if let Some(&value) = row.iter().find(|v| !v.is_finite()) {
+            return Err(ExactError::NonFinite { what: format!("{what} covariance row {i}"), value });
+        }
+    }
+    if let Some((i, &value)) = mean.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(ExactError::NonFinite { what: format!("{what} mean[{i}]"), value });
+    }
+    let m = nalgebra::DMatrix::from_fn(d, d, |i, j| cov[i][j]);
+    m.cholesky().ok_or_else(|| ExactError::CovarianceNotPositiveDefinite { what: what.to_owned() })
+}
+
+/// KL(q ‖ p) between the normals q = N(q_mean, q_cov) and p = N(p_mean, p_cov), in nats:
+/// ½ [tr(Σp⁻¹ Σq) + (μp − μq)ᵀ Σp⁻¹ (μp − μq) − d + ln det Σp − ln det Σq].
+/// With p the exact posterior and q a variational fit, it is log p(y) − ELBO(q).
+///
+/// # Errors
+/// Lengths that do not match, non-finite entries, or a covariance that is not positive
+/// definite.
+pub fn gaussian_kl(q_mean: &[f64], q_cov: &[Vec<f64>], p_mean: &[f64], p_cov: &[Vec<f64>]) -> Result<f64, ExactError> {
+    check_length(|| "p mean".to_string(), q_mean.len(), p_mean.len())?;
+    let q = covariance_cholesky("q", q_mean, q_cov)?;
+    let p = covariance_cholesky("p", p_mean, p_cov)?;
+    let d = q_mean.len();
+    let log_det = |c: &nalgebra::linalg::Cholesky<f64, nalgebra::Dyn>| 2.0 * c.l().diagonal().iter().map(|x| x.ln()).sum::<f64>();
+    let q_cov = nalgebra::DMatrix::from_fn(d, d, |i, j| q_cov[i][j]);
+    let trace = p.solve(&q_cov).trace();
+    let diff = nalgebra::DVector::from_fn(d, |i, _| p_mean[i] - q_mean[i]);
+    let quad = diff.dot(&p.solve(&diff));
+    Ok(0.5 * (trace + quad - d as f64 + log_det(&p) - log_det(&q)))
+}
+
+/// The mean-field normal closest to N(mean, cov) in KL(q ‖ p) (what mean-field ADVI converges
+/// to): the same means and standard deviations 1 / sqrt((Σ⁻¹)_ii), the conditional ones,
+/// smaller than the marginal ones where the latents are correlated. Returns (means, sds).
+///
+/// # Errors
+/// As [`gaussian_kl`].
+pub fn mean_field_optimum(mean: &[f64], cov: &[Vec<f64>]) -> Result<(Vec<f64>, Vec<f64>), ExactError> {
+    let precision = covariance_cholesky("p", mean, cov)?.inverse();
+    Ok((mean.to_vec(), (0..mean.len()).map(|i| 1.0 / precision[(i, i)].sqrt()).collect()))
+}
+
+/// A diagonal covariance from standard deviations, as the rows [`gaussian_kl`] takes.
+#[must_use]
+pub fn diagonal_covariance(sd: &[f64]) -> Vec<Vec<f64>> {
+    (0..sd.len()).map(|i| (0..sd.len()).map(|j| if i == j { sd[i] * sd[i] } else { 0.0 }).collect()).collect()
 }
 
 /// Row-major square matrix. The models here have d = 3 coefficients, so a few

@@ -414,3 +414,25 @@ fn errors_name_the_problem() {
     let err = polynomial(&[0.0], &[1.0], 2, 1.0, -2.0).unwrap_err();
     assert_eq!(err.to_string(), "noise_sd must be positive and finite, got -2");
 }
+
+#[test]
+fn gaussian_kl_matches_the_one_dimensional_formula_and_vanishes_at_equality() {
+    use gen_runtime::exact::{diagonal_covariance, gaussian_kl, mean_field_optimum};
+    let (m1, s1, m2, s2) = (0.3_f64, 0.7_f64, -1.1_f64, 1.9_f64);
+    let closed = (s2 / s1).ln() + (s1 * s1 + (m1 - m2).powi(2)) / (2.0 * s2 * s2) - 0.5;
+    let kl = gaussian_kl(&[m1], &diagonal_covariance(&[s1]), &[m2], &diagonal_covariance(&[s2])).unwrap();
+    assert!((kl - closed).abs() < 1e-12, "{kl} vs {closed}");
+    let cov = vec![vec![1.0, 0.6], vec![0.6, 2.0]];
+    assert!(gaussian_kl(&[1.0, 2.0], &cov, &[1.0, 2.0], &cov).unwrap().abs() < 1e-12);
+    // The best mean-field fit has the conditional sds, sigma_i sqrt(1 - rho^2).
+    let (mean, sd) = mean_field_optimum(&[1.0, 2.0], &cov).unwrap();
+    let rho2: f64 = 0.36 / 2.0;
+    assert_eq!(mean, vec![1.0, 2.0]);
+    assert!((sd[0] - (1.0 - rho2).sqrt()).abs() < 1e-12 && (sd[1] - (2.0 * (1.0 - rho2)).sqrt()).abs() < 1e-12);
+    // Its KL is -(1/2) ln(1 - rho^2), and moving away from it only adds.
+    let at = gaussian_kl(&mean, &diagonal_covariance(&sd), &[1.0, 2.0], &cov).unwrap();
+    assert!((at + 0.5 * (1.0 - rho2).ln()).abs() < 1e-12);
+    assert!(gaussian_kl(&mean, &diagonal_covariance(&[sd[0] * 1.1, sd[1]]), &[1.0, 2.0], &cov).unwrap() > at);
+    assert!(gaussian_kl(&[1.0], &diagonal_covariance(&[-1.0]), &[1.0], &diagonal_covariance(&[1.0])).is_ok(), "a negative sd squares");
+    assert!(gaussian_kl(&[1.0], &[vec![0.0]], &[1.0], &[vec![1.0]]).is_err(), "a singular covariance is an error");
+}
