@@ -14,6 +14,8 @@ pub struct GaussianPosterior {
     pub mean: Vec<f64>,
     /// Posterior standard deviations.
     pub sd: Vec<f64>,
+    /// Posterior covariance, rows.
+    pub covariance: Vec<Vec<f64>>,
     /// log p(y).
     pub log_ml: f64,
 }
@@ -24,7 +26,7 @@ pub struct GaussianPosterior {
 /// Invalid data (lengths, non-positive sds), as `gen_runtime::exact` reports it.
 pub fn polynomial(data: &PolynomialData) -> Result<GaussianPosterior, ExactError> {
     let post = exact::polynomial(&data.x, &data.y, 2, data.prior_sd, data.noise_sd)?;
-    Ok(GaussianPosterior { sd: post.sd(), mean: post.mean, log_ml: post.log_marginal_likelihood })
+    Ok(GaussianPosterior { sd: post.sd(), mean: post.mean, covariance: post.covariance, log_ml: post.log_marginal_likelihood })
 }
 
 /// The exact Beta posterior of a Beta-Bernoulli data set.

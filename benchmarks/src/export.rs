@@ -66,7 +66,7 @@ impl FrameworkInfo {
 pub struct SummaryRow {
     /// Framework name.
     pub framework: String,
-    /// `is`, `hmc` or `smc`.
+    /// `is`, `hmc`, `nuts`, `smc` or `vi`.
     pub method: String,
     /// Particles (IS, SMC).
     pub n_particles: Option<usize>,
@@ -147,6 +147,20 @@ pub struct SummaryRow {
     pub acceptance_rate: Option<f64>,
     /// HMC divergences.
     pub divergences: Option<u64>,
+    /// VI: optimizer steps.
+    pub n_steps: Option<usize>,
+    /// VI: Adam's learning rate.
+    pub learning_rate: Option<f64>,
+    /// VI: ELBO draws per step (K).
+    pub n_elbo_samples: Option<usize>,
+    /// VI: the framework's final ELBO estimate.
+    pub elbo: Option<f64>,
+    /// VI: `elbo` minus the exact log p(y).
+    pub elbo_gap: Option<f64>,
+    /// VI: KL(q ‖ p) from the fitted guide to the exact posterior, nats.
+    pub kl_posterior: Option<f64>,
+    /// VI: KL(q ‖ q*) from the fitted guide to the mean-field optimum, nats.
+    pub kl_mean_field: Option<f64>,
     /// Whether the answer can be trusted.
     pub quality_ok: Option<bool>,
     /// `ok` or why not.
@@ -173,6 +187,9 @@ impl SummaryRow {
             n_warmup: config.hmc.map(|h| h.n_warmup),
             step_size: config.hmc.map(|h| h.step_size),
             n_leapfrog: config.hmc.map(|h| h.n_leapfrog),
+            n_steps: config.vi.map(|v| v.n_steps),
+            learning_rate: config.vi.map(|v| v.learning_rate),
+            n_elbo_samples: config.vi.map(|v| v.n_elbo_samples),
             seed: Some(seed),
             ..Self::default()
         }
@@ -211,6 +228,10 @@ impl SummaryRow {
             posterior_sd: q.posterior_sd.clone(),
             acceptance_rate: q.acceptance_rate,
             divergences: q.divergences,
+            elbo: q.elbo,
+            elbo_gap: quality.elbo_gap,
+            kl_posterior: quality.kl_posterior,
+            kl_mean_field: quality.kl_mean_field,
             quality_ok: Some(quality.quality_ok),
             quality_reason: quality.reason.clone(),
             flags: result.flags.join(";"),

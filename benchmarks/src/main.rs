@@ -30,6 +30,10 @@ enum Command {
     PolynomialHmc(RunArgs),
     /// Both polynomial suites.
     PolynomialAll(RunArgs),
+    /// Polynomial regression by mean-field ADVI: 2000 Adam steps at learning rate 0.01 from
+    /// means 0 and scales 1, K = 1 and 10 ELBO draws per step, every size and noise level;
+    /// quality is the closed-form KL to the exact (Gaussian) posterior.
+    PolynomialVi(RunArgs),
     /// Beta-Bernoulli by importance sampling (default 2000 particles).
     BetaBernoulli(RunArgs),
     /// The state-space models by bootstrap particle filter: the discrete HMM (against the forward
@@ -161,6 +165,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::PolynomialIs(a) => (Suite::PolynomialIs, a),
         Command::PolynomialHmc(a) => (Suite::PolynomialHmc, a),
         Command::PolynomialAll(a) => (Suite::PolynomialAll, a),
+        Command::PolynomialVi(a) => (Suite::PolynomialVi, a),
         Command::BetaBernoulli(a) => (Suite::BetaBernoulli, a),
         Command::Hmm(a) => (Suite::Hmm, a),
         Command::All(a) => (Suite::All, a),
@@ -240,6 +245,7 @@ fn list() {
         (Model::Polynomial, Method::Is),
         (Model::Polynomial, Method::Hmc),
         (Model::Polynomial, Method::Nuts),
+        (Model::Polynomial, Method::Vi),
         (Model::BetaBernoulli, Method::Is),
         (Model::Hmm, Method::Smc),
         (Model::Lgssm, Method::Smc),

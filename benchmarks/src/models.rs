@@ -60,10 +60,12 @@ pub enum Method {
     Nuts,
     /// Sequential Monte Carlo (bootstrap particle filter).
     Smc,
+    /// Mean-field ADVI (a normal guide fitted by Adam on the reparameterized ELBO).
+    Vi,
 }
 
 impl Method {
-    /// The protocol spelling: `is`, `hmc`, `nuts`, `smc`.
+    /// The protocol spelling: `is`, `hmc`, `nuts`, `smc`, `vi`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,13 +73,14 @@ impl Method {
             Self::Hmc => "hmc",
             Self::Nuts => "nuts",
             Self::Smc => "smc",
+            Self::Vi => "vi",
         }
     }
 
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Is, Self::Hmc, Self::Nuts, Self::Smc].into_iter().find(|m| m.as_str() == s)
+        [Self::Is, Self::Hmc, Self::Nuts, Self::Smc, Self::Vi].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -104,6 +107,26 @@ pub struct HmcConfig {
 impl Default for HmcConfig {
     fn default() -> Self {
         Self { n_samples: 1000, n_warmup: 500, step_size: 0.01, n_leapfrog: 20 }
+    }
+}
+
+/// The one ADVI configuration every framework runs (comparisons/PROTOCOL.md): a mean-field
+/// normal guide over (a, b, c) with softplus scales (NumPyro's and Pyro's `AutoNormal`),
+/// initial means 0 and scales 1, Adam (0.9, 0.999, 1e-8) on the reparameterized Monte Carlo
+/// ELBO with `n_elbo_samples` draws per step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViConfig {
+    /// Optimizer steps.
+    pub n_steps: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Draws per step (K).
+    pub n_elbo_samples: usize,
+}
+
+impl Default for ViConfig {
+    fn default() -> Self {
+        Self { n_steps: 2000, learning_rate: 0.01, n_elbo_samples: 1 }
     }
 }
 
@@ -144,6 +167,9 @@ pub struct Config {
     pub n_particles: Option<usize>,
     /// The HMC settings; `None` for IS and SMC.
     pub hmc: Option<HmcConfig>,
+    /// The ADVI settings; `None` for the other methods.
+    #[serde(default)]
+    pub vi: Option<ViConfig>,
 }
 
 impl Config {
@@ -159,6 +185,9 @@ impl Config {
         }
         if let Some(h) = self.hmc {
             s.push_str(&format!(" samples={} warmup={} eps={} L={}", h.n_samples, h.n_warmup, h.step_size, h.n_leapfrog));
+        }
+        if let Some(v) = self.vi {
+            s.push_str(&format!(" steps={} lr={} K={}", v.n_steps, v.learning_rate, v.n_elbo_samples));
         }
         s
     }
@@ -196,12 +225,12 @@ impl Repeats {
     }
 
     /// Repeats for an external row, which cannot be timed before it runs: 10 for IS and SMC,
-    /// 5 for HMC and NUTS (a full chain per repeat).
+    /// 5 for HMC, NUTS and VI (a full chain or fit per repeat).
     #[must_use]
     pub fn resolve_external(self, method: Method) -> usize {
         match (self, method) {
             (Self::Fixed(n), _) => n.max(Self::MIN),
-            (Self::Auto, Method::Hmc | Method::Nuts) => Self::MIN,
+            (Self::Auto, Method::Hmc | Method::Nuts | Method::Vi) => Self::MIN,
             (Self::Auto, Method::Is | Method::Smc) => 10,
         }
     }

@@ -20,6 +20,10 @@ pub const MIN_IS_ESS: f64 = 10.0;
 pub const MIN_ACCEPTANCE: f64 = 0.1;
 /// Largest |posterior mean error| in units of the exact posterior sd for a row to be ok.
 pub const MAX_MEAN_ERROR_SDS: f64 = 1.0;
+/// Largest KL(q ‖ q*), in nats, from a variational fit q to the mean-field optimum q* for the
+/// row to be ok: the fit has found what mean-field ADVI can find (about 0.45 nats is a
+/// guide mean off by one optimum sd in one latent).
+pub const MAX_KL_TO_MEAN_FIELD_OPTIMUM: f64 = 0.1;
 
 /// The exact answer for a data set (what is known in closed form).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -30,6 +34,8 @@ pub struct Reference {
     pub posterior_mean: Option<Vec<f64>>,
     /// Exact posterior standard deviation of the latents.
     pub posterior_sd: Option<Vec<f64>>,
+    /// Exact posterior covariance (rows), where the posterior is Gaussian.
+    pub posterior_covariance: Option<Vec<Vec<f64>>>,
     /// Why the exact answer could not be computed, when it could not (no row is then ok).
     pub unavailable: Option<String>,
 }
@@ -46,12 +52,14 @@ impl Reference {
                 log_ml: Some(post.log_ml),
                 posterior_mean: Some(post.mean),
                 posterior_sd: Some(post.sd),
+                posterior_covariance: Some(post.covariance),
                 unavailable: None,
             }),
             DataSet::BetaBernoulli(d) => exact::beta_bernoulli(d).map_or_else(unavailable, |post| Self {
                 log_ml: Some(post.log_ml),
                 posterior_mean: Some(vec![post.mean]),
                 posterior_sd: Some(vec![post.sd]),
+                posterior_covariance: None,
                 unavailable: None,
             }),
             DataSet::Hmm(d) => log_ml(exact::hmm_log_ml(d)),
@@ -73,6 +81,12 @@ pub struct Assessment {
     pub posterior_mean_error: Option<f64>,
     /// The same in units of the exact posterior sd of each latent.
     pub posterior_mean_error_sds: Option<f64>,
+    /// VI: KL(q ‖ p) from the fitted guide to the exact posterior, nats.
+    pub kl_posterior: Option<f64>,
+    /// VI: KL(q ‖ q*) from the fitted guide to the best mean-field fit, nats.
+    pub kl_mean_field: Option<f64>,
+    /// VI: the framework's final ELBO estimate minus the exact log p(y) (≈ −KL(q ‖ p)).
+    pub elbo_gap: Option<f64>,
     /// Whether the answer can be trusted.
     pub quality_ok: bool,
     /// `ok`, or every reason it cannot, separated by `; `.
@@ -96,6 +110,23 @@ pub fn log_ml_tolerance(config: &Config, quality: &Quality) -> f64 {
     let per_step = (1.0 / ess - 1.0 / n as f64).max(0.0);
     let variance = if config.method == Method::Smc { config.n_points as f64 * per_step } else { per_step };
     (LOG_ML_STANDARD_ERRORS * variance.sqrt()).max(LOG_ML_TOLERANCE)
+}
+
+/// KL(q ‖ p) to the exact posterior and KL(q ‖ q*) to the mean-field optimum of a
+/// mean-field guide q = N(posterior_mean, diag(posterior_sd²)), or why they cannot be computed.
+fn variational_kl(quality: &Quality, reference: &Reference) -> Result<(f64, f64), String> {
+    let (Some(mean), Some(sd)) = (&quality.posterior_mean, &quality.posterior_sd) else {
+        return Err("no guide mean and sd reported".to_owned());
+    };
+    let (Some(p_mean), Some(p_cov)) = (&reference.posterior_mean, &reference.posterior_covariance) else {
+        return Err("no Gaussian exact posterior to compute a KL against".to_owned());
+    };
+    let q_cov = gen_runtime::exact::diagonal_covariance(sd);
+    let to_posterior = gen_runtime::exact::gaussian_kl(mean, &q_cov, p_mean, p_cov).map_err(|e| format!("KL to the posterior: {e}"))?;
+    let (opt_mean, opt_sd) = gen_runtime::exact::mean_field_optimum(p_mean, p_cov).map_err(|e| e.to_string())?;
+    let to_optimum = gen_runtime::exact::gaussian_kl(mean, &q_cov, &opt_mean, &gen_runtime::exact::diagonal_covariance(&opt_sd))
+        .map_err(|e| format!("KL to the mean-field optimum: {e}"))?;
+    Ok((to_posterior, to_optimum))
 }
 
 /// Judges `quality` (what `config`'s method yielded) against `reference`.
@@ -154,6 +185,25 @@ pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Asse
             problems.push(format!("posterior mean has {} entries, the model has {}", est.len(), exact.len()));
         }
     }
+    let (mut kl_posterior, mut kl_mean_field) = (None, None);
+    if method == Method::Vi {
+        match variational_kl(quality, reference) {
+            Ok((to_posterior, to_optimum)) => {
+                kl_posterior = Some(to_posterior);
+                kl_mean_field = Some(to_optimum);
+                if to_optimum > MAX_KL_TO_MEAN_FIELD_OPTIMUM {
+                    problems.push(format!(
+                        "the guide is {to_optimum:.3} nats from the mean-field optimum (KL > {MAX_KL_TO_MEAN_FIELD_OPTIMUM})"
+                    ));
+                }
+            }
+            Err(why) => problems.push(why),
+        }
+    }
+    if let Some(v) = quality.elbo.filter(|v| !v.is_finite()) {
+        problems.push(format!("ELBO is {v}"));
+    }
+    let elbo_gap = quality.elbo.zip(reference.log_ml).map(|(elbo, exact)| elbo - exact);
     if let Some(why) = &reference.unavailable {
         problems.push(format!("no exact reference to check against ({why})"));
     }
@@ -168,6 +218,9 @@ pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Asse
         posterior_mean_exact: reference.posterior_mean.clone(),
         posterior_mean_error: mean_error,
         posterior_mean_error_sds: mean_error_sds,
+        kl_posterior,
+        kl_mean_field,
+        elbo_gap,
         quality_ok: problems.is_empty(),
         reason: if problems.is_empty() { "ok".to_owned() } else { problems.join("; ") },
     }
@@ -179,7 +232,7 @@ mod tests {
     use crate::models::Model;
 
     fn config(model: Model, method: Method, n_points: usize, n_particles: Option<usize>) -> Config {
-        Config { model, method, n_points, noise_sd: None, n_particles, hmc: None }
+        Config { model, method, n_points, noise_sd: None, n_particles, hmc: None, vi: None }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::data::{self, DataSet, DatasetsSpec};
 use crate::export::{self, FrameworkInfo, Metadata, ResultFolder, ResultsWriter, RowStatus, RunState, SummaryRow};
 use crate::interrupt::{self, Interrupted};
 use crate::machine::{GitInfo, Machine};
-use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, Task};
+use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, Task, ViConfig};
 use crate::paths;
 use crate::plots;
 use crate::progress::Progress;
@@ -31,6 +31,8 @@ pub enum Suite {
     PolynomialHmc,
     /// Both polynomial methods.
     PolynomialAll,
+    /// Polynomial regression by mean-field ADVI.
+    PolynomialVi,
     /// Beta-Bernoulli by importance sampling.
     BetaBernoulli,
     /// The state-space models (discrete HMM and LGSSM) by SMC.
@@ -49,6 +51,7 @@ impl Suite {
             Self::PolynomialIs => "polynomial_is",
             Self::PolynomialHmc => "polynomial_hmc",
             Self::PolynomialAll => "polynomial_all",
+            Self::PolynomialVi => "polynomial_vi",
             Self::BetaBernoulli => "beta_bernoulli",
             Self::Hmm => "hmm",
             Self::All => "all",
@@ -79,6 +82,8 @@ pub const DEFAULT_BETA_BERNOULLI_PARTICLES: [usize; 1] = [2000];
 pub const ALL_SIZES: [usize; 3] = [10, 100, 1000];
 /// Polynomial IS particle counts of the `all` suite.
 pub const ALL_IS_PARTICLES: [usize; 2] = [1000, 10_000];
+/// ELBO draws per step (K) of the `polynomial-vi` suite.
+pub const VI_ELBO_SAMPLES: [usize; 2] = [1, 10];
 /// Default particle counts for the particle filters.
 pub const DEFAULT_SMC_PARTICLES: [usize; 3] = [100, 1000, 10_000];
 
@@ -148,6 +153,7 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
                         noise_sd: Some(sd),
                         n_particles: Some(np),
                         hmc: None,
+                        vi: None,
                     });
                 }
             }
@@ -159,7 +165,18 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
         for &sd in noise {
             for &n in sizes {
                 for &method in methods {
-                    out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(HmcConfig::default()) });
+                    out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(HmcConfig::default()), vi: None });
+                }
+            }
+        }
+    };
+    // Mean-field ADVI, one configuration for every framework, at each number of ELBO draws.
+    let polynomial_vi = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], draws: &[usize]| {
+        for &sd in noise {
+            for &n in sizes {
+                for &k in draws {
+                    let vi = ViConfig { n_elbo_samples: k, ..ViConfig::default() };
+                    out.push(Config { model: Model::Polynomial, method: Method::Vi, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: None, vi: Some(vi) });
                 }
             }
         }
@@ -173,13 +190,14 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
                 noise_sd: None,
                 n_particles: Some(np),
                 hmc: None,
+                vi: None,
             });
         }
     };
     let state_space = |out: &mut Vec<Config>, particles: &[usize]| {
         for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
             for &np in particles {
-                out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None });
+                out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None, vi: None });
             }
         }
     };
@@ -190,6 +208,7 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
             polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
             polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts]);
         }
+        Suite::PolynomialVi => polynomial_vi(&mut out, &sizes, &noise, &VI_ELBO_SAMPLES),
         Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES)),
         Suite::Hmm => state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES)),
         Suite::All => {
@@ -201,6 +220,8 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
             polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc]);
             // NUTS on the headline noise only, where adaptation matters: within the budget.
             polynomial_mcmc(&mut out, &sizes, &[0.05], &[Method::Nuts]);
+            // ADVI on the correctness noise with one draw per step: three fits per framework.
+            polynomial_vi(&mut out, &sizes, &[1.0], &VI_ELBO_SAMPLES[..1]);
             beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
             state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES));
         }

@@ -75,3 +75,26 @@ fn particles_that_cannot_fit_in_memory_are_refused_before_they_are_allocated() {
     }
     common::cleanup(&out_dir);
 }
+
+#[test]
+fn polynomial_vi_rows_reach_the_mean_field_optimum_on_the_correctness_data() {
+    let out_dir = common::scratch("vi-rows");
+    let run = common::bin()
+        .args(["polynomial-vi", "--frameworks", "handcoded-rust,gen-native", "--data-size", "10,50", "--noise-sd", "1.0"])
+        .args(["--repeats", "5", "--no-plots", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows = benchmarks::export::read_summary(&out_dir.join("summary.csv")).unwrap();
+    assert_eq!(rows.len(), 8, "2 frameworks x 2 sizes x K in {{1, 10}}");
+    for row in rows {
+        assert_eq!(row.quality_ok, Some(true), "{}: {}", row.framework, row.quality_reason);
+        let (kl, kl_optimum, gap) = (row.kl_posterior.unwrap(), row.kl_mean_field.unwrap(), row.elbo_gap.unwrap());
+        assert!(kl_optimum < 0.1 && kl >= kl_optimum, "{kl} {kl_optimum}");
+        // The ELBO estimate is log p(y) - KL(q || p) up to its Monte Carlo error (a few tenths).
+        assert!((gap + kl).abs() < 1.0, "ELBO gap {gap}, KL {kl}");
+        assert_eq!((row.n_steps, row.learning_rate), (Some(2000), Some(0.01)));
+    }
+    common::cleanup(&out_dir);
+}

@@ -215,6 +215,11 @@ impl External {
             flag("step-size", h.step_size.to_string());
             flag("n-leapfrog", h.n_leapfrog.to_string());
         }
+        if let Some(v) = c.vi {
+            flag("n-steps", v.n_steps.to_string());
+            flag("learning-rate", v.learning_rate.to_string());
+            flag("n-elbo-samples", v.n_elbo_samples.to_string());
+        }
         flag("repeats", task.repeats.resolve_external(c.method).to_string());
         flag("seed", task.seed.to_string());
         flag("data-dir", data_dir.display().to_string());

@@ -31,7 +31,7 @@ impl Adapter for HandcodedRust {
     fn supports(&self, model: Model, method: Method) -> bool {
         matches!(
             (model, method),
-            (Model::Polynomial, Method::Is | Method::Hmc) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
+            (Model::Polynomial, Method::Is | Method::Hmc | Method::Vi) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
         )
     }
 
@@ -56,6 +56,17 @@ impl Adapter for HandcodedRust {
                 let hmc = config.hmc.unwrap_or_default();
                 let m = measure_in_process(repeats, seed, |s| handcoded::polynomial_hmc(d, &hmc, s))?;
                 let quality = hmc_quality(&m.last);
+                (m.without_output(), quality)
+            }
+            (DataSet::Polynomial(d), Method::Vi) => {
+                let vi = config.vi.unwrap_or_default();
+                let m = measure_in_process(repeats, seed, |s| handcoded::polynomial_advi(d, &vi, s))?;
+                let quality = Quality {
+                    posterior_mean: Some(m.last.loc.to_vec()),
+                    posterior_sd: Some(m.last.scale.to_vec()),
+                    elbo: Some(m.last.elbo),
+                    ..Quality::default()
+                };
                 (m.without_output(), quality)
             }
             (DataSet::Hmm(d), Method::Smc) => {

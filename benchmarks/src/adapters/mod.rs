@@ -110,6 +110,10 @@ pub struct Quality {
     /// HMC: divergent transitions among the kept iterations.
     #[serde(default)]
     pub divergences: Option<u64>,
+    /// VI: the framework's own ELBO estimate at the end of the fit (the mean over the last 10%
+    /// of steps). For VI rows `posterior_mean` and `posterior_sd` are the fitted guide's.
+    #[serde(default, deserialize_with = "loose_f64")]
+    pub elbo: Option<f64>,
 }
 
 /// One run of one configuration: every timed repeat plus what the last repeat yielded.

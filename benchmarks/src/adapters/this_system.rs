@@ -112,7 +112,7 @@ impl Adapter for ThisSystem {
         match self.engine {
             Engine::Native => matches!(
                 (model, method),
-                (Model::Polynomial, Method::Is | Method::Hmc | Method::Nuts)
+                (Model::Polynomial, Method::Is | Method::Hmc | Method::Nuts | Method::Vi)
                     | (Model::BetaBernoulli, Method::Is)
                     | (Model::Hmm | Model::Lgssm, Method::Smc)
             ),
@@ -147,6 +147,7 @@ impl Adapter for ThisSystem {
             (DataSet::BetaBernoulli(d), Method::Is) => beta_bernoulli_is(d, particles()?, engine, device, repeats, seed)?,
             (DataSet::Polynomial(d), Method::Hmc) => polynomial_hmc(d, &config.hmc.unwrap_or_default(), repeats, seed)?,
             (DataSet::Polynomial(d), Method::Nuts) => polynomial_nuts(d, &config.hmc.unwrap_or_default(), repeats, seed)?,
+            (DataSet::Polynomial(d), Method::Vi) => polynomial_vi(d, &config.vi.unwrap_or_default(), repeats, seed)?,
             (DataSet::Hmm(d), Method::Smc) => hmm_smc(d, particles()?, repeats, seed)?,
             (DataSet::Lgssm(d), Method::Smc) => lgssm_smc(d, particles()?, repeats, seed)?,
             _ => bail!("{} does not implement {}", self.name(), config.label()),
@@ -258,6 +259,37 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
 fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
     let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
     polynomial_mcmc(d, repeats, seed, |conditioned, key| Ok(conditioned.nuts(&config, key)?))
+}
+
+/// Draws from the fitted guide that the VI row's one call returns (as a user's call would; a
+/// few microseconds beside the fit).
+const VI_DRAWS: usize = 1000;
+
+/// Mean-field ADVI with the suite's configuration, timed as the one call from the model and
+/// its observations to a posterior (the fit, then draws from the guide in the model's space).
+fn polynomial_vi(d: &PolynomialData, vi: &crate::models::ViConfig, repeats: Repeats, seed: u64) -> Timed {
+    let config = inference::AdviConfig {
+        num_steps: vi.n_steps,
+        num_samples: vi.n_elbo_samples,
+        optimizer: inference::Optimizer::adam(vi.learning_rate),
+        init_scale: 1.0,
+        ..inference::AdviConfig::default()
+    };
+    let obs = choicemap! { "ys" => d.y.clone() };
+    let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
+    let m = measure_in_process(repeats, seed, |s| call.condition(&obs).advi(&config, VI_DRAWS, Key::new(s)))?;
+    let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
+    let posterior = last?;
+    let Some(inference::Approximation::Variational(fit)) = posterior.approximation() else {
+        bail!("ADVI returned no fitted guide");
+    };
+    let quality = Quality {
+        posterior_mean: Some(fit.loc.clone()),
+        posterior_sd: Some((0..fit.dim()).map(|i| fit.sd(i)).collect()),
+        elbo: Some(fit.final_estimate(vi.n_steps / 10)),
+        ..Quality::default()
+    };
+    Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
 }
 
 /// Times one chain of `sampler` on the polynomial model, run as a user runs it (one call from
