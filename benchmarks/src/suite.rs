@@ -418,11 +418,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
                 timed_out.iter().find(|t| at_least_as_large(config, t)).map(|limit| format!("not run: timed out at {}", limit.label()))
             });
             if let Some(message) = not_run {
-                let row = SummaryRow::failed(&info, config, opts.seed, &message);
-                writer.write(&row, &[])?;
-                progress.println(describe(&row, config));
-                outcome.failed.push(format!("{} {}: {message}", row.framework, config.label()));
-                progress.inc();
+                record_not_run(&mut writer, &progress, &mut outcome, &info, config, opts.seed, &message)?;
                 continue;
             }
             progress.set_message(format!("{}: {}", adapter.name(), config.label()));
@@ -440,12 +436,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             match memory_check(adapter.as_mut(), &task) {
                 Err(e) if e.is::<Interrupted>() => break 'frameworks,
                 Ok(MemoryCheck { refusal: Some(message), .. }) | Err(message) => {
-                    let message = message.to_string();
-                    let row = SummaryRow::failed(&info, config, opts.seed, &message);
-                    writer.write(&row, &[])?;
-                    progress.println(describe(&row, config));
-                    outcome.failed.push(format!("{} {}: {message}", row.framework, config.label()));
-                    progress.inc();
+                    record_not_run(&mut writer, &progress, &mut outcome, &info, config, opts.seed, &message.to_string())?;
                     continue;
                 }
                 Ok(MemoryCheck { note, .. }) => {
@@ -493,6 +484,25 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         }
     }
     Ok(outcome)
+}
+
+/// Records a configuration that was not run (a failed build, a larger size that timed out,
+/// particles that cannot fit) as a failed row with its reason.
+fn record_not_run(
+    writer: &mut ResultsWriter,
+    progress: &Progress,
+    outcome: &mut Outcome,
+    info: &FrameworkInfo,
+    config: &Config,
+    seed: u64,
+    message: &str,
+) -> anyhow::Result<()> {
+    let row = SummaryRow::failed(info, config, seed, message);
+    writer.write(&row, &[])?;
+    progress.println(describe(&row, config));
+    outcome.failed.push(format!("{} {}: {message}", row.framework, config.label()));
+    progress.inc();
+    Ok(())
 }
 
 /// Particles of the probe that measures an in-process row's memory per particle.

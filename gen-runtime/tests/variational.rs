@@ -239,3 +239,21 @@ fn bad_input_is_a_named_error() {
     let err = scale_model().condition(&choicemap! { "y" => 2.0 }).advi(&AdviConfig { num_samples: 0, ..AdviConfig::default() }, 10, Key::new(0)).unwrap_err();
     assert!(err.to_string().contains("num_samples"), "{err}");
 }
+
+#[test]
+fn an_approximation_posterior_exports_and_prints_like_any_other() {
+    let (xs, ys) = polynomial_data(10, 1.0);
+    let observations = choicemap! { "ys" => ys };
+    let posterior = polynomial(&xs, 1.0).condition(&observations).advi(&AdviConfig::default(), 500, Key::new(9)).unwrap();
+    let dir = std::env::temp_dir().join(format!("gen-runtime-advi-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths = posterior.write_cmdstan_csv(&dir, "advi").unwrap();
+    let text = std::fs::read_to_string(&paths[0]).unwrap();
+    assert!(text.contains("# method = variational (ADVI draws)"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(rows[0], "lp__,a,b,c");
+    assert_eq!(rows.len(), 501);
+    let printed = posterior.to_string();
+    assert!(printed.contains("500 draws from the fitted MeanField guide") && printed.contains("final ELBO estimate"), "{printed}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

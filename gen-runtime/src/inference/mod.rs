@@ -1,7 +1,9 @@
 //! Inference over the generative function interface, one file per algorithm:
 //! [`importance`] sampling and resampling, Metropolis-Hastings ([`mh`](mod@mh)), particle filters
-//! ([`smc`]) for Unfold models, and gradient-based MCMC on a log density ([`hmc()`],
-//! [`nuts()`], [`mala()`]). [`weights`] holds what importance sampling and SMC share.
+//! ([`smc`]) for Unfold models, gradient-based MCMC on a log density ([`hmc()`],
+//! [`nuts()`], [`mala()`]), variational inference ([`advi()`]) and the mode with the Laplace
+//! approximation there ([`map_estimate`], [`laplace()`]). [`weights`] holds what importance
+//! sampling and SMC share.
 //!
 //! [`hmc()`], [`nuts()`] and [`mala()`] sample from any [`Target`] (a log density on ℝᵈ with its
 //! gradient, such as a model's [`LogDensity`](crate::LogDensity)); each takes a config struct

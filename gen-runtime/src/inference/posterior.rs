@@ -259,7 +259,8 @@ pub struct Posterior {
     num_draws: usize,
     samples: Option<Samples>,
     particles: Option<Particles>,
-    approximation: Option<Approximation>,
+    /// Boxed: a fitted guide or a Laplace approximation is large beside the other results.
+    approximation: Option<Box<Approximation>>,
 }
 
 /// One draw of every latent of a [`Posterior`], as [`Posterior::derive`] passes it.
@@ -297,7 +298,7 @@ impl Posterior {
     /// A posterior of independent draws from an approximation: `constrained` holds
     /// `num_draws` rows over `columns`, mapped to the model's space.
     pub(crate) fn from_approximation(columns: Vec<Column>, constrained: Vec<f64>, num_draws: usize, approximation: Approximation) -> Self {
-        Posterior { columns, chains: vec![constrained], num_draws, samples: None, particles: None, approximation: Some(approximation) }
+        Posterior { columns, chains: vec![constrained], num_draws, samples: None, particles: None, approximation: Some(Box::new(approximation)) }
     }
 
     /// A posterior from importance sampling: one chain of weighted particles (its latent
@@ -497,7 +498,7 @@ impl Posterior {
     /// samplers.
     #[must_use]
     pub fn approximation(&self) -> Option<&Approximation> {
-        self.approximation.as_ref()
+        self.approximation.as_deref()
     }
 
     /// Divergent transitions after warm-up over all chains (0 for importance sampling).
@@ -536,7 +537,7 @@ impl Posterior {
         let width = self.columns.len();
         let names: Vec<String> = self.columns.iter().map(Column::cmdstan_name).collect();
         writeln!(out, "# written by gen-runtime {}", env!("CARGO_PKG_VERSION"))?;
-        let (method, warmup) = match (&self.samples, &self.approximation) {
+        let (method, warmup) = match (&self.samples, self.approximation.as_deref()) {
             (Some(s), _) => ("sample (MCMC)", s.chains[c].warmup_accept_prob.len()),
             (None, Some(Approximation::Variational(_))) => ("variational (ADVI draws)", 0),
             (None, Some(Approximation::Laplace { .. })) => ("laplace (draws)", 0),
@@ -624,7 +625,7 @@ impl fmt::Display for Posterior {
                 s.mean_accept_prob()
             )?;
         }
-        match &self.approximation {
+        match self.approximation.as_deref() {
             Some(Approximation::Variational(fit)) => writeln!(
                 f,
                 "{} draws from the fitted {:?} guide; {} steps, final ELBO estimate {:.4} (mean of the last 10%){}",
