@@ -172,6 +172,14 @@ pub trait Handler<'c>: Sized {
     /// made; the term counts as an observation's would.
     fn factor(&mut self, site: Site<'_>, log_weight: Self::Real);
 
+    /// The value of the trainable parameter at `site` (see [`param`]): `init` unless the
+    /// handler fits or was given parameters. The default returns `init` as a constant.
+    #[inline]
+    fn param(&mut self, site: Site<'_>, init: f64) -> Self::Real {
+        let _ = site;
+        Self::Real::cst(init)
+    }
+
     /// Reports an error found while running the body (a combinator's bad arguments): the
     /// operation returns it when the run ends.
     fn fail(&mut self, error: GenError);
@@ -255,6 +263,42 @@ impl<'c, H: Handler<'c>> Traceable<'c, H> for Factor<H::Real> {
     #[inline(always)]
     fn trace(self, h: &mut H, site: Site<'_>) {
         h.factor(site, self.log_weight);
+    }
+}
+
+/// A trainable parameter of a guide (see [`param`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    init: f64,
+}
+
+/// A trainable parameter, named by `.at(name)` and starting at `init`: Gen.jl's `@param`
+/// with its `init_param!`. Written in a guide, a `#[gen]` function that proposes the latents
+/// of a model, and fitted by [`Conditioned::vi`](crate::inference::Conditioned::vi):
+///
+/// ```
+/// use gen_runtime::prelude::*;
+///
+/// #[gen]
+/// fn guide() {
+///     let loc = param(0.0).at("loc");
+///     let log_scale = param(0.0).at("log_scale");
+///     normal(loc, log_scale.exp()).at("mu");
+/// }
+/// ```
+///
+/// Outside a fit, a parameter is its initial value. It is not a random choice: it is not in
+/// the trace, and it cannot be observed.
+#[must_use]
+pub fn param(init: f64) -> Param {
+    Param { init }
+}
+
+impl<'c, H: Handler<'c>> Traceable<'c, H> for Param {
+    type Output = H::Real;
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) -> H::Real {
+        h.param(site, self.init)
     }
 }
 

@@ -97,7 +97,7 @@ pub use dual::Dual;
 pub use error::{GenError, ParamError};
 pub use gen_macros::{gen, generative};
 pub use gfi::{Call, GenerativeFunction, Trace};
-pub use handler::{factor, iid, plate, Factor, Handler, Iid, LiftElement, Traceable, Values};
+pub use handler::{factor, iid, param, plate, Factor, Handler, Iid, LiftElement, Param, Traceable, Values};
 pub use native::{importance_log_weights, LogDensity, Particles};
 pub use real::{digamma, LhsOps, Lift, Real, Scalar};
 pub use rng::{Key, KeyRng};
@@ -107,7 +107,7 @@ pub use value::ChoiceValue;
 pub mod prelude {
     pub use crate::combinators::{Branch, Map, Switch, Unfold};
     pub use crate::distributions::*;
-    pub use crate::{addr, choicemap, factor, gen, generative, iid, plate, select};
+    pub use crate::{addr, choicemap, factor, gen, generative, iid, param, plate, select};
     pub use crate::{Address, Call, ChoiceMap, ChoiceValue, GenError, GenerativeFunction, IntoAddress, Key, Real, Selection, Trace};
 }
 

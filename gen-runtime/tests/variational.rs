@@ -14,7 +14,7 @@
 #![allow(clippy::needless_range_loop)] // The matrices read best indexed as [i][j].
 
 use gen_runtime::exact;
-use gen_runtime::inference::{advi, from_fn, AdviConfig, Approximation, Guide, MapConfig, Optimizer, VariationalObjective};
+use gen_runtime::inference::{advi, from_fn, AdviConfig, Approximation, Guide, GuideConfig, MapConfig, Optimizer, VariationalObjective};
 use gen_runtime::prelude::*;
 
 const SEEDS: u64 = 8;
@@ -256,4 +256,109 @@ fn an_approximation_posterior_exports_and_prints_like_any_other() {
     let printed = posterior.to_string();
     assert!(printed.contains("500 draws from the fitted MeanField guide") && printed.contains("final ELBO estimate"), "{printed}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- Programmable guides --------------------------------------------------------------------
+
+/// mu ~ N(0, 1); y_j ~ N(mu, 1): the posterior is N(sum y / (n + 1), 1 / (n + 1)).
+#[gen]
+fn normal_mean(n: usize) {
+    let mu = normal(0.0, 1.0).at("mu");
+    for j in 0..n {
+        normal(mu, 1.0).at(("y", j as i64));
+    }
+}
+
+#[gen]
+fn normal_guide() {
+    let loc = param(0.0).at("loc");
+    let log_scale = param(0.0).at("log_scale");
+    normal(loc, log_scale.exp()).at("mu");
+}
+
+fn guide_param(posterior: &gen_runtime::inference::Posterior, address: impl IntoAddress) -> f64 {
+    let Some(Approximation::Guide(fit)) = posterior.approximation() else { panic!("a guide posterior") };
+    fit.params.get(&address.into_address()).unwrap()
+}
+
+#[test]
+fn a_programmable_guide_with_trainable_parameters_fits_a_conjugate_model() {
+    let ys = [1.2, 0.4, 2.1, 1.7];
+    let mut observations = ChoiceMap::new();
+    for (j, y) in ys.iter().enumerate() {
+        observations.insert(("y", j as i64), *y);
+    }
+    let n = ys.len() as f64;
+    let (mean, sd) = (ys.iter().sum::<f64>() / (n + 1.0), (1.0 / (n + 1.0)).sqrt());
+    let config = GuideConfig { num_steps: 3000, num_samples: 4, optimizer: Optimizer::adam(0.01) };
+    let fits: Vec<_> = (0..SEEDS)
+        .map(|s| normal_mean(ys.len()).condition(&observations).vi(&normal_guide(), &config, 200, Key::new(400 + s)).unwrap())
+        .collect();
+    let locs: Vec<f64> = fits.iter().map(|p| guide_param(p, "loc")).collect();
+    let scales: Vec<f64> = fits.iter().map(|p| guide_param(p, "log_scale").exp()).collect();
+    assert_reaches("loc", &locs, mean, 0.1 * sd);
+    assert_reaches("scale", &scales, sd, 0.1 * sd);
+    // The draws are the guide's, by the model's address.
+    assert_eq!(fits[0].num_draws(), 200);
+    assert!((fits[0].mean("mu").unwrap() - mean).abs() < 5.0 * sd / 200f64.sqrt() + 0.1 * sd);
+}
+
+/// Three points, each from one of two components chosen by a Bernoulli: the assignments'
+/// posterior marginals are exact by Bayes' rule, and independent, so a guide of independent
+/// Bernoullis contains the posterior.
+#[gen]
+fn assignments(ys: &[f64]) {
+    for (i, y) in ys.iter().enumerate() {
+        let z = bernoulli(0.4).at(("z", i as i64));
+        let mean = if z { 1.5 } else { -1.0 };
+        normal(mean, 1.0).at(("y", i as i64));
+        let _ = y;
+    }
+}
+
+#[gen]
+fn assignment_guide(n: usize) {
+    for i in 0..n {
+        let logit = param(0.0).at(("logit", i as i64));
+        bernoulli(logit.sigmoid()).at(("z", i as i64));
+    }
+}
+
+#[test]
+fn a_score_function_fit_on_discrete_choices_matches_the_exact_marginals() {
+    let ys = [1.0, -0.5, 0.3];
+    let mut observations = ChoiceMap::new();
+    for (i, y) in ys.iter().enumerate() {
+        observations.insert(("y", i as i64), *y);
+    }
+    let density = |y: f64, m: f64| (-0.5 * (y - m) * (y - m)).exp();
+    let exact: Vec<f64> = ys.iter().map(|&y| 0.4 * density(y, 1.5) / (0.4 * density(y, 1.5) + 0.6 * density(y, -1.0))).collect();
+    let config = GuideConfig { num_steps: 3000, num_samples: 8, optimizer: Optimizer::adam(0.05) };
+    let fits: Vec<_> = (0..SEEDS)
+        .map(|s| assignments(&ys).condition(&observations).vi(&assignment_guide(ys.len()), &config, 10, Key::new(500 + s)).unwrap())
+        .collect();
+    for (i, p) in exact.iter().enumerate() {
+        let fitted: Vec<f64> = fits.iter().map(|post| 1.0 / (1.0 + (-guide_param(post, ("logit", i as i64))).exp())).collect();
+        assert_reaches(&format!("P(z{i} = 1)"), &fitted, *p, 0.1);
+    }
+}
+
+#[test]
+fn a_guide_that_misses_a_latent_or_has_no_parameters_is_refused() {
+    #[gen]
+    fn two_latents() {
+        let mu = normal(0.0, 1.0).at("mu");
+        let nu = normal(0.0, 1.0).at("nu");
+        normal(mu + nu, 1.0).at("y");
+    }
+    #[gen]
+    fn fixed_guide() {
+        normal(0.0, 1.0).at("mu");
+    }
+    let observations = choicemap! { "y" => 1.0 };
+    let config = GuideConfig { num_steps: 10, ..GuideConfig::default() };
+    let err = two_latents().condition(&observations).vi(&normal_guide(), &config, 10, Key::new(0)).unwrap_err();
+    assert!(err.to_string().contains("does not propose the model's latent `nu`"), "{err}");
+    let err = two_latents().condition(&observations).vi(&fixed_guide(), &config, 10, Key::new(0)).unwrap_err();
+    assert!(err.to_string().contains("declares no `param"), "{err}");
 }

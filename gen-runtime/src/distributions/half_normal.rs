@@ -89,6 +89,15 @@ impl<R: Real> Distribution for HalfNormal<R> {
         self.sigma.value() * z.abs()
     }
 
+    #[inline]
+    fn sample_reparameterized(&self, rng: &mut KeyRng) -> Option<Vec<R>>
+    where
+        R: Scalar,
+    {
+        let z: f64 = StandardNormal.sample(rng);
+        Some(vec![self.sigma * z.abs()])
+    }
+
     fn check(&self) -> Result<(), ParamError>
     where
         R: Scalar,

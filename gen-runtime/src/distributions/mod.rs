@@ -174,6 +174,20 @@ pub trait Distribution: Clone {
     where
         Self::Real: Scalar;
 
+    /// A draw written as a differentiable function of the parameters and of noise that does
+    /// not depend on them (the reparameterization trick), as its [`flat_dim`](Self::flat_dim)
+    /// reals: `mu + sigma * eps` for a normal, with `eps` drawn from `rng` as
+    /// [`Distribution::sample`] draws it, so the primal value is the same draw. `None` where
+    /// no such form is implemented; variational inference then differentiates through the
+    /// score function instead.
+    fn sample_reparameterized(&self, rng: &mut KeyRng) -> Option<Vec<Self::Real>>
+    where
+        Self::Real: Scalar,
+    {
+        let _ = rng;
+        None
+    }
+
     /// Checks the parameters (for example sigma > 0), naming the one that is wrong.
     fn check(&self) -> Result<(), ParamError>
     where

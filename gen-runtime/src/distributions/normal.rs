@@ -96,6 +96,15 @@ impl<R: Real> Distribution for Normal<R> {
         self.mu.value() + self.sigma.value() * z
     }
 
+    #[inline]
+    fn sample_reparameterized(&self, rng: &mut KeyRng) -> Option<Vec<R>>
+    where
+        R: Scalar,
+    {
+        let z: f64 = StandardNormal.sample(rng);
+        Some(vec![self.mu + self.sigma * z])
+    }
+
     fn check(&self) -> Result<(), ParamError>
     where
         R: Scalar,

@@ -46,6 +46,7 @@ use crate::native::{Coordinate, LogDensity};
 use crate::rng::Key;
 use crate::value::ChoiceValue;
 
+use super::guide::{fit_guide, GuideConfig};
 use super::map::{laplace, map_estimate, MapConfig, Mode};
 use super::posterior::{Approximation, Column, Posterior};
 use super::target::{InferenceError, Init, Samples};
@@ -152,6 +153,78 @@ impl<'a, G: GenerativeFunction> Conditioned<'a, G> {
         let fit = advi(&target, &config, key)?;
         let draws = fit.sample(num_draws, key.split(u64::MAX - 2));
         Ok(approximate(&target, &draws, num_draws, Approximation::Variational(fit)))
+    }
+
+    /// Variational inference with a programmable guide: `guide` is a `#[gen]` call that
+    /// proposes every latent of the model, with trainable parameters declared by
+    /// [`param`](crate::param); see [`guide`](super::guide) for the gradient estimators.
+    /// Returns `num_draws` draws from the fitted guide (one column per scalar choice; a
+    /// Boolean as 0/1, an index or count as its number), with the fitted parameters and the
+    /// ELBO history in [`Posterior::approximation`].
+    ///
+    /// ```
+    /// use gen_runtime::prelude::*;
+    /// use gen_runtime::inference::{Approximation, GuideConfig, Optimizer};
+    ///
+    /// // mu ~ N(0, 1), y ~ N(mu, 1) with y = 2: the posterior is N(1, 1/2).
+    /// #[gen]
+    /// fn model() {
+    ///     let mu = normal(0.0, 1.0).at("mu");
+    ///     normal(mu, 1.0).at("y");
+    /// }
+    /// #[gen]
+    /// fn guide() {
+    ///     let loc = param(0.0).at("loc");
+    ///     let log_scale = param(0.0).at("log_scale");
+    ///     normal(loc, log_scale.exp()).at("mu");
+    /// }
+    /// let config = GuideConfig { num_steps: 3000, num_samples: 4, optimizer: Optimizer::adam(0.02) };
+    /// let posterior = model().condition(&choicemap! { "y" => 2.0 }).vi(&guide(), &config, 1000, Key::new(3))?;
+    /// let Some(Approximation::Guide(fit)) = posterior.approximation() else { unreachable!() };
+    /// assert!((fit.params.get(&"loc".into_address()).unwrap() - 1.0).abs() < 0.1);
+    /// assert!((posterior.mean("mu")? - 1.0).abs() < 0.1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A guide without parameters, a latent of the model that the guide does not propose, a
+    /// guide choice the model does not make, a fit that diverges
+    /// ([`InferenceError::Optimization`]), or a guide whose draws change their addresses.
+    pub fn vi<Q: GenerativeFunction>(&self, guide: &Call<Q>, config: &GuideConfig, num_draws: usize, key: Key) -> Result<Posterior, InferenceError> {
+        if self.selection != Selection::All {
+            return Err(InferenceError::config("select", "a guide proposes every latent; a selection does not apply"));
+        }
+        let (fit, draws) = fit_guide(self.call, self.observations, guide, config, num_draws, key)?;
+        let Some(first) = draws.first() else {
+            return Ok(Posterior::from_approximation(Vec::new(), Vec::new(), 0, Approximation::Guide(fit)));
+        };
+        let mut columns = Vec::new();
+        for (address, value) in first {
+            match value {
+                ChoiceValue::Reals(xs) => columns.extend((0..xs.len()).map(|k| Column { address: address.clone(), element: Some(k) })),
+                _ => columns.push(Column { address: address.clone(), element: None }),
+            }
+        }
+        let mut out = Vec::with_capacity(num_draws * columns.len());
+        for draw in &draws {
+            let same = draw.len() == first.len() && draw.iter().zip(first).all(|((a, _), (b, _))| a == b);
+            if !same {
+                return Err(InferenceError::config("guide", "the guide's draws visit different addresses; its draws cannot be tabulated by address"));
+            }
+            for (_, value) in draw {
+                match value {
+                    ChoiceValue::Real(x) => out.push(*x),
+                    ChoiceValue::Bool(b) => out.push(f64::from(u8::from(*b))),
+                    ChoiceValue::Index(i) => out.push(*i as f64),
+                    ChoiceValue::Count(c) => out.push(*c as f64),
+                    ChoiceValue::Reals(xs) => out.extend_from_slice(xs),
+                    other => {
+                        return Err(InferenceError::config("guide", format!("a {} choice cannot be tabulated", other.kind())));
+                    }
+                }
+            }
+        }
+        Ok(Posterior::from_approximation(columns, out, num_draws, Approximation::Guide(fit)))
     }
 
     /// The posterior mode in the model's space by L-BFGS (Stan's `optimize`): found in

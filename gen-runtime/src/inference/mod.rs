@@ -46,6 +46,7 @@ pub mod adapt;
 pub mod conditioned;
 pub mod hmc;
 pub mod hmc_batch;
+pub mod guide;
 pub mod importance;
 pub mod mala;
 pub mod map;
@@ -63,6 +64,7 @@ pub use adapt::{init_stepsize, DualAveraging, WarmupSchedule, WelfordVariance, W
 pub use hmc::{hmc, HmcConfig, DEFAULT_MAX_ENERGY_ERROR};
 pub use hmc_batch::{hmc_batched, BatchTarget, Rows};
 pub use importance::{importance_resampling, importance_sampling, importance_sampling_with_proposal};
+pub use guide::{GuideConfig, GuideFit, GuideParams};
 pub use mala::{mala, MalaConfig};
 pub use map::{hessian, laplace, map_estimate, Laplace, MapConfig, Mode};
 pub use mh::{mh, mh_with_proposal};

@@ -45,6 +45,9 @@ use super::weights::{ess, normalize};
 pub enum Approximation {
     /// ADVI's fitted guide with its objective history.
     Variational(VariationalFit),
+    /// A programmable guide's fitted parameters (see
+    /// [`Conditioned::vi`](super::Conditioned::vi)).
+    Guide(super::guide::GuideFit),
     /// The Laplace approximation at the mode.
     Laplace {
         /// The mode L-BFGS found (of the density in unconstrained coordinates, Jacobian
@@ -541,6 +544,7 @@ impl Posterior {
             (Some(s), _) => ("sample (MCMC)", s.chains[c].warmup_accept_prob.len()),
             (None, Some(Approximation::Variational(_))) => ("variational (ADVI draws)", 0),
             (None, Some(Approximation::Laplace { .. })) => ("laplace (draws)", 0),
+            (None, Some(Approximation::Guide(_))) => ("variational (guide draws)", 0),
             (None, None) => ("importance sampling", 0),
         };
         writeln!(out, "# method = {method}")?;
@@ -634,6 +638,14 @@ impl fmt::Display for Posterior {
                 fit.history.len(),
                 fit.final_estimate(fit.history.len() / 10),
                 if fit.converged { "; converged" } else { "" }
+            )?,
+            Some(Approximation::Guide(fit)) => writeln!(
+                f,
+                "{} draws from the fitted guide ({} parameters); {} steps, final ELBO estimate {:.4} (mean of the last 10%)",
+                self.num_draws,
+                fit.params.values.len(),
+                fit.history.len(),
+                fit.final_estimate(fit.history.len() / 10)
             )?,
             Some(Approximation::Laplace { mode, .. }) => writeln!(
                 f,

@@ -254,8 +254,8 @@ impl Params {
     }
 }
 
-/// One optimizer's state.
-struct Ascent {
+/// One optimizer's state (shared with the programmable guides' fits).
+pub(super) struct Ascent {
     optimizer: Optimizer,
     m: Vec<f64>,
     v: Vec<f64>,
@@ -263,12 +263,12 @@ struct Ascent {
 }
 
 impl Ascent {
-    fn new(optimizer: Optimizer, n: usize) -> Self {
+    pub(super) fn new(optimizer: Optimizer, n: usize) -> Self {
         Ascent { optimizer, m: vec![0.0; n], v: vec![0.0; n], t: 0 }
     }
 
     /// Moves `x` uphill along the gradient estimate `g`.
-    fn step(&mut self, x: &mut [f64], g: &[f64]) {
+    pub(super) fn step(&mut self, x: &mut [f64], g: &[f64]) {
         match self.optimizer {
             Optimizer::Adam { learning_rate, beta1, beta2, epsilon } => {
                 self.t += 1;
