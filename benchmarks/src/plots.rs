@@ -97,6 +97,7 @@ impl Family {
             "hmc" => "fixed-step HMC",
             "nuts" => "NUTS (adapted)",
             "smc" => "bootstrap particle filter",
+            "vi" => "mean-field ADVI",
             other => other,
         };
         match self.noise_sd {
@@ -105,9 +106,14 @@ impl Family {
         }
     }
 
-    /// Polynomial IS splits panels by particle count; everything else has one panel.
+    /// Polynomial IS splits panels by particle count, ADVI by ELBO draws per step;
+    /// everything else has one panel.
     fn panel_of(&self, row: &SummaryRow) -> Option<usize> {
-        (self.model == "polynomial" && self.method == "is").then(|| row.n_particles.unwrap_or(0))
+        match (self.model.as_str(), self.method.as_str()) {
+            ("polynomial", "is") => Some(row.n_particles.unwrap_or(0)),
+            (_, "vi") => Some(row.n_elbo_samples.unwrap_or(0)),
+            _ => None,
+        }
     }
 
     /// Polynomial groups by data size; the other models by particle count.
@@ -281,7 +287,7 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
     let panels: Vec<BarPanel> = panels
         .into_iter()
         .map(|(panel, groups)| BarPanel {
-            title: panel.map_or_else(String::new, |n| format!("N = {n} particles")),
+            title: panel.map_or_else(String::new, |n| if family.method == "vi" { format!("K = {n} ELBO draws per step") } else { format!("N = {n} particles") }),
             groups: groups
                 .into_values()
                 .map(|(label, rows)| {
@@ -416,9 +422,12 @@ fn scaling(family: &Family, rows: &[&SummaryRow], looks: &[Look], axis: Axis) ->
 
 fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyChart> {
     let hmc = matches!(family.method.as_str(), "hmc" | "nuts");
+    let vi = family.method == "vi";
     let error = |r: &SummaryRow| {
         if hmc {
             r.posterior_mean_error_sds
+        } else if vi {
+            r.kl_posterior
         } else {
             r.log_ml_error.map(f64::abs)
         }
@@ -447,7 +456,14 @@ fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyC
         panels,
         title: format!("{}: accuracy vs time", family.title()),
         x_desc: "median time per run (log)".to_owned(),
-        y_desc: if hmc { "max |posterior mean error| in posterior sds (log)" } else { "|log-ML error| in nats (log)" }.to_owned(),
+        y_desc: if hmc {
+            "max |posterior mean error| in posterior sds (log)"
+        } else if vi {
+            "KL(q || exact posterior) in nats (log)"
+        } else {
+            "|log-ML error| in nats (log)"
+        }
+        .to_owned(),
         footnote: "one marker per configuration; lower left is better; hollow = answer not trustworthy; errors below 1e-4 drawn at 1e-4"
             .to_owned(),
         connect: false,
