@@ -362,3 +362,14 @@ fn a_guide_that_misses_a_latent_or_has_no_parameters_is_refused() {
     let err = two_latents().condition(&observations).vi(&fixed_guide(), &config, 10, Key::new(0)).unwrap_err();
     assert!(err.to_string().contains("declares no `param"), "{err}");
 }
+
+#[test]
+fn a_fitted_guide_reads_by_address_in_both_spaces() {
+    let posterior = scale_model().condition(&choicemap! { "y" => 2.0 }).advi(&AdviConfig::default(), 100, Key::new(11)).unwrap();
+    let Some(Approximation::Variational(fit)) = posterior.approximation() else { panic!("a variational posterior") };
+    let log_tau = fit.loc_of("tau").unwrap()[0];
+    let tau: f64 = fit.median().get_as("tau").unwrap();
+    assert!((tau - log_tau.exp()).abs() < 1e-12, "the median is the mean mapped through exp");
+    assert!(fit.sd_of("tau").unwrap()[0] > 0.0);
+    assert!(fit.loc_of("nope").is_none());
+}

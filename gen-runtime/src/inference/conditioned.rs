@@ -150,7 +150,8 @@ impl<'a, G: GenerativeFunction> Conditioned<'a, G> {
     pub fn advi(&self, config: &AdviConfig, num_draws: usize, key: Key) -> Result<Posterior, InferenceError> {
         let (target, init) = self.prepare(&config.init, 1, key)?;
         let config = AdviConfig { init: first_point(init), ..config.clone() };
-        let fit = advi(&target, &config, key)?;
+        let mut fit = advi(&target, &config, key)?;
+        fit.coordinates = target.coordinates().to_vec();
         let draws = fit.sample(num_draws, key.split(u64::MAX - 2));
         Ok(approximate(&target, &draws, num_draws, Approximation::Variational(fit)))
     }

@@ -40,7 +40,10 @@
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+use crate::address::IntoAddress;
+use crate::choice_map::ChoiceMap;
 use crate::distributions::LN_2PI;
+use crate::native::Coordinate;
 use crate::rng::Key;
 
 use super::target::{chain_rng, initial_point, is_recoverable, InferenceError, Init, Target};
@@ -159,6 +162,9 @@ pub struct VariationalFit {
     pub converged: bool,
     /// Draws at which the target had no finite density, left out of their step's estimate.
     pub dropped: usize,
+    /// The model's latents behind the coordinates, when the fit came from a model
+    /// ([`Conditioned::advi`](super::Conditioned::advi)); empty for a bare [`Target`].
+    pub coordinates: Vec<Coordinate>,
 }
 
 impl VariationalFit {
@@ -173,6 +179,39 @@ impl VariationalFit {
     pub fn sd(&self, i: usize) -> f64 {
         let d = self.dim();
         self.scale_tril[i * d..i * d + i + 1].iter().map(|l| l * l).sum::<f64>().sqrt()
+    }
+
+    /// The guide's mean of the latent at `address`, in unconstrained coordinates (`log tau`
+    /// for a positive `tau`); `None` for an address that is not a latent of the fit.
+    #[must_use]
+    pub fn loc_of(&self, address: impl IntoAddress) -> Option<&[f64]> {
+        let address = address.into_address();
+        self.coordinates.iter().find(|c| c.address == address).map(|c| &self.loc[c.offset..c.offset + c.dim])
+    }
+
+    /// The guide's standard deviations of the latent at `address`, in unconstrained
+    /// coordinates.
+    #[must_use]
+    pub fn sd_of(&self, address: impl IntoAddress) -> Option<Vec<f64>> {
+        let address = address.into_address();
+        self.coordinates.iter().find(|c| c.address == address).map(|c| (c.offset..c.offset + c.dim).map(|i| self.sd(i)).collect())
+    }
+
+    /// The guide's median in the model's space, by address: its mean mapped through each
+    /// latent's bijection (`tau = exp(loc)` for a positive `tau`).
+    #[must_use]
+    pub fn median(&self) -> ChoiceMap {
+        let mut out = ChoiceMap::new();
+        let mut buffer = Vec::new();
+        for c in &self.coordinates {
+            c.support.forward(&self.loc[c.offset..c.offset + c.dim], &mut buffer);
+            if c.vector {
+                out.insert(c.address.clone(), buffer.clone());
+            } else {
+                out.insert(c.address.clone(), buffer[0]);
+            }
+        }
+        out
     }
 
     /// The guide's covariance L Lᵀ, row-major.
@@ -455,5 +494,5 @@ pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Re
         }
     }
     params.scale_tril(&mut l);
-    Ok(VariationalFit { guide: config.guide, loc: params.values[..d].to_vec(), scale_tril: l, history, converged, dropped })
+    Ok(VariationalFit { guide: config.guide, loc: params.values[..d].to_vec(), scale_tril: l, history, converged, dropped, coordinates: Vec::new() })
 }
