@@ -299,11 +299,13 @@ pub(super) struct Ascent {
     m: Vec<f64>,
     v: Vec<f64>,
     t: usize,
+    /// (beta1^t, beta2^t) for Adam's bias correction.
+    beta_powers: (f64, f64),
 }
 
 impl Ascent {
     pub(super) fn new(optimizer: Optimizer, n: usize) -> Self {
-        Ascent { optimizer, m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+        Ascent { optimizer, m: vec![0.0; n], v: vec![0.0; n], t: 0, beta_powers: (1.0, 1.0) }
     }
 
     /// Moves `x` uphill along the gradient estimate `g`.
@@ -311,7 +313,9 @@ impl Ascent {
         match self.optimizer {
             Optimizer::Adam { learning_rate, beta1, beta2, epsilon } => {
                 self.t += 1;
-                let (c1, c2) = (1.0 - beta1.powi(self.t as i32), 1.0 - beta2.powi(self.t as i32));
+                // beta^t by running products (powi was a twentieth of a small model's step).
+                self.beta_powers = (self.beta_powers.0 * beta1, self.beta_powers.1 * beta2);
+                let (c1, c2) = (1.0 - self.beta_powers.0, 1.0 - self.beta_powers.1);
                 for (((x, g), m), v) in x.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v) {
                     *m = beta1 * *m + (1.0 - beta1) * g;
                     *v = beta2 * *v + (1.0 - beta2) * g * g;
@@ -405,14 +409,21 @@ pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Re
     let (mut dropped, mut empty_steps, mut converged) = (0, 0, false);
     let mut previous_window: Option<f64> = None;
 
+    // d softplus'(raw_i), once per step (not once per draw: the exponentials were a tenth of
+    // a small model's step).
+    let mut dscale = vec![0.0; d];
     for step in 0..config.num_steps {
         params.scale_tril(&mut l);
         let log_det: f64 = (0..d).map(|i| l[i * d + i].ln()).sum();
+        dscale.iter_mut().zip(&params.values[d..2 * d]).for_each(|(s, raw)| *s = sigmoid(*raw));
         for s in 0..k {
             let e = &mut eps[s * d..(s + 1) * d];
             e.iter_mut().for_each(|x| *x = rng.sample(StandardNormal));
-            for i in 0..d {
-                z[i] = params.values[i] + l[i * d..=i * d + i].iter().zip(e.iter()).map(|(l, e)| l * e).sum::<f64>();
+            match config.guide {
+                Guide::MeanField => (0..d).for_each(|i| z[i] = params.values[i] + l[i * d + i] * e[i]),
+                Guide::FullRank => (0..d).for_each(|i| {
+                    z[i] = params.values[i] + l[i * d..=i * d + i].iter().zip(e.iter()).map(|(l, e)| l * e).sum::<f64>();
+                }),
             }
             let g = &mut grad[s * d..(s + 1) * d];
             let log_q = -log_det - 0.5 * e.iter().map(|x| x * x).sum::<f64>() - 0.5 * d as f64 * LN_2PI;
@@ -463,7 +474,7 @@ pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Re
             for i in 0..d {
                 step_grad[i] += weight * g[i];
                 // d/d raw_i of [log p(z) − log q(z)] with ε fixed: (g_i ε_i + 1 / L_ii) σ'(raw_i).
-                step_grad[d + i] += weight * (g[i] * e[i] + 1.0 / l[i * d + i]) * sigmoid(params.values[d + i]);
+                step_grad[d + i] += weight * (g[i] * e[i] + 1.0 / l[i * d + i]) * dscale[i];
             }
             if config.guide == Guide::FullRank {
                 // The strictly lower entries of L, row by row: d/dL_ij = g_i ε_j.
