@@ -250,8 +250,10 @@ pub fn polynomial_advi(data: &PolynomialData, config: &ViConfig, seed: u64) -> V
     let k = config.n_elbo_samples.max(1);
     let tail = (config.n_steps / 10).max(1);
     let mut elbo_tail = 0.0;
+    let (mut beta1_t, mut beta2_t) = (1.0, 1.0);
     for step in 0..config.n_steps {
         let scale: [f64; D] = std::array::from_fn(|i| softplus(params[D + i]));
+        let dscale: [f64; D] = std::array::from_fn(|i| sigmoid(params[D + i]));
         let log_q_const: f64 = -scale.iter().map(|s| s.ln()).sum::<f64>() - 0.5 * D as f64 * LN_2PI;
         let mut grad = [0.0; 2 * D];
         let mut elbo = 0.0;
@@ -265,11 +267,11 @@ pub fn polynomial_advi(data: &PolynomialData, config: &ViConfig, seed: u64) -> V
             elbo += log_p - (log_q_const - 0.5 * eps.iter().map(|e| e * e).sum::<f64>());
             for i in 0..D {
                 grad[i] -= minus_g[i];
-                grad[D + i] += (-minus_g[i] * eps[i] + 1.0 / scale[i]) * sigmoid(params[D + i]);
+                grad[D + i] += (-minus_g[i] * eps[i] + 1.0 / scale[i]) * dscale[i];
             }
         }
-        let t = (step + 1) as i32;
-        let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+        (beta1_t, beta2_t) = (beta1_t * beta1, beta2_t * beta2);
+        let (c1, c2) = (1.0 - beta1_t, 1.0 - beta2_t);
         for j in 0..2 * D {
             let g = grad[j] / k as f64;
             m[j] = beta1 * m[j] + (1.0 - beta1) * g;
