@@ -17,7 +17,7 @@ What lives here:
 * quality helpers: ``log_ml_from_log_weights``, ``ess_from_log_weights``,
   ``weighted_moments``, ``sample_moments``, ``is_quality``, ``smc_quality``,
   ``autocovariance``, ``ess_mean`` (the MCMC ESS every HMC/NUTS row reports, through
-  ``hmc_quality``).
+  ``hmc_quality``), ``vi_quality`` (the fitted mean-field guide and the ELBO of a VI row).
 * ``main``: runs one framework's dispatch table and prints exactly one JSON object on
   stdout, or a JSON error and a non-zero exit status.
 
@@ -47,7 +47,7 @@ import numpy as np
 # --------------------------------------------------------------------------------------
 
 MODELS = ("polynomial", "beta_bernoulli", "hmm", "lgssm")
-METHODS = ("is", "hmc", "nuts", "smc")
+METHODS = ("is", "hmc", "nuts", "smc", "vi")
 
 # Defaults are the benchmark's headline configuration.
 DEFAULTS = {
@@ -60,6 +60,9 @@ DEFAULTS = {
     "n_warmup": 500,
     "step_size": 0.01,
     "n_leapfrog": 20,
+    "n_steps": 2000,
+    "learning_rate": 0.01,
+    "n_elbo_samples": 1,
     "repeats": 10,
     "seed": 0,
     "data_dir": "data",
@@ -101,6 +104,10 @@ def build_parser(framework: str, framework_choices: Optional[Sequence[str]] = No
     p.add_argument("--n-warmup", type=int, default=DEFAULTS["n_warmup"], help="HMC warm-up samples (discarded)")
     p.add_argument("--step-size", type=float, default=DEFAULTS["step_size"], help="HMC leapfrog step size")
     p.add_argument("--n-leapfrog", type=int, default=DEFAULTS["n_leapfrog"], help="HMC leapfrog steps per sample")
+    p.add_argument("--n-steps", type=int, default=DEFAULTS["n_steps"], help="VI optimizer (Adam) steps")
+    p.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"], help="VI Adam learning rate")
+    p.add_argument("--n-elbo-samples", type=int, default=DEFAULTS["n_elbo_samples"],
+                   help="VI Monte Carlo samples K per ELBO gradient estimate")
     p.add_argument("--repeats", type=int, default=DEFAULTS["repeats"], help="timed repeats after the warm-up call")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--data-dir", default=DEFAULTS["data_dir"], help="folder with the committed CSVs and datasets.json")
@@ -111,7 +118,7 @@ def parse_args(framework: str, argv: Optional[Sequence[str]] = None,
                framework_choices: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and sanity-check the flags; a bad value becomes a JSON error."""
     args = build_parser(framework, framework_choices).parse_args(argv)
-    for name in ("n_points", "n_particles", "n_samples", "n_leapfrog", "repeats"):
+    for name in ("n_points", "n_particles", "n_samples", "n_leapfrog", "n_steps", "n_elbo_samples", "repeats"):
         if getattr(args, name) < 1:
             emit_error(framework, f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}", exit_code=2)
     if args.n_warmup < 0:
@@ -120,6 +127,8 @@ def parse_args(framework: str, argv: Optional[Sequence[str]] = None,
         emit_error(framework, f"--step-size must be a positive finite number, got {args.step_size}", exit_code=2)
     if not (args.noise_sd > 0 and math.isfinite(args.noise_sd)):
         emit_error(framework, f"--noise-sd must be a positive finite number, got {args.noise_sd}", exit_code=2)
+    if not (args.learning_rate > 0 and math.isfinite(args.learning_rate)):
+        emit_error(framework, f"--learning-rate must be a positive finite number, got {args.learning_rate}", exit_code=2)
     return args
 
 
@@ -136,6 +145,10 @@ def config_of(args: argparse.Namespace) -> Dict[str, Any]:
         cfg["n_warmup"] = args.n_warmup
         cfg["step_size"] = args.step_size
         cfg["n_leapfrog"] = args.n_leapfrog
+    if args.method == "vi":
+        cfg["n_steps"] = args.n_steps
+        cfg["learning_rate"] = args.learning_rate
+        cfg["n_elbo_samples"] = args.n_elbo_samples
     cfg["repeats"] = args.repeats
     cfg["seed"] = args.seed
     return cfg
@@ -563,6 +576,32 @@ def hmc_quality(samples: Any, accept: Any, divergences: Optional[int] = None) ->
     if divergences is not None:
         q["divergences"] = int(divergences)
     return q
+
+
+# The mean-field guide every VI row fits (PROTOCOL.md, "VI"): q(z_j) = Normal(loc_j, scale_j) with
+# scale_j = softplus(raw_j), started at loc 0 and scale 1, i.e. raw = log(e - 1).
+VI_INIT_LOC = 0.0
+VI_INIT_SCALE = 1.0
+VI_INIT_RAW_SCALE = math.log(math.expm1(1.0))  # softplus^-1(1) = 0.5413248546129181
+
+# What the `elbo` of every VI row is, in the same words.
+VI_ELBO_NOTE = ("elbo: mean of the framework's own per-step ELBO estimates (K-sample Monte Carlo, "
+                "negated losses) over the last 10% of steps")
+
+
+def vi_elbo_window(n_steps: int) -> int:
+    """How many final steps the reported ``elbo`` averages: 10% of the steps, at least one."""
+    return max(1, -(-n_steps // 10))  # ceil(n_steps / 10) in integers (0.1 * 30 rounds up to 4)
+
+
+def vi_quality(loc: Any, scale: Any, elbo_history: Any) -> Dict[str, Any]:
+    """The VI quality block: the fitted guide's loc and scale (latent order) as
+    ``posterior_mean`` / ``posterior_sd`` in float64, and ``elbo``, the mean of the per-step
+    ELBO estimates (one per optimizer step, in step order) over the last 10% of the steps."""
+    h = np.asarray(elbo_history, dtype=np.float64).reshape(-1)
+    return {"posterior_mean": np.asarray(loc, dtype=np.float64).reshape(-1).tolist(),
+            "posterior_sd": np.asarray(scale, dtype=np.float64).reshape(-1).tolist(),
+            "elbo": float(np.mean(h[-vi_elbo_window(h.shape[0]):]))}
 
 
 # --------------------------------------------------------------------------------------

@@ -15,6 +15,20 @@ requirements-genjax.txt), not the "jax" env that NumPyro and handcoded JAX share
   the first momentum half-step of every leapfrog step uses the gradient at the trajectory's
   start.  Rows carry the flag ``genjax-0.10.3-hmc-stale-gradient``; with L = 20 this makes
   acceptance collapse at step sizes the correct integrator accepts (e.g. 0.05 at n = 10).
+* VI: GenJAX's own VI stack: the ELBO loss term of ``genjax.vi.ELBO`` (``Importance(target,
+  guide).estimate_normalizing_constant`` under ``genjax.adev.expectation``), its ADEV
+  gradient estimate, and the reparameterized ADEV primitive
+  ``genjax.adev.mv_normal_diag_reparam`` in the guide; Adam is written out (optax is not in
+  the genjax env; the same few lines as the handcoded JAX row, ``handcoded_jax.adam``); one
+  ``jax.jit`` of a ``lax.scan`` over the steps.  Two defects of 0.10.3 rule out the textbook
+  guide (``@genjax.marginal()`` over a ``@genjax.gen`` function with one
+  ``genjax.vi.normal_reparam`` per latent); both were measured, see PROTOCOL.md:
+  ``Marginal.random_weighted`` returns ``trace.project(~selection)`` as the guide's log
+  density, which is 0 for the default ``Selection.all()``, so the ELBO loses its log q term;
+  and ADEV's ``TailCallADEVPrimitive.jvp_estimate`` hands its continuation the same key it
+  used, so every ``normal_reparam`` after the first draws the same eps (a, b and c move
+  together).  The guide is therefore one ``genjax.exact_density`` whose value is the choice
+  map {a, b, c}: one ``mv_normal_diag_reparam`` draw (one key), and its exact log density.
 
 JAX runs in its default precision (float32); quality numbers are recomputed in float64.
 """
@@ -30,9 +44,14 @@ import jax.numpy as jnp
 import numpy as np
 from genjax import ChoiceMapBuilder as C
 from genjax import SelectionBuilder as S
+from genjax.adev import expectation, mv_normal_diag_reparam, sample_primitive
+from genjax.inference import Target
 from genjax.inference.requests import HMC
+from genjax.inference.smc import Importance
+from genjax._src.adev.core import invoke_closed_over  # what Expectation.grad_estimate differentiates
 from jax import lax
 from jax.scipy.special import logsumexp
+from jax.scipy.stats import norm
 
 import common
 
@@ -166,8 +185,108 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
             "flags": [STALE_GRADIENT_FLAG]}
 
 
+# --------------------------------------------------------------------------------------
+# VI
+# --------------------------------------------------------------------------------------
+
+@genjax.gen
+def polynomial_vi_model(x, prior_sd, noise_sd, guide_params):
+    """``polynomial_model`` with the guide's parameters as one more (unused) argument: GenJAX's
+    ELBO hands the guide nothing but the ``Target``, so the parameters travel in its arguments."""
+    a = genjax.normal(0.0, prior_sd) @ "a"
+    b = genjax.normal(0.0, prior_sd) @ "b"
+    c = genjax.normal(0.0, prior_sd) @ "c"
+    mu = a + b * x + c * x * x
+    genjax.normal.vmap(in_axes=(0, None))(mu, noise_sd) @ "ys"
+    return mu
+
+
+def _guide_sample(key, target):
+    """One reparameterized draw of (a, b, c) from the mean-field normal, as a choice map."""
+    loc, raw = target.args[-1]
+    z = sample_primitive(mv_normal_diag_reparam, loc, jax.nn.softplus(raw), key=key)
+    return C.kw(a=z[0], b=z[1], c=z[2])
+
+
+def _guide_logpdf(choices, target):
+    loc, raw = target.args[-1]
+    z = jnp.stack([choices["a"], choices["b"], choices["c"]])
+    return jnp.sum(norm.logpdf(z, loc, jax.nn.softplus(raw)))
+
+
+# The mean-field guide as a SampleDistribution (a Distribution over choice maps):
+# random_weighted returns the draw and its exact log density log q(z).
+meanfield_guide = genjax.exact_density(_guide_sample, _guide_logpdf, "meanfield_normal_guide")
+
+
+def polynomial_vi(args, hyper) -> Dict[str, Any]:
+    from handcoded_jax import adam  # the written-out Adam of the handcoded row (no optax here)
+
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    constraints = C["ys"].set(y)
+    n_steps, k = args.n_steps, args.n_elbo_samples
+
+    def make_target(params):
+        return Target(polynomial_vi_model, (x, d.prior_sd, d.noise_sd, params), constraints)
+
+    def neg_elbo_term(key):
+        """genjax.vi.ELBO's loss term, verbatim: -log w of one Importance(target, guide) particle,
+        i.e. -(log p(y, z) - log q(z)), as an ADEV expectation."""
+        @expectation
+        def _loss(params):
+            target = make_target(params)
+            return -Importance(target, meanfield_guide).estimate_normalizing_constant(key, target)
+        return _loss
+
+    def value_and_grad(key, params):
+        # genjax.vi.ELBO(...)(key, args) is jax.grad of this same call; value_and_grad keeps the
+        # estimate it computes on the way, so the ELBO history costs nothing extra.
+        loss, (g,) = jax.value_and_grad(lambda a: invoke_closed_over(neg_elbo_term(key), key, a))((params,))
+        return loss, g
+
+    # Untimed check that this is genjax.vi.ELBO's gradient estimate, key for key.
+    elbo_grad = genjax.vi.ELBO(meanfield_guide, make_target)
+    probe = jnp.stack([jnp.array([0.1, -0.2, 0.3]), jnp.array([0.5, -0.3, 0.2])]).astype(jnp.float32)
+    probe_key = jax.random.PRNGKey(args.seed)
+    (g_lib,) = jax.jit(elbo_grad)(probe_key, (probe,))
+    _, g_ours = jax.jit(value_and_grad)(probe_key, probe)
+    if not np.allclose(np.asarray(g_lib), np.asarray(g_ours), rtol=1e-5, atol=1e-5):
+        raise RuntimeError(f"value_and_grad of the ELBO term differs from genjax.vi.ELBO: {g_ours} vs {g_lib}")
+
+    init, update = adam(args.learning_rate)
+
+    def step(state, key):
+        losses, grads = jax.vmap(value_and_grad, in_axes=(0, None))(jax.random.split(key, k), state[0])
+        return update(jnp.mean(grads, axis=0), state), -jnp.mean(losses)
+
+    @jax.jit
+    def infer(key):
+        params0 = jnp.stack([jnp.full((3,), common.VI_INIT_LOC, jnp.float32),
+                             jnp.full((3,), common.VI_INIT_RAW_SCALE, jnp.float32)])
+        (params, _, _, _), elbos = lax.scan(step, init(params0), jax.random.split(key, n_steps))
+        return params[0], jax.nn.softplus(params[1]), elbos
+
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    loc, scale, elbos = (np.asarray(a) for a in t.last)
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.vi_quality(loc, scale, elbos),
+            "notes": [_dtype_note(),
+                      f"genjax.vi.ELBO's loss term (Importance(target, guide).estimate_normalizing_constant under "
+                      f"genjax.adev.expectation) with its ADEV gradient (value kept via jax.value_and_grad; checked "
+                      f"equal to genjax.vi.ELBO's gradient), vmapped over K = {k} keys and averaged; "
+                      f"{n_steps} Adam steps written out (optax absent); one jit of lax.scan over the steps",
+                      "guide: genjax.exact_density drawing (a, b, c) with one genjax.adev.mv_normal_diag_reparam "
+                      "(loc, softplus(raw)), log q exact; not @genjax.marginal + genjax.vi.normal_reparam per latent, "
+                      "which in 0.10.3 drops log q (Marginal.random_weighted weight 0) and reuses one eps for every "
+                      "latent (ADEV passes the same key on); see PROTOCOL.md",
+                      common.VI_ELBO_NOTE]}
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
+    ("polynomial", "vi"): polynomial_vi,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
 }

@@ -24,6 +24,13 @@
   (after ~170 warm-up iterations on the n = 100, sd 0.05 data).  ``MCMC.run`` recompiles on
   every call even with ``jit_model_args=True`` (measured once: 10.2 s, then 3.6 s of which
   3.0 s compiling, at n = 100); the HMC row's notes measure it on every run.
+* VI: ``SVI(model, AutoNormal(model, init_loc_fn=init_to_value(a=b=c=0), init_scale=1.0),
+  numpyro.optim.Adam(lr), Trace_ELBO(num_particles=K))``.  AutoNormal's scale is
+  softplus-constrained (``AutoNormal.scale_constraint``, asserted), so its parameters are the
+  protocol's (loc, raw).  Each timed call is ONE jit containing ``svi.init`` and a ``lax.scan``
+  of ``svi.update`` over the steps (the loop ``svi.run`` runs), with a fresh key; it is traced
+  once and the runner counts XLA compilations during the timed calls.  ``svi.run`` itself
+  re-traces on every call; the row's notes time one such call.
 
 JAX runs in its default precision (float32); quality numbers are recomputed in float64.
 """
@@ -43,7 +50,8 @@ import numpyro.distributions as dist
 from jax import lax
 from jax.scipy.special import logsumexp
 from numpyro import handlers
-from numpyro.infer import HMC, MCMC, NUTS, init_to_value
+from numpyro.infer import HMC, MCMC, NUTS, SVI, Trace_ELBO, init_to_value
+from numpyro.infer.autoguide import AutoNormal
 
 import common
 
@@ -301,9 +309,97 @@ def polynomial_nuts(args, hyper) -> Dict[str, Any]:
             "peak_memory_bytes": peak}
 
 
+# --------------------------------------------------------------------------------------
+# VI
+# --------------------------------------------------------------------------------------
+
+LATENTS = ("a", "b", "c")
+
+
+def _svi(args) -> SVI:
+    """NumPyro's SVI with AutoNormal started at loc 0, scale 1 (PROTOCOL.md, "VI")."""
+    guide = AutoNormal(_observed_polynomial,
+                       init_loc_fn=init_to_value(values={k: common.VI_INIT_LOC for k in LATENTS}),
+                       init_scale=common.VI_INIT_SCALE)
+    return SVI(_observed_polynomial, guide, numpyro.optim.Adam(args.learning_rate),
+               Trace_ELBO(num_particles=args.n_elbo_samples))
+
+
+def _check_initial_guide(svi: SVI, model_args) -> None:
+    """The guide really is the protocol's: softplus scale, loc 0 and scale 1 at the start."""
+    if AutoNormal.scale_constraint is not numpyro.distributions.constraints.softplus_positive:
+        raise RuntimeError(f"AutoNormal.scale_constraint is {AutoNormal.scale_constraint}, not softplus_positive")
+    state = svi.init(jax.random.PRNGKey(0), *model_args)
+    params = svi.get_params(state)
+    raw = svi.optim.get_params(state.optim_state)  # unconstrained
+    for k in LATENTS:
+        loc, scale, raw_scale = (float(params[f"{k}_auto_loc"]), float(params[f"{k}_auto_scale"]),
+                                 float(raw[f"{k}_auto_scale"]))
+        if not (loc == common.VI_INIT_LOC and abs(scale - common.VI_INIT_SCALE) < 1e-6
+                and abs(raw_scale - common.VI_INIT_RAW_SCALE) < 1e-6):
+            raise RuntimeError(f"AutoNormal starts {k} at loc {loc}, scale {scale} (raw {raw_scale}); "
+                               f"expected loc 0, scale 1 (raw {common.VI_INIT_RAW_SCALE})")
+
+
+def polynomial_vi(args, hyper) -> Dict[str, Any]:
+    """Polynomial regression, mean-field ADVI: NumPyro's SVI + AutoNormal + Adam + Trace_ELBO."""
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    model_args = (x, y, d.prior_sd, d.noise_sd)
+    n_steps = args.n_steps
+    svi = _svi(args)
+    _check_initial_guide(_svi(args), model_args)
+    _count_compiles()
+    traces = [0]
+
+    def step(state, _):
+        return svi.update(state, *model_args)
+
+    @jax.jit
+    def infer(key):
+        """One whole fit: initial guide parameters, n_steps SVI updates, final parameters."""
+        traces[0] += 1  # Python side effect: runs only when jit (re)traces
+        state = svi.init(key, *model_args)
+        state, losses = lax.scan(step, state, None, length=n_steps)
+        params = svi.get_params(state)
+        return (jnp.stack([params[f"{k}_auto_loc"] for k in LATENTS]),
+                jnp.stack([params[f"{k}_auto_scale"] for k in LATENTS]), -losses)
+
+    key = _keys(args.seed)
+    compiles_before_timed = [0]
+
+    def call(i):
+        if i == 1:  # call 0 (compiling) is materialized by now
+            compiles_before_timed[0] = len(_COMPILES)
+        return infer(key(i))
+
+    t = common.time_calls(call, args.repeats, _materialize)
+    if traces[0] != 1:
+        raise RuntimeError(f"the SVI fit was traced {traces[0]} times; timed calls must not recompile")
+    timed_compiles = len(_COMPILES) - compiles_before_timed[0]
+    loc, scale, elbos = (np.asarray(a) for a in t.last)
+
+    peak = common.peak_memory_bytes()  # before the extra svi.run measurement below
+    t0 = time.perf_counter()
+    run = _svi(args).run(jax.random.PRNGKey(args.seed), n_steps, *model_args, progress_bar=False)
+    jax.block_until_ready(run.params)
+    run_s = time.perf_counter() - t0
+    notes = [_dtype_note(),
+             f"SVI(AutoNormal(init_to_value 0, init_scale 1.0; softplus scale), numpyro.optim.Adam({args.learning_rate}), "
+             f"Trace_ELBO(num_particles={args.n_elbo_samples})); timed call = one jit of svi.init + lax.scan over "
+             f"{n_steps} svi.update, fresh key per call; traced once; XLA compilations during the "
+             f"{args.repeats} timed calls: {timed_compiles}",
+             common.VI_ELBO_NOTE,
+             f"svi.run (same configuration, progress_bar=False), one call: {run_s:.3f} s (it re-traces and "
+             "recompiles on every call)"]
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.vi_quality(loc, scale, elbos), "notes": notes, "peak_memory_bytes": peak}
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
     ("polynomial", "nuts"): polynomial_nuts,
+    ("polynomial", "vi"): polynomial_vi,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
 }

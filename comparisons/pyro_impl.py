@@ -18,6 +18,11 @@
   SMCFilter has no evidence estimate, so ``EvidenceSMCFilter`` accumulates the log-ML from
   each step's incremental weights.  Each timed call builds a fresh filter and runs it over
   the whole series.
+* VI: ``SVI(model, AutoNormal(model, init_loc_fn=init_to_value(a=b=c=0), init_scale=1.0),
+  pyro.optim.Adam({"lr": lr}), Trace_ELBO(num_particles=K, vectorize_particles=True))``;
+  AutoNormal's scale is softplus-constrained (``AutoNormal.scale_constraint``, asserted, as
+  are the initial loc 0 / scale 1).  Each timed call is ``pyro.clear_param_store()``, a fresh
+  guide and SVI, and ``--n-steps`` calls of ``svi.step`` (each returns the loss as a float).
 
 Pyro derives the leapfrog count as ``int(trajectory_length / step_size)`` with
 ``trajectory_length = step_size * num_steps``; floating-point rounding can make that one
@@ -38,7 +43,9 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
-from pyro.infer import HMC, MCMC, SMCFilter
+from pyro.distributions import constraints
+from pyro.infer import HMC, MCMC, SVI, SMCFilter, Trace_ELBO
+from pyro.infer.autoguide import AutoNormal
 from pyro.infer.autoguide.initialization import init_to_value
 from pyro.infer.importance import vectorized_importance_weights
 from pyro.poutine.util import prune_subsample_sites
@@ -175,6 +182,65 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     z, acc, div = t.last
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
             "quality": common.hmc_quality(z.numpy(), acc, div), "notes": notes}
+
+
+# --------------------------------------------------------------------------------------
+# VI: SVI with AutoNormal
+# --------------------------------------------------------------------------------------
+
+LATENTS = ("a", "b", "c")
+
+
+def polynomial_vi(args, hyper) -> Dict[str, Any]:
+    d = common.load_polynomial(args, hyper)
+    x = torch.tensor(d.x, dtype=torch.float32)
+    y = torch.tensor(d.y, dtype=torch.float32)
+    conditioned = poutine.condition(polynomial_model, data={"y": y})
+    model_args = (x, d.prior_sd, d.noise_sd)
+    n_steps, k = args.n_steps, args.n_elbo_samples
+
+    def make_svi():
+        guide = AutoNormal(conditioned,
+                           init_loc_fn=init_to_value(values={n: torch.tensor(common.VI_INIT_LOC) for n in LATENTS}),
+                           init_scale=common.VI_INIT_SCALE)
+        svi = SVI(conditioned, guide, pyro.optim.Adam({"lr": args.learning_rate}),
+                  Trace_ELBO(num_particles=k, vectorize_particles=True, max_plate_nesting=1))
+        return guide, svi
+
+    # The guide really is the protocol's: softplus scale, loc 0 and scale 1 at the start.
+    if AutoNormal.scale_constraint is not constraints.softplus_positive:
+        raise RuntimeError(f"AutoNormal.scale_constraint is {AutoNormal.scale_constraint}, not softplus_positive")
+    pyro.clear_param_store()
+    probe, _ = make_svi()
+    probe(*model_args)  # creates the parameters
+    for n in LATENTS:
+        with torch.no_grad():
+            loc, scale = getattr(probe.locs, n).item(), getattr(probe.scales, n).item()
+            raw = pyro.get_param_store().get_param(f"AutoNormal.scales.{n}").unconstrained().item()
+        if not (loc == common.VI_INIT_LOC and abs(scale - common.VI_INIT_SCALE) < 1e-6
+                and abs(raw - common.VI_INIT_RAW_SCALE) < 1e-6):
+            raise RuntimeError(f"AutoNormal starts {n} at loc {loc}, scale {scale} (raw {raw}); "
+                               f"expected loc 0, scale 1 (raw {common.VI_INIT_RAW_SCALE})")
+
+    def infer(i):
+        _seed(args.seed, i)
+        pyro.clear_param_store()
+        guide, svi = make_svi()
+        losses = [svi.step(*model_args) for _ in range(n_steps)]  # floats: each step materializes
+        with torch.no_grad():
+            loc = torch.stack([getattr(guide.locs, n) for n in LATENTS])
+            scale = torch.stack([getattr(guide.scales, n) for n in LATENTS])
+        return loc, scale, losses
+
+    t = common.time_calls(infer, args.repeats)
+    loc, scale, losses = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.vi_quality(loc.numpy(), scale.numpy(), -torch.tensor(losses, dtype=torch.float64)),
+            "notes": [_note(),
+                      f"SVI(AutoNormal(init_to_value 0, init_scale 1.0; softplus scale), pyro.optim.Adam(lr "
+                      f"{args.learning_rate}), Trace_ELBO(num_particles={k}, vectorize_particles=True)); each timed "
+                      f"call = pyro.clear_param_store() + {n_steps} svi.step; compile_time_s = first (warm-up) call",
+                      common.VI_ELBO_NOTE]}
 
 
 # --------------------------------------------------------------------------------------
@@ -327,6 +393,7 @@ def lgssm_smc(args, hyper) -> Dict[str, Any]:
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
+    ("polynomial", "vi"): polynomial_vi,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
     ("hmm", "smc"): hmm_smc,
     ("lgssm", "smc"): lgssm_smc,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import common
-from checks import exact_gaussian_log_ml
+from checks import exact_gaussian_log_ml, exact_meanfield_optimum
 
 
 def test_flag_defaults_and_sd_tag():
@@ -27,6 +27,30 @@ def test_unknown_flag_is_a_json_error(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["framework"] == "t" and "n-point" in out["error"]
 
+
+
+def test_vi_flags_config_and_quality():
+    a = common.parse_args("t", ["--method", "vi"])
+    assert (a.n_steps, a.learning_rate, a.n_elbo_samples) == (2000, 0.01, 1)
+    cfg = common.config_of(a)
+    assert (cfg["n_steps"], cfg["learning_rate"], cfg["n_elbo_samples"]) == (2000, 0.01, 1)
+    assert not {"n_particles", "n_samples", "step_size"} & set(cfg)
+    assert "n_steps" not in common.config_of(common.parse_args("t", ["--method", "hmc"]))
+    # The guide starts at scale softplus(raw) = 1.
+    assert math.log1p(math.exp(common.VI_INIT_RAW_SCALE)) == pytest.approx(1.0, abs=1e-15)
+    # elbo: mean over the last ceil(10%) of the steps, at least one.
+    assert [common.vi_elbo_window(n) for n in (2000, 30, 15, 3)] == [200, 3, 2, 1]
+    q = common.vi_quality(np.array([1.0, 2.0, 3.0], np.float32), [0.5, 0.25, 0.125], np.arange(20.0))
+    assert q == {"posterior_mean": [1.0, 2.0, 3.0], "posterior_sd": [0.5, 0.25, 0.125], "elbo": 18.5}
+
+
+def test_bad_vi_values_are_json_errors(capsys):
+    for flags in (["--learning-rate", "0"], ["--learning-rate", "nan"], ["--n-steps", "0"], ["--n-elbo-samples", "0"]):
+        with pytest.raises(SystemExit) as e:
+            common.parse_args("t", ["--method", "vi", *flags])
+        assert e.value.code == 2
+        out = json.loads(capsys.readouterr().out)
+        assert flags[0] in out["error"], out
 
 def test_malformed_csv_names_file_and_line(tmp_path):
     p = tmp_path / "bad.csv"
@@ -67,6 +91,24 @@ def test_exact_polynomial_agrees_with_the_gaussian_marginal(data_dir):
     log_post0 = -0.5 * m @ np.linalg.solve(cov, m) - 0.5 * np.linalg.slogdet(2 * math.pi * cov)[1]
     assert ex["log_ml"] == pytest.approx(log_lik0 + log_prior0 - log_post0, abs=1e-9)
 
+
+
+def test_exact_meanfield_optimum(data_dir):
+    """The VI tests' reference: loc is the posterior mean, scale_j = 1 / sqrt(L_jj) (at most the
+    posterior sd), and its ELBO, E_q[log p(y, z)] + H(q) computed term by term, is below log p(y)."""
+    a = common.parse_args("t", ["--data-dir", data_dir, "--n-points", "10", "--noise-sd", "1.0"])
+    d = common.load_polynomial(a, common.load_hyperparameters(data_dir))
+    ex, mf = common.exact_polynomial(d), exact_meanfield_optimum(data_dir, 10, 1.0)
+    assert mf["loc"] == pytest.approx(ex["posterior_mean"], abs=1e-9)
+    assert np.all(mf["scale"] <= np.asarray(ex["posterior_sd"]))
+    phi, m, v = d.design, mf["loc"], mf["scale"] ** 2
+    resid = d.y - phi @ m
+    e_log_lik = -0.5 * (len(d.y) * math.log(2 * math.pi * d.noise_sd ** 2)
+                        + (resid @ resid + np.sum((phi ** 2) @ v)) / d.noise_sd ** 2)
+    e_log_prior = -0.5 * np.sum(math.log(2 * math.pi * d.prior_sd ** 2) + (m ** 2 + v) / d.prior_sd ** 2)
+    entropy = 0.5 * np.sum(np.log(2 * math.pi * math.e * v))
+    assert mf["elbo"] == pytest.approx(e_log_lik + e_log_prior + entropy, abs=1e-9)
+    assert mf["log_ml"] == pytest.approx(ex["log_ml"], abs=1e-9) and mf["elbo"] < mf["log_ml"]
 
 def test_time_calls_excludes_the_first_call():
     calls = []

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("jax")
 
-from checks import check_hmc_means, check_mcmc_ess, check_is_log_ml, check_result, check_smc_log_ml, exact_gaussian_log_ml  # noqa: E402
+from checks import VI_FLAGS, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_smc_log_ml, check_vi_config, check_vi_fit, exact_gaussian_log_ml, exact_meanfield_optimum  # noqa: E402
 
 FW = "handcoded_jax"
 
@@ -50,6 +50,13 @@ def test_smc_log_ml(run_framework, exact, model, tol):
     out = run_framework(FW, "--model", model, "--method", "smc", "--n-particles", "2000", "--repeats", "2")
     check_result(out, FW, model, "smc", 2)
     check_smc_log_ml(out, exact[model](), 2000, tol)
+
+
+def test_polynomial_vi_matches_exact_meanfield(run_framework, data_dir):
+    out = run_framework(FW, *VI_FLAGS, "--repeats", "2")
+    check_result(out, FW, "polynomial", "vi", 2)
+    check_vi_config(out)
+    check_vi_fit(out, exact_meanfield_optimum(data_dir, 10, 1.0))
 
 
 def test_errors_are_json(run_framework, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from checks import check_hmc_means, check_mcmc_ess, check_is_log_ml, check_result, exact_gaussian_log_ml  # noqa: E402
+from checks import VI_FLAGS, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_vi_config, check_vi_fit, exact_gaussian_log_ml, exact_meanfield_optimum  # noqa: E402
 
 FW = "handcoded_torch"
 
@@ -40,3 +40,10 @@ def test_beta_bernoulli_is(run_framework, exact):
     out = run_framework(FW, "--model", "beta_bernoulli", "--method", "is", "--n-particles", str(n), "--repeats", "2")
     check_result(out, FW, "beta_bernoulli", "is", 2)
     check_is_log_ml(out, exact["beta_bernoulli"]()["log_ml"], n)
+
+
+def test_polynomial_vi_matches_exact_meanfield(run_framework, data_dir):
+    out = run_framework(FW, *VI_FLAGS, "--repeats", "1")
+    check_result(out, FW, "polynomial", "vi", 1)
+    check_vi_config(out)
+    check_vi_fit(out, exact_meanfield_optimum(data_dir, 10, 1.0))

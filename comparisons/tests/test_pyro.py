@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pyro")  # pyro-ppl
 
-from checks import check_hmc_means, check_mcmc_ess, check_is_log_ml, check_result, check_smc_log_ml, exact_gaussian_log_ml  # noqa: E402
+from checks import VI_FLAGS, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_smc_log_ml, check_vi_config, check_vi_fit, exact_gaussian_log_ml, exact_meanfield_optimum  # noqa: E402
 
 FW = "pyro"
 
@@ -90,3 +90,11 @@ def test_evidence_filter_accounts_for_proposal_and_adaptive_resampling(data_dir,
     monkeypatch.setattr(pyro_impl, "_incremental_log_weight", lambda m, g, n: torch.zeros(n))
     with pytest.raises(RuntimeError, match="do not reproduce"):
         run_filter()
+
+
+def test_polynomial_vi_matches_exact_meanfield(run_framework, data_dir):
+    # Eager SVI: about 6 s per 2000-step fit at K = 10, so one timed repeat.
+    out = run_framework(FW, *VI_FLAGS, "--repeats", "1")
+    check_result(out, FW, "polynomial", "vi", 1)
+    check_vi_config(out)
+    check_vi_fit(out, exact_meanfield_optimum(data_dir, 10, 1.0))

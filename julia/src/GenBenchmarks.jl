@@ -5,7 +5,9 @@ comparisons/PROTOCOL.md (the same flags, data files and JSON as the Python runne
 * `cli.jl`: the protocol's flags, the JSON result and JSON errors;
 * `data.jl`: the committed CSVs and `datasets.json` (with the same fallbacks and notes as
   comparisons/common.py);
-* `models.jl`: the models in Gen's dynamic modeling language;
+* `models.jl`: the models in Gen's dynamic modeling language (and the VI guide);
+* `adam.jl`: Gen's `ADAM` update for `@gen` functions' trainable parameters (Gen 0.4 has it
+  only for TensorFlow/PyTorch functions);
 * `runners.jl`: timing, inference calls and quality numbers, one function per (model, method).
 """
 module GenBenchmarks
@@ -21,6 +23,7 @@ const FRAMEWORK = "genjl"
 include("cli.jl")
 include("data.jl")
 include("models.jl")
+include("adam.jl")
 include("runners.jl")
 
 gen_version() = string(pkgversion(Gen))
@@ -28,6 +31,7 @@ gen_version() = string(pkgversion(Gen))
 const RUNNERS = Dict{Tuple{String,String},Function}(
     ("polynomial", "is") => run_polynomial_is,
     ("polynomial", "hmc") => run_polynomial_hmc,
+    ("polynomial", "vi") => run_polynomial_vi,
     ("beta_bernoulli", "is") => run_beta_bernoulli_is,
 )
 

@@ -2,7 +2,7 @@
 # comparisons/common.py, whose defaults and checks this mirrors).
 
 const MODELS = ("polynomial", "beta_bernoulli", "hmm", "lgssm")
-const METHODS = ("is", "hmc", "nuts", "smc")
+const METHODS = ("is", "hmc", "nuts", "smc", "vi")
 
 """The parsed flags; field names follow the flags with `-` written `_`."""
 struct Args
@@ -16,13 +16,17 @@ struct Args
     n_warmup::Int
     step_size::Float64
     n_leapfrog::Int
+    n_steps::Int
+    learning_rate::Float64
+    n_elbo_samples::Int
     repeats::Int
     seed::Int
     data_dir::String
 end
 
-const INT_FLAGS = ("n-points", "n-particles", "n-samples", "n-warmup", "n-leapfrog", "repeats", "seed")
-const FLOAT_FLAGS = ("noise-sd", "step-size")
+const INT_FLAGS = ("n-points", "n-particles", "n-samples", "n-warmup", "n-leapfrog", "n-steps", "n-elbo-samples",
+                   "repeats", "seed")
+const FLOAT_FLAGS = ("noise-sd", "step-size", "learning-rate")
 const STRING_FLAGS = ("model", "method", "data-dir")
 
 """
@@ -36,7 +40,8 @@ function parse_args(argv::Vector{String})::Args
     values = Dict{String,Any}(
         "model" => "polynomial", "method" => "is", "n-points" => 50, "noise-sd" => 0.05,
         "n-particles" => 1000, "n-samples" => 1000, "n-warmup" => 500, "step-size" => 0.01,
-        "n-leapfrog" => 20, "repeats" => 10, "seed" => 0, "data-dir" => "data",
+        "n-leapfrog" => 20, "n-steps" => 2000, "learning-rate" => 0.01, "n-elbo-samples" => 1,
+        "repeats" => 10, "seed" => 0, "data-dir" => "data",
     )
     version = false
     i = 1
@@ -75,7 +80,7 @@ function parse_args(argv::Vector{String})::Args
         throw(ArgumentError("argument --model: invalid choice: '$(values["model"])' (choose from $(join(MODELS, ", ")))"))
     values["method"] in METHODS ||
         throw(ArgumentError("argument --method: invalid choice: '$(values["method"])' (choose from $(join(METHODS, ", ")))"))
-    for name in ("n-points", "n-particles", "n-samples", "n-leapfrog", "repeats")
+    for name in ("n-points", "n-particles", "n-samples", "n-leapfrog", "n-steps", "n-elbo-samples", "repeats")
         values[name] >= 1 || throw(ArgumentError("--$name must be >= 1, got $(values[name])"))
     end
     values["n-warmup"] >= 0 || throw(ArgumentError("--n-warmup must be >= 0, got $(values["n-warmup"])"))
@@ -86,7 +91,8 @@ function parse_args(argv::Vector{String})::Args
     end
     return Args(version, values["model"], values["method"], values["n-points"], values["noise-sd"],
                 values["n-particles"], values["n-samples"], values["n-warmup"], values["step-size"],
-                values["n-leapfrog"], values["repeats"], values["seed"], values["data-dir"])
+                values["n-leapfrog"], values["n-steps"], values["learning-rate"], values["n-elbo-samples"],
+                values["repeats"], values["seed"], values["data-dir"])
 end
 
 """The `config` object of the result: the flags that define this configuration (as common.py)."""
@@ -104,6 +110,11 @@ function config_of(args::Args)::Dict{String,Any}
         cfg["n_warmup"] = args.n_warmup
         cfg["step_size"] = args.step_size
         cfg["n_leapfrog"] = args.n_leapfrog
+    end
+    if args.method == "vi"
+        cfg["n_steps"] = args.n_steps
+        cfg["learning_rate"] = args.learning_rate
+        cfg["n_elbo_samples"] = args.n_elbo_samples
     end
     cfg["repeats"] = args.repeats
     cfg["seed"] = args.seed

@@ -18,6 +18,30 @@ end
 
 const POLYNOMIAL_LATENTS = (:a, :b, :c)
 
+# softplus(x) = log(1 + e^x), written so that large x does not overflow; ReverseDiff (Gen's
+# parameter gradients) differentiates either branch.
+softplus(x) = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))
+
+# The mean-field guide of the VI rows (comparisons/PROTOCOL.md, "VI"): a, b, c independent
+# normals with trainable locs and softplus-transformed raw scales, the parameterization of
+# NumPyro's and Pyro's AutoNormal. Its addresses are the model's latents, so black_box_vi!
+# can merge its choices with the observations.
+@gen function polynomial_guide()
+    @param loc_a::Float64
+    @param loc_b::Float64
+    @param loc_c::Float64
+    @param raw_scale_a::Float64
+    @param raw_scale_b::Float64
+    @param raw_scale_c::Float64
+    a ~ normal(loc_a, softplus(raw_scale_a))
+    b ~ normal(loc_b, softplus(raw_scale_b))
+    c ~ normal(loc_c, softplus(raw_scale_c))
+    return nothing
+end
+
+const GUIDE_LOCS = (:loc_a, :loc_b, :loc_c)
+const GUIDE_RAW_SCALES = (:raw_scale_a, :raw_scale_b, :raw_scale_c)
+
 # `beta` is Gen's Beta distribution, so the hyperparameters take other names.
 @gen function beta_bernoulli_model(n::Int, alpha_prior::Float64, beta_prior::Float64)
     p ~ beta(alpha_prior, beta_prior)
