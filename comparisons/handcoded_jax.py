@@ -123,7 +123,8 @@ def make_hmc(log_joint, dim: int, n_warmup: int, n_samples: int, step_size: floa
     return infer
 
 
-def polynomial_hmc(args, hyper) -> Dict[str, Any]:
+def polynomial_log_joint(args, hyper):
+    """log p(a, b, c, y) of the polynomial model on the run's data set, in float32."""
     d = common.load_polynomial(args, hyper)
     x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
     prior_sd, noise_sd = d.prior_sd, d.noise_sd
@@ -132,6 +133,11 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
         mu = q[0] + q[1] * x + q[2] * x * x
         return jnp.sum(norm.logpdf(q, 0.0, prior_sd)) + jnp.sum(norm.logpdf(y, mu, noise_sd))
 
+    return log_joint
+
+
+def polynomial_hmc(args, hyper) -> Dict[str, Any]:
+    log_joint = polynomial_log_joint(args, hyper)
     infer = make_hmc(log_joint, 3, args.n_warmup, args.n_samples, args.step_size, args.n_leapfrog)
     key = _keys(args.seed)
     t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
@@ -194,14 +200,7 @@ def make_meanfield_vi(log_joint, dim: int, n_steps: int, n_elbo_samples: int, lr
 
 
 def polynomial_vi(args, hyper) -> Dict[str, Any]:
-    d = common.load_polynomial(args, hyper)
-    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
-    prior_sd, noise_sd = d.prior_sd, d.noise_sd
-
-    def log_joint(q):
-        mu = q[0] + q[1] * x + q[2] * x * x
-        return jnp.sum(norm.logpdf(q, 0.0, prior_sd)) + jnp.sum(norm.logpdf(y, mu, noise_sd))
-
+    log_joint = polynomial_log_joint(args, hyper)
     infer = make_meanfield_vi(log_joint, 3, args.n_steps, args.n_elbo_samples, args.learning_rate)
     key = _keys(args.seed)
     t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
