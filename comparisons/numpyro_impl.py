@@ -252,6 +252,25 @@ def _count_compiles() -> None:
         _LISTENING = True
 
 
+def _time_traced_once(infer, traces: List[int], args, what: str):
+    """Times ``infer(key(i))`` under the protocol, checks that the jitted function was traced
+    once (``traces[0]``, bumped inside it), and returns the timing with the number of XLA
+    compilations during the timed calls (0 when nothing recompiles)."""
+    key = _keys(args.seed)
+    compiles_before_timed = [0]
+
+    def call(i):
+        """Call i of the timing protocol, marking the compile count where timing starts."""
+        if i == 1:  # call 0 (compiling) is materialized by now
+            compiles_before_timed[0] = len(_COMPILES)
+        return infer(key(i))
+
+    t = common.time_calls(call, args.repeats, _materialize)
+    if traces[0] != 1:
+        raise RuntimeError(f"{what} was traced {traces[0]} times; timed calls must not recompile")
+    return t, len(_COMPILES) - compiles_before_timed[0]
+
+
 def polynomial_nuts(args, hyper) -> Dict[str, Any]:
     """Polynomial regression with NumPyro's NUTS, warm-up adaptation inside each timed call."""
     d = common.load_polynomial(args, hyper)
@@ -274,19 +293,7 @@ def polynomial_nuts(args, hyper) -> Dict[str, Any]:
         _, out = lax.scan(step, state, None, length=n_warmup + n_samples)
         return jax.tree_util.tree_map(lambda a: a[n_warmup:], out)
 
-    key = _keys(args.seed)
-    compiles_before_timed = [0]
-
-    def call(i):
-        """Call i of the timing protocol, marking the compile count where timing starts."""
-        if i == 1:  # call 0 (compiling) is materialized by now
-            compiles_before_timed[0] = len(_COMPILES)
-        return infer(key(i))
-
-    t = common.time_calls(call, args.repeats, _materialize)
-    if traces[0] != 1:
-        raise RuntimeError(f"the NUTS call was traced {traces[0]} times; timed calls must not recompile")
-    timed_compiles = len(_COMPILES) - compiles_before_timed[0]
+    t, timed_compiles = _time_traced_once(infer, traces, args, "the NUTS call")
     zs, acc, div, num_steps, eps = (np.asarray(a) for a in t.last)
 
     quality = common.hmc_quality(zs, acc, int(div.sum()))
@@ -365,18 +372,7 @@ def polynomial_vi(args, hyper) -> Dict[str, Any]:
         return (jnp.stack([params[f"{k}_auto_loc"] for k in LATENTS]),
                 jnp.stack([params[f"{k}_auto_scale"] for k in LATENTS]), -losses)
 
-    key = _keys(args.seed)
-    compiles_before_timed = [0]
-
-    def call(i):
-        if i == 1:  # call 0 (compiling) is materialized by now
-            compiles_before_timed[0] = len(_COMPILES)
-        return infer(key(i))
-
-    t = common.time_calls(call, args.repeats, _materialize)
-    if traces[0] != 1:
-        raise RuntimeError(f"the SVI fit was traced {traces[0]} times; timed calls must not recompile")
-    timed_compiles = len(_COMPILES) - compiles_before_timed[0]
+    t, timed_compiles = _time_traced_once(infer, traces, args, "the SVI fit")
     loc, scale, elbos = (np.asarray(a) for a in t.last)
 
     peak = common.peak_memory_bytes()  # before the extra svi.run measurement below

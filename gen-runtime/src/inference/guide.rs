@@ -40,7 +40,7 @@ use crate::rng::{Key, KeyRng};
 use crate::value::{ChoiceData, ChoiceValue};
 
 use super::target::InferenceError;
-use super::vi::{Ascent, Optimizer};
+use super::vi::{mean_of_last, Ascent, Optimizer};
 
 /// Parameters per pass of dual numbers (more take more passes of the guide).
 const LANES: usize = 8;
@@ -103,8 +103,7 @@ impl GuideFit {
     /// The mean of the ELBO estimates over the last `window` steps (all steps if fewer).
     #[must_use]
     pub fn final_estimate(&self, window: usize) -> f64 {
-        let tail = &self.history[self.history.len().saturating_sub(window.max(1))..];
-        tail.iter().sum::<f64>() / tail.len().max(1) as f64
+        mean_of_last(&self.history, window)
     }
 }
 

@@ -225,8 +225,7 @@ impl VariationalFit {
     /// The mean of the estimates over the last `window` steps (all steps if fewer).
     #[must_use]
     pub fn final_estimate(&self, window: usize) -> f64 {
-        let tail = &self.history[self.history.len().saturating_sub(window.max(1))..];
-        tail.iter().sum::<f64>() / tail.len().max(1) as f64
+        mean_of_last(&self.history, window)
     }
 
     /// `n` independent draws from the guide, row-major (n × d).
@@ -244,6 +243,12 @@ impl VariationalFit {
         }
         out
     }
+}
+
+/// The mean of the last `window` entries of an objective history (all of them if fewer).
+pub(super) fn mean_of_last(history: &[f64], window: usize) -> f64 {
+    let tail = &history[history.len().saturating_sub(window.max(1))..];
+    tail.iter().sum::<f64>() / tail.len().max(1) as f64
 }
 
 fn softplus(x: f64) -> f64 {
