@@ -465,6 +465,62 @@ pub fn lgssm_bootstrap_pf(data: &LgssmData, n_particles: usize, seed: u64) -> Sm
     SmcOutput { log_ml, min_ess }
 }
 
+/// log p(y_1..y_T) of the discrete HMM by the forward algorithm, normalized at every step
+/// (the log of each step's normalizer summed), written for speed: one flat transition table
+/// and two state vectors, reused. The suite's exact reference is a separate implementation
+/// (`gen_runtime::exact::hmm_forward`), so the row's log-ML error checks this one.
+#[must_use]
+pub fn hmm_forward_log_ml(data: &HmmData) -> f64 {
+    let spec = &data.spec;
+    let k = spec.initial.len();
+    let transition: Vec<f64> = spec.transition.iter().flatten().copied().collect();
+    let mut alpha = spec.initial.clone();
+    let mut next = vec![0.0; k];
+    let mut log_ml = 0.0;
+    for (t, &y) in data.y.iter().enumerate() {
+        if t > 0 {
+            next.fill(0.0);
+            for (a, row) in alpha.iter().zip(transition.chunks_exact(k)) {
+                next.iter_mut().zip(row).for_each(|(n, p)| *n += a * p);
+            }
+            std::mem::swap(&mut alpha, &mut next);
+        }
+        let mut norm = 0.0;
+        for (a, row) in alpha.iter_mut().zip(&spec.emission) {
+            *a *= row[y];
+            norm += *a;
+        }
+        log_ml += norm.ln();
+        let inv = 1.0 / norm;
+        alpha.iter_mut().for_each(|a| *a *= inv);
+    }
+    log_ml
+}
+
+/// log p(y_1..y_T) of the LGSSM by the scalar Kalman filter (predict, then update on each
+/// observation, the predictive density's log summed). The suite's exact reference is a separate
+/// implementation (`gen_runtime::exact::kalman_filter`).
+#[must_use]
+pub fn lgssm_kalman_log_ml(data: &LgssmData) -> f64 {
+    let s = &data.spec;
+    let (mut mean, mut var) = (s.x1_mean, s.x1_sd * s.x1_sd);
+    let (q2, r2) = (s.q * s.q, s.r * s.r);
+    let mut log_ml = 0.0;
+    for (t, &y) in data.y.iter().enumerate() {
+        if t > 0 {
+            mean *= s.a;
+            var = s.a * s.a * var + q2;
+        }
+        let predictive_var = var + r2;
+        let residual = y - mean;
+        log_ml -= 0.5 * (LN_2PI + predictive_var.ln() + residual * residual / predictive_var);
+        let gain = var / predictive_var;
+        mean += gain * residual;
+        var *= 1.0 - gain;
+    }
+    log_ml
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,8 @@ enum Command {
     /// Beta-Bernoulli by importance sampling (default 2000 particles).
     BetaBernoulli(RunArgs),
     /// The state-space models by bootstrap particle filter: the discrete HMM (against the forward
-    /// algorithm) and the linear-Gaussian model (against the Kalman filter).
+    /// algorithm) and the linear-Gaussian model (against the Kalman filter); and those exact
+    /// filters themselves, as the rows of frameworks without a particle filter (NumPyro).
     Hmm(RunArgs),
     /// Every suite: the main job (a few minutes for the Rust rows; external frameworks add their
     /// start-up and compile time, and their virtualenvs are created on first use).
@@ -249,6 +250,8 @@ fn list() {
         (Model::BetaBernoulli, Method::Is),
         (Model::Hmm, Method::Smc),
         (Model::Lgssm, Method::Smc),
+        (Model::Hmm, Method::Exact),
+        (Model::Lgssm, Method::Exact),
     ];
     println!("{:<16} {:<24} {:<10} {:<10} {:<40} methods", "framework", "display", "kind", "status", "version / reason");
     for adapter in adapters::registry(&root, LIST_PROBE_LIMIT) {

@@ -62,10 +62,13 @@ pub enum Method {
     Smc,
     /// Mean-field ADVI (a normal guide fitted by Adam on the reparameterized ELBO).
     Vi,
+    /// Exact filtering of a state-space model: log p(y_1..y_T) by the forward algorithm or
+    /// the Kalman filter, as a framework without a particle filter (NumPyro) computes it.
+    Exact,
 }
 
 impl Method {
-    /// The protocol spelling: `is`, `hmc`, `nuts`, `smc`, `vi`.
+    /// The protocol spelling: `is`, `hmc`, `nuts`, `smc`, `vi`, `exact`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,13 +77,14 @@ impl Method {
             Self::Nuts => "nuts",
             Self::Smc => "smc",
             Self::Vi => "vi",
+            Self::Exact => "exact",
         }
     }
 
     /// Parses the protocol spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Is, Self::Hmc, Self::Nuts, Self::Smc, Self::Vi].into_iter().find(|m| m.as_str() == s)
+        [Self::Is, Self::Hmc, Self::Nuts, Self::Smc, Self::Vi, Self::Exact].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -224,14 +228,14 @@ impl Repeats {
         }
     }
 
-    /// Repeats for an external row, which cannot be timed before it runs: 10 for IS and SMC,
+    /// Repeats for an external row, which cannot be timed before it runs: 10 for IS, SMC and exact filtering,
     /// 5 for HMC, NUTS and VI (a full chain or fit per repeat).
     #[must_use]
     pub fn resolve_external(self, method: Method) -> usize {
         match (self, method) {
             (Self::Fixed(n), _) => n.max(Self::MIN),
             (Self::Auto, Method::Hmc | Method::Nuts | Method::Vi) => Self::MIN,
-            (Self::Auto, Method::Is | Method::Smc) => 10,
+            (Self::Auto, Method::Is | Method::Smc | Method::Exact) => 10,
         }
     }
 }

@@ -98,6 +98,7 @@ impl Family {
             "nuts" => "NUTS (adapted)",
             "smc" => "bootstrap particle filter",
             "vi" => "mean-field ADVI",
+            "exact" => "exact filtering",
             other => other,
         };
         match self.noise_sd {
@@ -116,9 +117,12 @@ impl Family {
         }
     }
 
-    /// Polynomial groups by data size; the other models by particle count.
+    /// Polynomial groups by data size; the other models by particle count (exact filtering
+    /// has none: one group).
     fn group_of(&self, row: &SummaryRow) -> (usize, String) {
-        if self.model == "polynomial" {
+        if self.method == "exact" {
+            (0, "T = ".to_owned() + &row.n_points.unwrap_or(0).to_string())
+        } else if self.model == "polynomial" {
             let n = row.n_points.unwrap_or(0);
             (n, format!("n = {n}"))
         } else {

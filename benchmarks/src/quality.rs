@@ -12,6 +12,10 @@ use crate::models::{Config, Method};
 /// row not ok; the tolerance grows with the estimate's Monte Carlo error (see
 /// [`log_ml_tolerance`]).
 pub const LOG_ML_TOLERANCE: f64 = 1.0;
+/// How far an exact filter's log-ML may be from the reference, relative to its magnitude:
+/// float32 rounding accumulated over the series is far below it, and a wrong recursion is off
+/// by nats.
+pub const EXACT_LOG_ML_RELATIVE_TOLERANCE: f64 = 1e-4;
 /// Monte Carlo standard errors of the log-ML estimate allowed before a row is not ok.
 pub const LOG_ML_STANDARD_ERRORS: f64 = 5.0;
 /// Kish ESS below which an IS estimate is not trusted.
@@ -155,6 +159,16 @@ pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Asse
             problems.push(format!("log-ML off by {err:+.3} nats (tolerance {tolerance:.2}: {LOG_ML_STANDARD_ERRORS} standard errors, at least {LOG_ML_TOLERANCE})"));
         }
     }
+    if method == Method::Exact {
+        if let (Some(err), Some(exact)) = (log_ml_error, reference.log_ml) {
+            let tolerance = EXACT_LOG_ML_RELATIVE_TOLERANCE * exact.abs().max(1.0);
+            if err.abs() > tolerance {
+                problems.push(format!("exact log-ML off by {err:+.3e} nats (tolerance {tolerance:.1e}: {EXACT_LOG_ML_RELATIVE_TOLERANCE:e} of its magnitude)"));
+            }
+        } else if quality.log_ml.is_none() {
+            problems.push("no log-ML reported".to_owned());
+        }
+    }
     if method == Method::Is {
         if let Some(ess) = quality.ess.filter(|e| *e < MIN_IS_ESS) {
             problems.push(format!("ESS {ess:.1} < {MIN_IS_ESS}"));
@@ -282,5 +296,17 @@ mod tests {
         assert_eq!(log_ml_tolerance(&is, &q(50.0, 0.0)), LOG_ML_TOLERANCE);
         let reason = assess(&is, &q(50.0, -101.5), &exact).reason;
         assert!(reason.contains("log-ML off by -1.500 nats (tolerance 1.00"), "{reason}");
+    }
+
+    /// An exact filter is held to rounding, not to a Monte Carlo error: 1e-4 of |log-ML|.
+    #[test]
+    fn an_exact_filter_is_held_to_rounding() {
+        let exact = Reference { log_ml: Some(-150.0), ..Reference::default() };
+        let c = config(Model::Hmm, Method::Exact, 100, None);
+        let q = |log_ml: f64| Quality { log_ml: Some(log_ml), ..Quality::default() };
+        assert!(assess(&c, &q(-150.001), &exact).quality_ok);
+        let reason = assess(&c, &q(-150.1), &exact).reason;
+        assert!(reason.contains("exact log-ML off by -1.000e-1 nats (tolerance 1.5e-2"), "{reason}");
+        assert!(!assess(&c, &Quality::default(), &exact).quality_ok);
     }
 }

@@ -194,11 +194,14 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
             });
         }
     };
+    // Particle filters at each particle count, then the exact filter they approximate (the
+    // forward algorithm, the Kalman filter): the answer of a framework without SMC.
     let state_space = |out: &mut Vec<Config>, particles: &[usize]| {
         for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
             for &np in particles {
                 out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None, vi: None });
             }
+            out.push(Config { model, method: Method::Exact, n_points: t, noise_sd: None, n_particles: None, hmc: None, vi: None });
         }
     };
     match suite {

@@ -83,6 +83,20 @@ fn particle_filters_estimate_the_exact_log_ml() {
     }
 }
 
+/// The handcoded exact filters are written apart from the references (`gen_runtime::exact`),
+/// so agreeing to rounding checks both.
+#[test]
+fn the_handcoded_exact_filters_equal_the_references() {
+    let dir = common::repo_root().join("data");
+    let spec = data::load_spec(&dir).unwrap();
+    let hmm = data::load_hmm(&dir, &spec).unwrap();
+    let lgssm = data::load_lgssm(&dir, &spec).unwrap();
+    let (got, want) = (handcoded::hmm_forward_log_ml(&hmm), exact::hmm_log_ml(&hmm).unwrap());
+    assert!((got - want).abs() < 1e-9 * want.abs(), "hmm: {got} vs {want}");
+    let (got, want) = (handcoded::lgssm_kalman_log_ml(&lgssm), exact::kalman_log_ml(&lgssm).unwrap());
+    assert!((got - want).abs() < 1e-9 * want.abs(), "lgssm: {got} vs {want}");
+}
+
 #[test]
 fn hmc_at_the_case_study_step_rejects_everything_on_the_sharp_posterior() {
     // At noise 0.05 and n >= 100, eps * sqrt(lambda_max) > 2, so leapfrog is unstable.

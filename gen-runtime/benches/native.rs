@@ -92,7 +92,7 @@ fn importance(c: &mut Criterion) {
 
 fn gradient(c: &mut Criterion) {
     let mut group = c.benchmark_group("log_joint_gradient");
-    for n in [100usize, 1000] {
+    for n in [10usize, 100, 1000] {
         let (xs, ys) = data(n);
         let obs = choicemap! { "ys" => ys.clone() };
         let th = [0.4, -1.0, 1.8];

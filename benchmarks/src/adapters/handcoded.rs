@@ -31,7 +31,7 @@ impl Adapter for HandcodedRust {
     fn supports(&self, model: Model, method: Method) -> bool {
         matches!(
             (model, method),
-            (Model::Polynomial, Method::Is | Method::Hmc | Method::Vi) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc)
+            (Model::Polynomial, Method::Is | Method::Hmc | Method::Vi) | (Model::BetaBernoulli, Method::Is) | (Model::Hmm | Model::Lgssm, Method::Smc | Method::Exact)
         )
     }
 
@@ -77,6 +77,8 @@ impl Adapter for HandcodedRust {
                 let n = particles()?;
                 smc_quality(measure_in_process(repeats, seed, |s| handcoded::lgssm_bootstrap_pf(d, n, s))?)
             }
+            (DataSet::Hmm(d), Method::Exact) => exact_quality(measure_in_process(repeats, seed, |_| handcoded::hmm_forward_log_ml(std::hint::black_box(d)))?),
+            (DataSet::Lgssm(d), Method::Exact) => exact_quality(measure_in_process(repeats, seed, |_| handcoded::lgssm_kalman_log_ml(std::hint::black_box(d)))?),
             _ => bail!("handcoded Rust does not implement {}", config.label()),
         };
         Ok(in_process_result(measured, quality))
@@ -96,6 +98,11 @@ fn is_quality(m: Measured<handcoded::IsOutput>) -> (Measured<()>, Quality) {
 
 fn smc_quality(m: Measured<handcoded::SmcOutput>) -> (Measured<()>, Quality) {
     let q = Quality { log_ml: Some(m.last.log_ml), ess: Some(m.last.min_ess), ..Quality::default() };
+    (m.without_output(), q)
+}
+
+fn exact_quality(m: Measured<f64>) -> (Measured<()>, Quality) {
+    let q = Quality { log_ml: Some(m.last), ..Quality::default() };
     (m.without_output(), q)
 }
 
