@@ -114,6 +114,16 @@ pub struct SummaryRow {
     pub q3_time: Option<f64>,
     /// Interquartile range.
     pub iqr_time: Option<f64>,
+    /// Median time over handcoded Rust's median time in the same configuration (absent without
+    /// a handcoded row).
+    #[serde(default)]
+    pub time_ratio: Option<f64>,
+    /// Lower end of the ratio's bootstrap 95% interval (`timing::ratio_of_medians`).
+    #[serde(default)]
+    pub time_ratio_low: Option<f64>,
+    /// Upper end of that interval; an interval holding 1 means no significant difference.
+    #[serde(default)]
+    pub time_ratio_high: Option<f64>,
     /// First (compiling) call, excluded from the repeats.
     pub compile_time: Option<f64>,
     /// Peak memory, bytes.

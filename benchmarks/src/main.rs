@@ -120,6 +120,12 @@ struct RunArgs {
     /// Do not draw figures at the end.
     #[arg(long)]
     no_plots: bool,
+    /// Rounds each configuration's repeats are split into, the frameworks' rounds interleaved
+    /// in time and their order reversed every other round (A B C, C B A, ...), so a drift of
+    /// the machine's speed does not enter the ratios; each external round pays its own start-up
+    /// (default: 2, and 1 for `test`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20))]
+    rounds: Option<u64>,
 }
 
 /// `--frameworks` accepts the registry's names, so an unknown name is refused with the choices.
@@ -142,6 +148,7 @@ impl RunArgs {
             timeout_s: self.timeout,
             seed: self.seed,
             no_plots: self.no_plots,
+            rounds: self.rounds.map(|r| r as usize),
         }
     }
 }

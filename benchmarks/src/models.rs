@@ -240,6 +240,37 @@ impl Repeats {
     }
 }
 
+/// One round's share of a row's repeats: a row's repeats are split into `rounds` rounds,
+/// interleaved in time with the other frameworks' rounds of the same configuration (see
+/// `suite::run`), so each round runs `total / rounds` of them, rounded up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundShare {
+    /// The row's repeats, all rounds together.
+    pub repeats: Repeats,
+    /// How many rounds share them (at least 1).
+    pub rounds: usize,
+}
+
+impl RoundShare {
+    /// All of a row's repeats in one round.
+    #[must_use]
+    pub fn whole(repeats: Repeats) -> Self {
+        Self { repeats, rounds: 1 }
+    }
+
+    /// This round's repeats of an in-process row whose first call took `first_call_s`.
+    #[must_use]
+    pub fn in_process(self, first_call_s: f64) -> usize {
+        self.repeats.resolve_in_process(first_call_s).div_ceil(self.rounds.max(1))
+    }
+
+    /// This round's repeats of an external row.
+    #[must_use]
+    pub fn external(self, method: Method) -> usize {
+        self.repeats.resolve_external(method).div_ceil(self.rounds.max(1))
+    }
+}
+
 /// Everything an adapter needs to run one configuration.
 #[derive(Clone, Debug)]
 pub struct Task {
@@ -251,9 +282,9 @@ pub struct Task {
     pub root: PathBuf,
     /// The data directory, passed to external runs as `--data-dir`.
     pub data_dir: PathBuf,
-    /// Timed repeats.
-    pub repeats: Repeats,
-    /// Base seed; repeat r of an in-process row uses `seed + r`.
+    /// Timed repeats of this round.
+    pub repeats: RoundShare,
+    /// Base seed of this round; repeat r of an in-process row uses `seed + 1 + r`.
     pub seed: u64,
     /// Requested device.
     pub device: Device,

@@ -249,6 +249,8 @@ struct Bar {
     value: f64,
     label: String,
     flagged: bool,
+    /// The interquartile range of the repeats (time bars).
+    whisker: Option<(f64, f64)>,
 }
 
 struct BarGroup {
@@ -300,14 +302,20 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
                         .iter()
                         .map(|r| {
                             let v = value(r).unwrap_or(f64::NAN);
+                            // A time ratio whose bootstrap interval holds 1 is no difference at all.
+                            let same = metric == Metric::Time
+                                && r.framework != BASELINE
+                                && r.time_ratio_low.zip(r.time_ratio_high).is_some_and(|(lo, hi)| lo <= 1.0 && hi >= 1.0);
                             let label = match (metric, baseline) {
                                 (Metric::Memory, _) => format_bytes(v),
+                                (_, Some(b)) if same => format!("≈{}", format_ratio(v / b)),
                                 (_, Some(b)) => format_ratio(v / b),
                                 (Metric::Time, None) => format_seconds(v),
                                 (Metric::EssPerSecond, None) => format_rate(v),
                             };
                             let flagged = r.quality_ok == Some(false) && metric != Metric::Memory;
-                            Bar { look: look_of(&r.framework), value: v, label: if flagged { format!("{label}*") } else { label }, flagged }
+                            let whisker = if metric == Metric::Time { r.q1_time.zip(r.q3_time) } else { None };
+                            Bar { look: look_of(&r.framework), value: v, label: if flagged { format!("{label}*") } else { label }, flagged, whisker }
                         })
                         .collect();
                     // Best first: fastest time, most ESS per second, least memory.
@@ -328,9 +336,9 @@ fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -
     let baseline = drawn.contains(BASELINE);
     let (what, y_desc, note, format_tick): (&str, &str, &str, fn(f64) -> String) = match metric {
         Metric::Time if baseline => {
-            ("median time", "median time per run (log)", "labels: time / handcoded Rust in the same configuration", format_seconds)
+            ("median time", "median time per run (log)", "labels: time / handcoded Rust in the same configuration (≈: its bootstrap 95% interval holds 1); whiskers: interquartile range of the repeats", format_seconds)
         }
-        Metric::Time => ("median time", "median time per run (log)", "labels: median time (no handcoded Rust row)", format_seconds),
+        Metric::Time => ("median time", "median time per run (log)", "labels: median time (no handcoded Rust row); whiskers: interquartile range of the repeats", format_seconds),
         Metric::EssPerSecond if baseline => ("effective samples per second", "ESS / s (log)", "labels: ESS/s / handcoded Rust's", format_rate),
         Metric::EssPerSecond => ("effective samples per second", "ESS / s (log)", "labels: ESS/s (no handcoded Rust row)", format_rate),
         Metric::Memory => {
@@ -608,11 +616,20 @@ where
                 ctx.draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, bar.value)], fill.filled())))?;
                 let outline = if bar.look.this_system { BLACK.stroke_width(3) } else { bar.look.color.stroke_width(1) };
                 ctx.draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, bar.value)], outline)))?;
+                if let Some((q1, q3)) = bar.whisker.filter(|(q1, q3)| q1.is_finite() && q3.is_finite() && *q1 > 0.0 && q3 > q1) {
+                    let (mid, cap) = ((x0 + x1) / 2.0, (x1 - x0) * 0.2);
+                    let ink = BLACK.stroke_width(1);
+                    ctx.draw_series(std::iter::once(PathElement::new(vec![(mid, q1), (mid, q3)], ink)))?;
+                    for q in [q1, q3] {
+                        ctx.draw_series(std::iter::once(PathElement::new(vec![(mid - cap, q), (mid + cap, q)], ink)))?;
+                    }
+                }
                 let font = (FONT, 14).into_font();
                 let font = if bar.look.this_system { font.style(FontStyle::Bold) } else { font };
                 let style = TextStyle::from(font).pos(Pos::new(HPos::Center, VPos::Bottom));
                 ctx.draw_series(std::iter::once(
-                    EmptyElement::at(((x0 + x1) / 2.0, bar.value)) + Text::new(bar.label.clone(), (0, -3), style),
+                    EmptyElement::at(((x0 + x1) / 2.0, bar.whisker.map_or(bar.value, |(_, q3)| q3.max(bar.value))))
+                        + Text::new(bar.label.clone(), (0, -3), style),
                 ))?;
             }
             // Group labels sit under the axis, in the whole canvas's pixel coordinates.

@@ -15,7 +15,7 @@ use crate::data::{self, DataSet, DatasetsSpec};
 use crate::export::{self, FrameworkInfo, Metadata, ResultFolder, ResultsWriter, RowStatus, RunState, SummaryRow};
 use crate::interrupt::{self, Interrupted};
 use crate::machine::{GitInfo, Machine};
-use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, Task, ViConfig};
+use crate::models::{Config, Device, HmcConfig, Method, Model, Repeats, RoundShare, Task, ViConfig};
 use crate::paths;
 use crate::plots;
 use crate::progress::Progress;
@@ -56,6 +56,18 @@ impl Suite {
             Self::Hmm => "hmm",
             Self::All => "all",
             Self::Smoke => "test",
+        }
+    }
+
+    /// Default `--rounds`: how many rounds each configuration's repeats are split into. Two
+    /// run every configuration as A B C then C B A, so a linear drift of the machine's speed
+    /// cancels from the ratios, for one more start-up and compilation per external row.
+    #[must_use]
+    pub fn default_rounds(self) -> usize {
+        match self {
+            // The smoke run checks answers, not ratios: one round, one start-up per row.
+            Self::Smoke => 1,
+            _ => 2,
         }
     }
 
@@ -112,6 +124,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Skip drawing figures at the end.
     pub no_plots: bool,
+    /// Rounds each configuration's repeats are split into, interleaved between frameworks
+    /// (`None`: [`Suite::default_rounds`]).
+    pub rounds: Option<usize>,
 }
 
 /// What a run did.
@@ -351,118 +366,57 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         interrupted: false,
     };
 
-    'frameworks: for adapter in &mut adapters {
-        let supported: Vec<usize> = (0..configs.len()).filter(|&i| covers(adapter.as_ref(), &configs[i])).collect();
-        if supported.is_empty() {
-            // Every adapter left here was named in --frameworks, when that was given.
-            if opts.frameworks.is_some() {
-                outcome.without_rows.push(format!(
-                    "{}: it implements no model and method of this suite (see `benchmarks list`)",
-                    adapter.name()
-                ));
-            }
-            continue;
-        }
+    // Every framework is prepared (availability, one-time builds) before any configuration
+    // runs; then each configuration runs every framework in rounds, interleaved in time.
+    let mut lanes: Vec<Lane> = Vec::new();
+    for adapter in adapters {
         if interrupt::requested() {
             break;
         }
-        let mut pairs: Vec<(Model, Method)> = Vec::new();
-        for &i in &supported {
-            let pair = (configs[i].model, configs[i].method);
-            if !pairs.contains(&pair) {
-                pairs.push(pair);
-            }
+        let supported: Vec<usize> = (0..configs.len()).filter(|&i| covers(adapter.as_ref(), &configs[i])).collect();
+        if let Some(lane) = prepare_lane(adapter, supported, &configs, suite, opts, &data_dir, &mut writer, &progress, &mut outcome)? {
+            lanes.push(lane);
         }
-        progress.set_message(format!("{}: preparing", adapter.name()));
-        let availability = match adapter.availability() {
-            // The smoke run never installs anything that was not asked for by name.
-            Availability::NeedsSetup { what } if suite == Suite::Smoke && opts.frameworks.is_none() => {
-                Availability::Skipped { reason: format!("{what} (name it in --frameworks to create it)") }
-            }
-            Availability::NeedsSetup { .. } => adapter.prepare(&progress),
-            other => other,
+    }
+    let rounds = opts.rounds.unwrap_or_else(|| suite.default_rounds()).max(1);
+    for (i, config) in configs.iter().enumerate() {
+        if interrupt::requested() {
+            break;
+        }
+        let active: Vec<usize> = (0..lanes.len()).filter(|&l| lanes[l].supported.contains(&i)).collect();
+        let task = |round: usize| Task {
+            config: config.clone(),
+            data: Arc::clone(&inputs[i].0),
+            root: root.clone(),
+            data_dir: data_dir.clone(),
+            repeats: RoundShare { repeats, rounds },
+            seed: opts.seed + ROUND_SEED_STRIDE * round as u64,
+            device: opts.device,
+            timeout: Duration::from_secs(timeout_s),
         };
-        let availability = match availability {
-            Availability::NeedsSetup { what } => Availability::Skipped { reason: what },
-            other => other,
-        };
-        let info = framework_info(adapter.as_ref(), availability.clone());
-        writer.record_framework(info.clone())?;
-        if let Availability::Skipped { reason } = &availability {
-            progress.println(format!("{}: skipped ({reason})", adapter.name()));
-            outcome.skipped.push(format!("{}: {reason}", adapter.name()));
-            for &(model, method) in &pairs {
-                writer.write(&SummaryRow::skipped(&info, model, method, reason), &[])?;
-            }
-            for _ in &supported {
-                progress.inc();
-            }
-            continue;
-        }
-        // One-time builds (Stan's model compilation) before the first timed run of each pair, so
-        // the per-run limit times the inference and not the compiler.
-        let mut build_failed: Vec<((Model, Method), String)> = Vec::new();
-        for (model, method) in pairs {
-            match adapter.build(model, method, &data_dir, &progress) {
-                Ok(Some(note)) => progress.println(format!("{}: {}/{} {note}", adapter.name(), model.as_str(), method.as_str())),
-                Ok(None) => {}
-                Err(e) if e.is::<Interrupted>() => break 'frameworks,
-                Err(e) => build_failed.push(((model, method), format!("build failed: {e:#}"))),
-            }
-        }
-        // Configurations at least as large as one that timed out would time out too.
-        let mut timed_out: Vec<Config> = Vec::new();
-        for &i in &supported {
-            let config = &configs[i];
-            if interrupt::requested() {
-                break 'frameworks;
-            }
-            let not_run = build_failed.iter().find(|(pair, _)| *pair == (config.model, config.method)).map(|(_, m)| m.clone()).or_else(|| {
-                timed_out.iter().find(|t| at_least_as_large(config, t)).map(|limit| format!("not run: timed out at {}", limit.label()))
-            });
-            if let Some(message) = not_run {
-                record_not_run(&mut writer, &progress, &mut outcome, &info, config, opts.seed, &message)?;
-                continue;
-            }
-            progress.set_message(format!("{}: {}", adapter.name(), config.label()));
-            let (data, reference) = &inputs[i];
-            let task = Task {
-                config: config.clone(),
-                data: Arc::clone(data),
-                root: root.clone(),
-                data_dir: data_dir.clone(),
-                repeats,
-                seed: opts.seed,
-                device: opts.device,
-                timeout: Duration::from_secs(timeout_s),
-            };
-            match memory_check(adapter.as_mut(), &task) {
-                Err(e) if e.is::<Interrupted>() => break 'frameworks,
-                Ok(MemoryCheck { refusal: Some(message), .. }) | Err(message) => {
-                    record_not_run(&mut writer, &progress, &mut outcome, &info, config, opts.seed, &message.to_string())?;
+        let Some(results) = run_configuration(&mut lanes, &active, rounds, &task, &progress)? else { break };
+        // The rows, each with its time ratio to handcoded Rust's in this configuration.
+        let baseline = results.iter().find_map(|(l, r)| match r {
+            Ok(r) if lanes[*l].adapter.name() == adapters::handcoded::NAME => Some(r.times_s.clone()),
+            _ => None,
+        });
+        for (l, result) in results {
+            let lane = &mut lanes[l];
+            let (mut row, times) = match result {
+                Ok(result) => {
+                    let assessment = quality::assess(config, &result.quality, &inputs[i].1);
+                    (SummaryRow::measured(&lane.info, config, opts.seed, &result, &assessment), result.times_s)
+                }
+                Err(RoundFailure::NotRun(message)) => {
+                    record_not_run(&mut writer, &progress, &mut outcome, &lane.info, config, opts.seed, &message)?;
                     continue;
                 }
-                Ok(MemoryCheck { note, .. }) => {
-                    if let Some(note) = note {
-                        progress.println(format!("{}: {}: {note}", adapter.name(), config.label()));
-                    }
-                }
-            }
-            let result: anyhow::Result<RunResult> = adapter.run(&task);
-            let (row, times) = match result {
-                Ok(result) => {
-                    let assessment = quality::assess(config, &result.quality, reference);
-                    let row = SummaryRow::measured(&info, config, opts.seed, &result, &assessment);
-                    (row, result.times_s)
-                }
-                Err(e) if e.is::<Interrupted>() => break 'frameworks,
-                Err(e) => {
-                    if e.is::<TimedOut>() {
-                        timed_out.push(config.clone());
-                    }
-                    (SummaryRow::failed(&info, config, opts.seed, &format!("{e:#}")), Vec::new())
-                }
+                Err(RoundFailure::Failed(message)) => (SummaryRow::failed(&lane.info, config, opts.seed, &message), Vec::new()),
             };
+            let is_baseline = lane.adapter.name() == adapters::handcoded::NAME;
+            if let Some(ci) = baseline.as_deref().filter(|_| !is_baseline).and_then(|b| crate::timing::ratio_of_medians(&times, b)) {
+                (row.time_ratio, row.time_ratio_low, row.time_ratio_high) = (Some(ci.ratio), Some(ci.low), Some(ci.high));
+            }
             writer.write(&row, &times)?;
             progress.println(describe(&row, config));
             match (row.status, row.quality_ok) {
@@ -487,6 +441,210 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
         }
     }
     Ok(outcome)
+}
+
+/// Round r of a configuration uses seed `seed + ROUND_SEED_STRIDE * r`, so no two rounds
+/// repeat the same random work (a round has at most `Repeats::AUTO_MAX` repeats, each of
+/// which adds at most its index to the seed).
+pub const ROUND_SEED_STRIDE: u64 = 1000;
+
+/// One framework through the run: its adapter, what it reported, which configurations it
+/// covers, and what stops it from running some of them.
+struct Lane {
+    adapter: Box<dyn Adapter>,
+    info: FrameworkInfo,
+    /// Indices into the run's configurations.
+    supported: Vec<usize>,
+    /// Model and method pairs whose one-time build failed, with the message.
+    build_failed: Vec<((Model, Method), String)>,
+    /// Configurations that timed out: those at least as large are not attempted.
+    timed_out: Vec<Config>,
+}
+
+impl Lane {
+    /// Why `config` is not run, when it is not.
+    fn not_run(&self, config: &Config) -> Option<String> {
+        self.build_failed.iter().find(|(pair, _)| *pair == (config.model, config.method)).map(|(_, m)| m.clone()).or_else(|| {
+            self.timed_out.iter().find(|t| at_least_as_large(config, t)).map(|limit| format!("not run: timed out at {}", limit.label()))
+        })
+    }
+}
+
+/// Readies one framework: its availability (installing it where it needs set-up), skipped rows
+/// when it cannot run, and its one-time builds (Stan's model compilation) before any timed run,
+/// so the per-run limit times the inference and not the compiler. `None` when it runs nothing.
+#[allow(clippy::too_many_arguments)]
+fn prepare_lane(
+    mut adapter: Box<dyn Adapter>,
+    supported: Vec<usize>,
+    configs: &[Config],
+    suite: Suite,
+    opts: &RunOptions,
+    data_dir: &std::path::Path,
+    writer: &mut ResultsWriter,
+    progress: &Progress,
+    outcome: &mut Outcome,
+) -> anyhow::Result<Option<Lane>> {
+    if supported.is_empty() {
+        // Every adapter left here was named in --frameworks, when that was given.
+        if opts.frameworks.is_some() {
+            outcome.without_rows.push(format!("{}: it implements no model and method of this suite (see `benchmarks list`)", adapter.name()));
+        }
+        return Ok(None);
+    }
+    let mut pairs: Vec<(Model, Method)> = Vec::new();
+    for &i in &supported {
+        let pair = (configs[i].model, configs[i].method);
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    progress.set_message(format!("{}: preparing", adapter.name()));
+    let availability = match adapter.availability() {
+        // The smoke run never installs anything that was not asked for by name.
+        Availability::NeedsSetup { what } if suite == Suite::Smoke && opts.frameworks.is_none() => {
+            Availability::Skipped { reason: format!("{what} (name it in --frameworks to create it)") }
+        }
+        Availability::NeedsSetup { .. } => adapter.prepare(progress),
+        other => other,
+    };
+    let availability = match availability {
+        Availability::NeedsSetup { what } => Availability::Skipped { reason: what },
+        other => other,
+    };
+    let info = framework_info(adapter.as_ref(), availability.clone());
+    writer.record_framework(info.clone())?;
+    if let Availability::Skipped { reason } = &availability {
+        progress.println(format!("{}: skipped ({reason})", adapter.name()));
+        outcome.skipped.push(format!("{}: {reason}", adapter.name()));
+        for &(model, method) in &pairs {
+            writer.write(&SummaryRow::skipped(&info, model, method, reason), &[])?;
+        }
+        for _ in &supported {
+            progress.inc();
+        }
+        return Ok(None);
+    }
+    let mut build_failed = Vec::new();
+    for (model, method) in pairs {
+        match adapter.build(model, method, data_dir, progress) {
+            Ok(Some(note)) => progress.println(format!("{}: {}/{} {note}", adapter.name(), model.as_str(), method.as_str())),
+            Ok(None) => {}
+            Err(e) if e.is::<Interrupted>() => return Ok(None),
+            Err(e) => build_failed.push(((model, method), format!("build failed: {e:#}"))),
+        }
+    }
+    Ok(Some(Lane { adapter, info, supported, build_failed, timed_out: Vec::new() }))
+}
+
+/// A framework's (index into the lanes) merged result for one configuration.
+type LaneResult = (usize, Result<RunResult, RoundFailure>);
+
+/// Why a framework has no measured row for a configuration.
+enum RoundFailure {
+    /// It was not attempted (a failed build, a smaller size that timed out, too little memory).
+    NotRun(String),
+    /// A round failed, with its message.
+    Failed(String),
+}
+
+/// Runs one configuration on the frameworks `active` (indices into `lanes`) in `rounds`
+/// rounds, each doing its share of the repeats, the order reversed every other round (A B C,
+/// C B A, A B C, ...: ABBA for two frameworks), so a drift of the machine's speed during the
+/// configuration falls on every framework alike instead of into their ratios. A framework's
+/// rounds are merged into one result ([`merge_rounds`]); a failed round fails its row and ends
+/// its rounds. `None` when a stop was requested (the configuration is dropped).
+fn run_configuration(
+    lanes: &mut [Lane],
+    active: &[usize],
+    rounds: usize,
+    task: &dyn Fn(usize) -> Task,
+    progress: &Progress,
+) -> anyhow::Result<Option<Vec<LaneResult>>> {
+    let config = task(0).config;
+    let mut state: Vec<Result<Vec<RunResult>, RoundFailure>> = active
+        .iter()
+        .map(|&l| match lanes[l].not_run(&config) {
+            Some(message) => Err(RoundFailure::NotRun(message)),
+            None => Ok(Vec::new()),
+        })
+        .collect();
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 { (0..active.len()).collect() } else { (0..active.len()).rev().collect() };
+        for k in order {
+            let Ok(done) = &mut state[k] else { continue };
+            if interrupt::requested() {
+                return Ok(None);
+            }
+            let lane = &mut lanes[active[k]];
+            let task = task(round);
+            progress.set_message(format!("{}: {} (round {}/{rounds})", lane.adapter.name(), config.label(), round + 1));
+            if round == 0 {
+                match memory_check(lane.adapter.as_mut(), &task) {
+                    Err(e) if e.is::<Interrupted>() => return Ok(None),
+                    Ok(MemoryCheck { refusal: Some(message), .. }) | Err(message) => {
+                        state[k] = Err(RoundFailure::NotRun(message.to_string()));
+                        continue;
+                    }
+                    Ok(MemoryCheck { note, .. }) => {
+                        if let Some(note) = note {
+                            progress.println(format!("{}: {}: {note}", lane.adapter.name(), config.label()));
+                        }
+                    }
+                }
+            }
+            match lane.adapter.run(&task) {
+                Ok(result) => done.push(result),
+                Err(e) if e.is::<Interrupted>() => return Ok(None),
+                Err(e) => {
+                    if e.is::<TimedOut>() {
+                        lane.timed_out.push(config.clone());
+                    }
+                    // A later round's failure says which round: the earlier ones ran.
+                    let message = if round > 0 { format!("round {}/{rounds}: {e:#}", round + 1) } else { format!("{e:#}") };
+                    state[k] = Err(RoundFailure::Failed(message));
+                }
+            }
+        }
+    }
+    Ok(Some(active.iter().zip(state).map(|(&l, s)| (l, s.map(|r| merge_rounds(r, rounds)))).collect()))
+}
+
+/// One framework's rounds of a configuration as one result: every round's timed repeats in
+/// the order they ran, the first round's compile time (the cold call; later rounds' first
+/// calls are excluded from the repeats too), the last round's quality, the largest peak
+/// memory, and every note and flag once.
+fn merge_rounds(results: Vec<RunResult>, rounds: usize) -> RunResult {
+    let mut merged: Option<RunResult> = None;
+    for r in results {
+        merged = Some(match merged {
+            None => r,
+            Some(mut m) => {
+                m.times_s.extend(r.times_s);
+                m.quality = r.quality;
+                m.peak_memory = match (m.peak_memory, r.peak_memory) {
+                    (Some(a), Some(b)) => Some(if b.bytes > a.bytes { b } else { a }),
+                    (a, b) => a.or(b),
+                };
+                for note in r.notes {
+                    if !m.notes.contains(&note) {
+                        m.notes.push(note);
+                    }
+                }
+                for flag in r.flags {
+                    if !m.flags.contains(&flag) {
+                        m.flags.push(flag);
+                    }
+                }
+                m
+            }
+        });
+    }
+    let mut merged = merged.expect("a framework that ran has at least one round");
+    if rounds > 1 {
+        merged.notes.push(format!("repeats in {rounds} rounds interleaved with the other frameworks of this configuration"));
+    }
+    merged
 }
 
 /// Records a configuration that was not run (a failed build, a larger size that timed out,
@@ -537,7 +695,7 @@ fn memory_check(adapter: &mut dyn Adapter, task: &Task) -> anyhow::Result<Memory
     }
     let mut probe = task.clone();
     probe.config.n_particles = Some(MEMORY_PROBE_PARTICLES);
-    probe.repeats = Repeats::Fixed(Repeats::MIN);
+    probe.repeats = RoundShare::whole(Repeats::Fixed(Repeats::MIN));
     let measured = adapter.run(&probe).context("the memory probe (the same configuration at 10^4 particles) failed")?;
     let Some(peak) = measured.peak_memory else { return Ok(MemoryCheck::default()) };
     let per_particle = peak.bytes as f64 / MEMORY_PROBE_PARTICLES as f64;

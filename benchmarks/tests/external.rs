@@ -87,7 +87,9 @@ fn failures_are_rows_and_the_run_goes_on() {
 
     let good = find("fake", Some(10));
     assert_eq!(good.status, Some(RowStatus::Ok));
-    assert_eq!((good.repeats, good.median_time, good.compile_time), (Some(5), Some(0.002), Some(0.5)));
+    // Two rounds (the default), each the fake's five repeats, merged into one row.
+    assert_eq!((good.repeats, good.median_time, good.compile_time), (Some(10), Some(0.002), Some(0.5)));
+    assert!(good.notes.contains("2 rounds interleaved"), "{}", good.notes);
     assert_eq!(good.version, "1.2.3");
     assert_eq!(good.quality_ok, Some(false));
     assert!(good.quality_reason.contains("log-ML is NaN"), "{}", good.quality_reason);

@@ -220,7 +220,7 @@ impl External {
             flag("learning-rate", v.learning_rate.to_string());
             flag("n-elbo-samples", v.n_elbo_samples.to_string());
         }
-        flag("repeats", task.repeats.resolve_external(c.method).to_string());
+        flag("repeats", task.repeats.external(c.method).to_string());
         flag("seed", task.seed.to_string());
         flag("data-dir", data_dir.display().to_string());
         args

@@ -14,7 +14,7 @@ use gen_runtime::Part;
 
 use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::{BetaBernoulliData, DataSet, HmmData, LgssmData, PolynomialData};
-use crate::models::{Device, Method, Model, Repeats, Task};
+use crate::models::{Device, Method, Model, RoundShare, Task};
 use crate::timing::{measure_in_process, Measured};
 
 /// The benchmark models in the modeling language, as a user would write them.
@@ -208,7 +208,7 @@ fn importance<G: GenerativeFunction>(
     obs: &ChoiceMap,
     n: usize,
     (engine, device): (Engine, Device),
-    repeats: Repeats,
+    repeats: RoundShare,
     seed: u64,
 ) -> Result<Measured<anyhow::Result<Weighted>>, crate::interrupt::Interrupted> {
     let cpu = BurnEngine::<Cpu>::default();
@@ -230,19 +230,19 @@ fn importance<G: GenerativeFunction>(
     })
 }
 
-fn polynomial_is(d: &PolynomialData, n: usize, engine: Engine, device: Device, repeats: Repeats, seed: u64) -> Timed {
+fn polynomial_is(d: &PolynomialData, n: usize, engine: Engine, device: Device, repeats: RoundShare, seed: u64) -> Timed {
     let obs = choicemap! { "ys" => d.y.clone() };
     let call = models::polynomial(&d.x, d.noise_sd, d.prior_sd);
     is_quality(importance(&call, &obs, n, (engine, device), repeats, seed)?, &["a", "b", "c"])
 }
 
-fn beta_bernoulli_is(d: &BetaBernoulliData, n: usize, engine: Engine, device: Device, repeats: Repeats, seed: u64) -> Timed {
+fn beta_bernoulli_is(d: &BetaBernoulliData, n: usize, engine: Engine, device: Device, repeats: RoundShare, seed: u64) -> Timed {
     let obs = choicemap! { "ys" => d.y.iter().map(|y| *y == 1).collect::<Vec<bool>>() };
     let call = models::beta_bernoulli(d.y.len(), d.alpha, d.beta);
     is_quality(importance(&call, &obs, n, (engine, device), repeats, seed)?, &["p"])
 }
 
-fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
+fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: RoundShare, seed: u64) -> Timed {
     let config = HmcConfig {
         num_warmup: hmc.n_warmup,
         num_samples: hmc.n_samples,
@@ -256,7 +256,7 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
 
 /// NUTS with Stan's warm-up adaptation on one chain, for ESS per second: the warm-up and kept
 /// draws of the HMC configuration (its step size and leapfrog count do not apply).
-fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: Repeats, seed: u64) -> Timed {
+fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: RoundShare, seed: u64) -> Timed {
     let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
     polynomial_mcmc(d, repeats, seed, |conditioned, key| Ok(conditioned.nuts(&config, key)?))
 }
@@ -267,7 +267,7 @@ const VI_DRAWS: usize = 1000;
 
 /// Mean-field ADVI with the suite's configuration, timed as the one call from the model and
 /// its observations to a posterior (the fit, then draws from the guide in the model's space).
-fn polynomial_vi(d: &PolynomialData, vi: &crate::models::ViConfig, repeats: Repeats, seed: u64) -> Timed {
+fn polynomial_vi(d: &PolynomialData, vi: &crate::models::ViConfig, repeats: RoundShare, seed: u64) -> Timed {
     let config = inference::AdviConfig {
         num_steps: vi.n_steps,
         num_samples: vi.n_elbo_samples,
@@ -296,7 +296,7 @@ fn polynomial_vi(d: &PolynomialData, vi: &crate::models::ViConfig, repeats: Repe
 /// the model and its observations to a posterior over its latents a, b, c: target
 /// construction and the mapping of the draws to the model's space included), and reports the
 /// chain's quality.
-fn polynomial_mcmc<S>(d: &PolynomialData, repeats: Repeats, seed: u64, sampler: S) -> Timed
+fn polynomial_mcmc<S>(d: &PolynomialData, repeats: RoundShare, seed: u64, sampler: S) -> Timed
 where
     S: Fn(&Conditioned<'_, models::polynomial::Gf<'_>>, Key) -> anyhow::Result<inference::Posterior>,
 {
@@ -336,7 +336,7 @@ fn smc_quality(m: Measured<anyhow::Result<(f64, f64)>>) -> Timed {
     ))
 }
 
-fn hmm_smc(d: &HmmData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+fn hmm_smc(d: &HmmData, n: usize, repeats: RoundShare, seed: u64) -> Timed {
     let hmm = gen_runtime::exact::DiscreteHmm {
         initial: d.spec.initial.clone(),
         transition: d.spec.transition.clone(),
@@ -350,7 +350,7 @@ fn hmm_smc(d: &HmmData, n: usize, repeats: Repeats, seed: u64) -> Timed {
     })?)
 }
 
-fn lgssm_smc(d: &LgssmData, n: usize, repeats: Repeats, seed: u64) -> Timed {
+fn lgssm_smc(d: &LgssmData, n: usize, repeats: RoundShare, seed: u64) -> Timed {
     let s = &d.spec;
     let m = gen_runtime::exact::LinearGaussianSsm {
         initial_mean: s.x1_mean,
