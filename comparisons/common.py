@@ -47,7 +47,7 @@ import numpy as np
 # --------------------------------------------------------------------------------------
 
 MODELS = ("polynomial", "beta_bernoulli", "hmm", "lgssm")
-METHODS = ("is", "hmc", "nuts", "smc", "vi")
+METHODS = ("is", "hmc", "nuts", "smc", "vi", "exact")
 
 # Defaults are the benchmark's headline configuration.
 DEFAULTS = {
@@ -481,6 +481,12 @@ def smc_quality(log_ml: float, final_log_weights: Any) -> Dict[str, Any]:
     """The SMC quality block: the filter's log-ML estimate and the Kish ESS of the last step's
     weights (before any resampling, else it would always be N)."""
     return {"log_ml": float(log_ml), "ess": ess_from_log_weights(final_log_weights)}
+
+
+def exact_quality(log_ml: Any) -> Dict[str, Any]:
+    """The quality block of an exact-filtering row (``--method exact``): the framework's own
+    log p(y_1:T) as a float64 number; no ``ess`` (nothing is sampled)."""
+    return {"log_ml": float(log_ml)}
 
 
 def exact_log_ml_note(exact: float) -> str:

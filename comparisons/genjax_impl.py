@@ -15,6 +15,24 @@ requirements-genjax.txt), not the "jax" env that NumPyro and handcoded JAX share
   the first momentum half-step of every leapfrog step uses the gradient at the trajectory's
   start.  Rows carry the flag ``genjax-0.10.3-hmc-stale-gradient``; with L = 20 this makes
   acceptance collapse at step sizes the correct integrator accepts (e.g. 0.05 at n = 10).
+* HMC over assess (framework ``genjax_manual_hmc``, module genjax_manual_hmc.py): the HMC a
+  GenJAX 0.10.3 user writes around that defect.  The model is the same ``polynomial_model``;
+  the log density of the selected choices (a, b, c) is ``polynomial_model.assess`` of the
+  choice map {a, b, c} (from the latent vector) merged with the observations {"ys": y}; the
+  leapfrog runs on ``jax.value_and_grad`` of that, written out as in the handcoded JAX row
+  (``handcoded_jax.make_hmc``: fresh gradient every leapfrog step, unit mass, MH accept on the
+  total energy, from zeros), the whole warm-up + kept run one ``jax.jit`` of ``lax.scan``.
+  No flag: it is a correct HMC kernel.
+* SMC (hmm, lgssm): a bootstrap particle filter over GenJAX generative functions.  The
+  per-step model (transition, then observation) is a ``@genjax.gen`` function of the previous
+  state; particles are extended by ``jax.vmap`` of its ``importance`` constrained on the
+  step's observation (the internal proposal for the unconstrained state is the transition,
+  so the weight is exactly the observation density; checked once, untimed, per run); the
+  first step is ``genjax.inference.smc.ImportanceK`` on a ``Target`` of the initial-step model
+  (the one part of ``genjax.inference.smc`` that fits: its ``ImportanceK`` shares one target,
+  so its particles cannot carry their own previous state, and the module has no resampling).
+  Multinomial resampling by inverse CDF before every step after the first (the handcoded JAX
+  row's ``_multinomial_resample``), ``lax.scan`` over time, all in one ``jax.jit``.
 * VI: GenJAX's own VI stack: the ELBO loss term of ``genjax.vi.ELBO`` (``Importance(target,
   guide).estimate_normalizing_constant`` under ``genjax.adev.expectation``), its ADEV
   gradient estimate, and the reparameterized ADEV primitive
@@ -47,7 +65,7 @@ from genjax import SelectionBuilder as S
 from genjax.adev import expectation, mv_normal_diag_reparam, sample_primitive
 from genjax.inference import Target
 from genjax.inference.requests import HMC
-from genjax.inference.smc import Importance
+from genjax.inference.smc import Importance, ImportanceK
 from genjax._src.adev.core import invoke_closed_over  # what Expectation.grad_estimate differentiates
 from jax import lax
 from jax.scipy.special import logsumexp
@@ -56,6 +74,7 @@ from jax.scipy.stats import norm
 import common
 
 NAME = "genjax"
+MANUAL_HMC_NAME = "genjax_manual_hmc"  # the second framework of this module (genjax_manual_hmc.py)
 STALE_GRADIENT_FLAG = "genjax-0.10.3-hmc-stale-gradient"
 
 
@@ -185,6 +204,43 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
             "flags": [STALE_GRADIENT_FLAG]}
 
 
+def polynomial_assess_log_density(args, hyper):
+    """log p(a, b, c, ys = y) as GenJAX computes it: ``polynomial_model.assess`` of the choice
+    map built from the latent vector q = (a, b, c) merged with the observations."""
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    model_args = (x, d.prior_sd, d.noise_sd)
+    observations = C["ys"].set(y)
+
+    def log_density(q):
+        score, _ = polynomial_model.assess(observations.merge(C.kw(a=q[0], b=q[1], c=q[2])), model_args)
+        return score
+
+    return log_density
+
+
+def polynomial_manual_hmc(args, hyper) -> Dict[str, Any]:
+    """Fixed-step HMC written around genjax 0.10.3's stale-gradient HMC: leapfrog over
+    ``jax.value_and_grad`` of the model's ``assess`` (see the module docstring)."""
+    from handcoded_jax import make_hmc  # the handcoded row's leapfrog + MH loop (plain jax)
+
+    log_density = polynomial_assess_log_density(args, hyper)
+    infer = make_hmc(log_density, 3, args.n_warmup, args.n_samples, args.step_size, args.n_leapfrog)
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    qs, acc, div = (np.asarray(a) for a in t.last)
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.hmc_quality(qs, acc, int(div.sum())),
+            "notes": [_dtype_note(),
+                      "hand-written HMC over GenJAX's assess (genjax 0.10.3's own HMC has the stale-gradient "
+                      "defect): log density of (a, b, c) = polynomial_model.assess(C.kw(a, b, c) merged with "
+                      "C['ys'].set(y)), gradient by jax.value_and_grad; leapfrog with a fresh gradient every "
+                      "step, unit mass, MH accept on the total energy (handcoded_jax.make_hmc); warm-up + kept "
+                      "samples from zeros in one jit of lax.scan",
+                      "acceptance_rate = mean Metropolis acceptance probability min(1, exp(-dH))",
+                      common.MCMC_ESS_NOTE]}
+
+
 # --------------------------------------------------------------------------------------
 # VI
 # --------------------------------------------------------------------------------------
@@ -284,9 +340,140 @@ def polynomial_vi(args, hyper) -> Dict[str, Any]:
                       common.VI_ELBO_NOTE]}
 
 
+# --------------------------------------------------------------------------------------
+# State-space models: bootstrap particle filter over GenJAX generative functions
+# --------------------------------------------------------------------------------------
+
+@genjax.gen
+def hmm_init(log_initial, log_emission):
+    """Time step 1 of the discrete HMM: z_1 ~ Categorical(initial), y_1 ~ Categorical(emission[z_1])."""
+    z = genjax.categorical(log_initial) @ "z"
+    genjax.categorical(log_emission[z]) @ "y"
+    return z
+
+
+@genjax.gen
+def hmm_step(z_prev, log_transition, log_emission):
+    """One later step: z_t ~ Categorical(transition[z_{t-1}]), y_t ~ Categorical(emission[z_t])."""
+    z = genjax.categorical(log_transition[z_prev]) @ "z"
+    genjax.categorical(log_emission[z]) @ "y"
+    return z
+
+
+@genjax.gen
+def lgssm_init(x1_mean, x1_sd, r):
+    """Time step 1 of the LGSSM: x_1 ~ N(x1_mean, x1_sd^2), y_1 ~ N(x_1, r^2)."""
+    z = genjax.normal(x1_mean, x1_sd) @ "z"
+    genjax.normal(z, r) @ "y"
+    return z
+
+
+@genjax.gen
+def lgssm_step(z_prev, a, q, r):
+    """One later step: x_t ~ N(a x_{t-1}, q^2), y_t ~ N(x_t, r^2)."""
+    z = genjax.normal(a * z_prev, q) @ "z"
+    genjax.normal(z, r) @ "y"
+    return z
+
+
+def make_genjax_bootstrap_pf(init_model, init_args, step_model, step_params, ys, n_particles: int):
+    """Bootstrap PF as one jitted function of the key -> (log-ML estimate, final states, final
+    log weights), the handcoded JAX filter's structure with GenJAX doing the model work:
+
+    * step 1: ``ImportanceK(Target(init_model, init_args, {"y": y_1}), k_particles=N).run_smc``
+      (the prior is the internal proposal for "z", so the weights are log p(y_1 | z_1));
+    * step t > 1: multinomial resampling (inverse CDF), then ``jax.vmap`` over particles of
+      ``step_model.importance(key, {"y": y_t}, (z_prev, *step_params))``: "z" is drawn from the
+      transition, the weight is log p(y_t | z_t);
+    * log_ml accumulates logsumexp(log w_t) - log N at every step (weights are uniform after
+      resampling), as in handcoded_jax.make_bootstrap_pf.
+    """
+    from handcoded_jax import _multinomial_resample  # the handcoded row's resampler (plain jax)
+
+    log_n = math.log(n_particles)
+    extend = jax.vmap(step_model.importance, in_axes=(0, None, (0,) + (None,) * len(step_params)))
+
+    def step(carry, inp):
+        z, log_w, log_ml = carry
+        key, y_t = inp
+        k_res, k_prop = jax.random.split(key)
+        idx = _multinomial_resample(k_res, log_w, n_particles)
+        tr, log_w = extend(jax.random.split(k_prop, n_particles), C["y"].set(y_t), (z[idx], *step_params))
+        z = tr.get_choices()["z"]
+        return (z, log_w, log_ml + logsumexp(log_w) - log_n), None
+
+    @jax.jit
+    def infer(key):
+        k0, k_rest = jax.random.split(key)
+        first = ImportanceK(Target(init_model, init_args, C["y"].set(ys[0])), k_particles=n_particles).run_smc(k0)
+        z0, log_w0 = first.get_particles().get_choices()["z"], first.get_log_weights()
+        keys = jax.random.split(k_rest, ys.shape[0] - 1)
+        (z, log_w, log_ml), _ = lax.scan(step, (z0, log_w0, logsumexp(log_w0) - log_n), (keys, ys[1:]))
+        return log_ml, z, log_w
+
+    return infer
+
+
+def _check_step_weights(step_model, step_params, z_prev, y_t, obs_logpdf) -> None:
+    """Untimed: importance of the step model constrained on y_t weighs each particle by exactly
+    the observation density of the state it drew (a bootstrap proposal)."""
+    n = z_prev.shape[0]
+    tr, w = jax.jit(jax.vmap(step_model.importance, in_axes=(0, None, (0,) + (None,) * len(step_params))))(
+        jax.random.split(jax.random.PRNGKey(12345), n), C["y"].set(y_t), (z_prev, *step_params))
+    expected = obs_logpdf(tr.get_choices()["z"], y_t)
+    if not np.allclose(np.asarray(w), np.asarray(expected), rtol=1e-5, atol=1e-5):
+        raise RuntimeError(f"{step_model} importance weight is not the observation density: {w} vs {expected}")
+
+
+SMC_NOTE = ("bootstrap particle filter over @genjax.gen step functions: step 1 by genjax.inference.smc.ImportanceK "
+            "on a Target of the initial-step model, later steps by jax.vmap of the step model's importance "
+            "constrained on y_t (weight = observation density, checked); multinomial resampling (inverse CDF) "
+            "every step; lax.scan over time in one jit; ess = ESS of the last step's weights")
+
+
+def _smc_result(args, infer, exact: float) -> Dict[str, Any]:
+    key = _keys(args.seed)
+    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    log_ml, _, log_w = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.smc_quality(float(log_ml), np.asarray(log_w)),
+            "notes": [_dtype_note(), SMC_NOTE, common.exact_log_ml_note(exact)]}
+
+
+def hmm_smc(args, hyper) -> Dict[str, Any]:
+    d = common.load_hmm(args, hyper)
+    log_init = jnp.log(jnp.asarray(d.initial, jnp.float32))
+    log_trans = jnp.log(jnp.asarray(d.transition, jnp.float32))
+    log_emis = jnp.log(jnp.asarray(d.emission, jnp.float32))
+    ys = jnp.asarray(d.y, jnp.int32)
+    _check_step_weights(hmm_step, (log_trans, log_emis), jnp.arange(8, dtype=jnp.int32) % log_trans.shape[0], ys[1],
+                        lambda z, y_t: log_emis[z, y_t])
+    infer = make_genjax_bootstrap_pf(hmm_init, (log_init, log_emis), hmm_step, (log_trans, log_emis), ys,
+                                     args.n_particles)
+    return _smc_result(args, infer, common.exact_hmm_log_ml(d))
+
+
+def lgssm_smc(args, hyper) -> Dict[str, Any]:
+    d = common.load_lgssm(args, hyper)
+    ys = jnp.asarray(d.y, jnp.float32)
+    _check_step_weights(lgssm_step, (d.a, d.q, d.r), jnp.linspace(-2.0, 2.0, 8, dtype=jnp.float32), ys[1],
+                        lambda z, y_t: norm.logpdf(y_t, z, d.r))
+    infer = make_genjax_bootstrap_pf(lgssm_init, (d.x1_mean, d.x1_sd, d.r), lgssm_step, (d.a, d.q, d.r), ys,
+                                     args.n_particles)
+    return _smc_result(args, infer, common.exact_lgssm_log_ml(d))
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
     ("polynomial", "vi"): polynomial_vi,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
+    ("hmm", "smc"): hmm_smc,
+    ("lgssm", "smc"): lgssm_smc,
+}
+
+# The second framework, genjax_manual_hmc (run.py --framework genjax_manual_hmc imports
+# genjax_manual_hmc.py, which re-exports these).
+MANUAL_HMC_RUNNERS = {
+    ("polynomial", "hmc"): polynomial_manual_hmc,
 }

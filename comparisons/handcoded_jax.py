@@ -11,6 +11,9 @@ This is the XLA floor the PPL rows are compared with (the GenJAX paper's "handco
   position is carried in the chain state, so one iteration costs ``n_leapfrog`` gradients.
 * SMC: a bootstrap particle filter (propose from the transition, weight by the
   observation, multinomial resampling at every step) for the discrete HMM and the LGSSM.
+* Exact filtering (``--method exact``): log p(y_1:T) of the whole series, the forward
+  algorithm in log space (HMM) and the Kalman filter (LGSSM), each one jitted ``lax.scan``
+  over the time steps with the data and parameters as arguments of the jitted function.
 * VI: mean-field normal ADVI (loc, softplus-raw scale) with the K-sample reparameterized
   Monte Carlo ELBO (log p(y, z) - log q(z) at z = loc + scale * eps), its gradient by
   ``jax.value_and_grad``, and Adam written out (a handful of lines, the same update as
@@ -314,6 +317,59 @@ def lgssm_smc(args, hyper) -> Dict[str, Any]:
     return _smc_result(args, infer, common.exact_lgssm_log_ml(d))
 
 
+# --------------------------------------------------------------------------------------
+# State-space models: exact filtering (the log marginal likelihood of the whole series)
+# --------------------------------------------------------------------------------------
+
+def hmm_forward_log_ml(ys, log_init, log_trans, log_emis):
+    """Forward algorithm in log space: log p(y_1:T) of the discrete HMM, one ``lax.scan``
+    (log_alpha_t(j) = log p(y_1:t, z_t = j))."""
+    def step(log_alpha, y_t):
+        return logsumexp(log_alpha[:, None] + log_trans, axis=0) + log_emis[:, y_t], None
+
+    log_alpha, _ = lax.scan(step, log_init + log_emis[:, ys[0]], ys[1:])
+    return logsumexp(log_alpha)
+
+
+def kalman_log_ml(ys, a, q, r, x1_mean, x1_sd):
+    """Kalman filter: log p(y_1:T) of the LGSSM as the sum of the innovations' log densities,
+    one ``lax.scan`` carrying the predictive mean and variance of x_t."""
+    def step(carry, y_t):
+        m, v = carry
+        s = v + r * r
+        log_p = -0.5 * (jnp.log(2.0 * jnp.pi * s) + (y_t - m) ** 2 / s)
+        k = v / s
+        m, v = m + k * (y_t - m), (1.0 - k) * v
+        return (a * m, a * a * v + q * q), log_p
+
+    _, log_p = lax.scan(step, (x1_mean, x1_sd * x1_sd), ys)
+    return jnp.sum(log_p)
+
+
+def _exact_result(args, infer, inputs, exact: float, what: str) -> Dict[str, Any]:
+    """Times ``infer(*inputs)`` (data and parameters are arguments of the jitted function, not
+    closed-over constants, so XLA cannot fold the answer at compile time)."""
+    t = common.time_calls(lambda i: infer(*inputs), args.repeats, _materialize)
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.exact_quality(t.last),
+            "notes": [_dtype_note(), f"exact filtering: {what}, one jit of a lax.scan over the time steps; "
+                      "data and parameters are arguments of the jitted function", common.exact_log_ml_note(exact)]}
+
+
+def hmm_exact(args, hyper) -> Dict[str, Any]:
+    d = common.load_hmm(args, hyper)
+    inputs = (jnp.asarray(d.y, jnp.int32), jnp.log(jnp.asarray(d.initial, jnp.float32)),
+              jnp.log(jnp.asarray(d.transition, jnp.float32)), jnp.log(jnp.asarray(d.emission, jnp.float32)))
+    return _exact_result(args, jax.jit(hmm_forward_log_ml), inputs, common.exact_hmm_log_ml(d),
+                         "forward algorithm in log space")
+
+
+def lgssm_exact(args, hyper) -> Dict[str, Any]:
+    d = common.load_lgssm(args, hyper)
+    inputs = (jnp.asarray(d.y, jnp.float32),) + tuple(jnp.float32(v) for v in (d.a, d.q, d.r, d.x1_mean, d.x1_sd))
+    return _exact_result(args, jax.jit(kalman_log_ml), inputs, common.exact_lgssm_log_ml(d), "Kalman filter")
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
@@ -321,4 +377,6 @@ RUNNERS = {
     ("beta_bernoulli", "is"): beta_bernoulli_is,
     ("hmm", "smc"): hmm_smc,
     ("lgssm", "smc"): lgssm_smc,
+    ("hmm", "exact"): hmm_exact,
+    ("lgssm", "exact"): lgssm_exact,
 }

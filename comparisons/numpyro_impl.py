@@ -31,6 +31,16 @@
   of ``svi.update`` over the steps (the loop ``svi.run`` runs), with a fresh key; it is traced
   once and the runner counts XLA compilations during the timed calls.  ``svi.run`` itself
   re-traces on every call; the row's notes time one such call.
+* Exact filtering (``--method exact``): log p(y_1:T) of the whole series, as NumPyro's users
+  compute it.  NumPyro has no particle filter, no discrete-HMM distribution and no Kalman filter.
+  HMM: the model written with ``numpyro.contrib.control_flow.scan`` over the time steps,
+  hidden states enumerated (``config_enumerate`` + ``enum``) and summed out by
+  ``numpyro.contrib.funsor.log_density`` (funsor's ``sequential_sum_product``: a log-depth
+  tree of K x K log-semiring contractions, not the sequential forward recursion).  LGSSM: a
+  Kalman filter in ``lax.scan`` (innovation densities from ``dist.Normal``) inside
+  ``numpyro.factor``, scored by ``numpyro.infer.util.log_density``: what NumPyro's maintainers
+  advise for a custom likelihood (forum.pyro.ai "Kalman Filter in Numpyro").  Each timed call
+  is one jit with data and parameters as its arguments; traced once, XLA compilations counted.
 
 JAX runs in its default precision (float32); quality numbers are recomputed in float64.
 """
@@ -50,8 +60,10 @@ import numpyro.distributions as dist
 from jax import lax
 from jax.scipy.special import logsumexp
 from numpyro import handlers
+from numpyro.contrib.control_flow import scan
 from numpyro.infer import HMC, MCMC, NUTS, SVI, Trace_ELBO, init_to_value
 from numpyro.infer.autoguide import AutoNormal
+from numpyro.infer.util import log_density
 
 import common
 
@@ -392,10 +404,122 @@ def polynomial_vi(args, hyper) -> Dict[str, Any]:
             "quality": common.vi_quality(loc, scale, elbos), "notes": notes, "peak_memory_bytes": peak}
 
 
+# --------------------------------------------------------------------------------------
+# State-space models: exact filtering (the log marginal likelihood of the whole series)
+# --------------------------------------------------------------------------------------
+
+def hmm_model(ys, initial, transition, emission):
+    """The discrete HMM of data/README.md: z_1 ~ Categorical(initial), then NumPyro's ``scan``
+    over t = 2..T (the hidden states are enumerated and summed out by ``enum``)."""
+    z = numpyro.sample("z_1", dist.Categorical(probs=initial))
+    numpyro.sample("y_1", dist.Categorical(probs=emission[z]), obs=ys[0])
+
+    def step(z_prev, y_t):
+        z_t = numpyro.sample("z", dist.Categorical(probs=transition[z_prev]))
+        numpyro.sample("y", dist.Categorical(probs=emission[z_t]), obs=y_t)
+        return z_t, None
+
+    scan(step, z, ys[1:])
+
+
+def kalman_log_likelihood(ys, a, q, r, x1_mean, x1_sd):
+    """log p(y_1:T) of the LGSSM by the Kalman filter: the sum of the innovations' log
+    densities ``dist.Normal(predicted mean, sqrt(predicted variance + r^2)).log_prob(y_t)``."""
+    def step(carry, y_t):
+        m, v = carry  # predictive mean and variance of x_t
+        s = v + r * r
+        log_p = dist.Normal(m, jnp.sqrt(s)).log_prob(y_t)
+        k = v / s
+        m, v = m + k * (y_t - m), (1.0 - k) * v
+        return (a * m, a * a * v + q * q), log_p
+
+    _, log_p = lax.scan(step, (x1_mean, x1_sd * x1_sd), ys)
+    return jnp.sum(log_p)
+
+
+def lgssm_model(ys, a, q, r, x1_mean, x1_sd):
+    """The LGSSM with its states integrated out: the Kalman filter's likelihood as a factor."""
+    numpyro.factor("y", kalman_log_likelihood(ys, a, q, r, x1_mean, x1_sd))
+
+
+def _exact_result(args, log_ml_fn, inputs, exact: float, what: List[str]) -> Dict[str, Any]:
+    """Times one jit of ``log_ml_fn(*inputs)`` (data and parameters are arguments of the jitted
+    function, not closed-over constants, so XLA cannot fold the answer at compile time),
+    checking it is traced once and counting XLA compilations during the timed calls."""
+    _count_compiles()
+    traces = [0]
+
+    @jax.jit
+    def infer(*xs):
+        traces[0] += 1  # Python side effect: runs only when jit (re)traces
+        return log_ml_fn(*xs)
+
+    compiles_before_timed = [0]
+
+    def call(i):
+        """Call i of the timing protocol; no random key (deriving one is an eager JAX op that
+        would cost more than the filter itself)."""
+        if i == 1:  # call 0 (compiling) is materialized by now
+            compiles_before_timed[0] = len(_COMPILES)
+        return infer(*inputs)
+
+    t = common.time_calls(call, args.repeats, _materialize)
+    if traces[0] != 1:
+        raise RuntimeError(f"the log-density call was traced {traces[0]} times; timed calls must not recompile")
+    timed_compiles = len(_COMPILES) - compiles_before_timed[0]
+    notes = [_dtype_note(), *what,
+             f"timed call = one jit (data and parameters as arguments); traced once; XLA compilations during the "
+             f"{args.repeats} timed calls: {timed_compiles}",
+             common.exact_log_ml_note(exact)]
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.exact_quality(t.last), "notes": notes}
+
+
+def hmm_exact(args, hyper) -> Dict[str, Any]:
+    """Discrete HMM, log p(y_1:T) by NumPyro's enumeration of the hidden states (funsor)."""
+    try:
+        import funsor
+        from numpyro.contrib.funsor import config_enumerate, enum, log_density as enum_log_density
+    except ImportError as e:
+        raise RuntimeError(f"the HMM exact row needs funsor, pinned in comparisons/requirements-jax.txt (an env created "
+                           f"before it was added: pip install -r comparisons/requirements-jax.txt): {e}") from None
+    d = common.load_hmm(args, hyper)
+    inputs = (jnp.asarray(d.y, jnp.int32), jnp.asarray(d.initial, jnp.float32),
+              jnp.asarray(d.transition, jnp.float32), jnp.asarray(d.emission, jnp.float32))
+    # No plates in the model, so enumeration may use every dim from -1 leftwards (MCMC would pass
+    # -max_plate_nesting - 1 = -1 here too).
+    model = enum(config_enumerate(hmm_model), first_available_dim=-1)
+
+    def log_ml(*xs):
+        return enum_log_density(model, xs, {}, {})[0]
+
+    what = [f"numpyro.contrib.funsor.log_density(enum(config_enumerate(model)), ...) with funsor "
+            f"{funsor.__version__}: the model uses numpyro.contrib.control_flow.scan over t = 2..T, every z "
+            "enumerated in parallel and summed out (funsor sequential_sum_product: log-depth tree of K x K "
+            "log-semiring products)"]
+    return _exact_result(args, log_ml, inputs, common.exact_hmm_log_ml(d), what)
+
+
+def lgssm_exact(args, hyper) -> Dict[str, Any]:
+    """LGSSM, log p(y_1:T) by a Kalman filter inside ``numpyro.factor``, scored by log_density."""
+    d = common.load_lgssm(args, hyper)
+    inputs = (jnp.asarray(d.y, jnp.float32),) + tuple(jnp.float32(v) for v in (d.a, d.q, d.r, d.x1_mean, d.x1_sd))
+
+    def log_ml(*xs):
+        return log_density(lgssm_model, xs, {}, {})[0]
+
+    what = ["numpyro.infer.util.log_density of a model whose only site is numpyro.factor('y', Kalman filter "
+            "log-likelihood in lax.scan, innovations scored by dist.Normal): NumPyro has no Kalman filter "
+            "(GaussianStateSpace is the latent AR process alone) and cannot enumerate continuous states"]
+    return _exact_result(args, log_ml, inputs, common.exact_lgssm_log_ml(d), what)
+
+
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,
     ("polynomial", "hmc"): polynomial_hmc,
     ("polynomial", "nuts"): polynomial_nuts,
     ("polynomial", "vi"): polynomial_vi,
     ("beta_bernoulli", "is"): beta_bernoulli_is,
+    ("hmm", "exact"): hmm_exact,
+    ("lgssm", "exact"): lgssm_exact,
 }

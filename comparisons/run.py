@@ -8,6 +8,7 @@ JSON output live in ``common.py`` and the inference code in one module per frame
     handcoded_jax    -> handcoded_jax.py     (env "jax")
     numpyro          -> numpyro_impl.py      (env "jax")
     genjax           -> genjax_impl.py       (env "genjax": genjax 0.10.3 needs jax < 0.6)
+    genjax_manual_hmc -> genjax_manual_hmc.py (env "genjax": HMC over GenJAX's assess; code in genjax_impl.py)
     pyro             -> pyro_impl.py         (env "torch")
     handcoded_torch  -> handcoded_torch.py   (env "torch")
     stan             -> stan_impl.py         (env "stan": pystan / httpstan)
@@ -36,6 +37,7 @@ MODULES = {
     "handcoded_jax": "handcoded_jax",
     "numpyro": "numpyro_impl",
     "genjax": "genjax_impl",
+    "genjax_manual_hmc": "genjax_manual_hmc",
     "pyro": "pyro_impl",
     "handcoded_torch": "handcoded_torch",
     "stan": "stan_impl",

@@ -44,6 +44,17 @@ def test_vi_flags_config_and_quality():
     assert q == {"posterior_mean": [1.0, 2.0, 3.0], "posterior_sd": [0.5, 0.25, 0.125], "elbo": 18.5}
 
 
+def test_exact_method_flags_config_and_quality():
+    """--method exact (exact filtering of hmm / lgssm) parses, its config has no particle count,
+    and its quality block is the log-ML alone (no ess)."""
+    assert "exact" in common.METHODS
+    for model in ("hmm", "lgssm"):
+        a = common.parse_args("t", ["--model", model, "--method", "exact"])
+        assert (a.model, a.method) == (model, "exact")
+        assert common.config_of(a) == {"repeats": 10, "seed": 0}
+    assert common.exact_quality(np.float32(-68.5)) == {"log_ml": -68.5}
+
+
 def test_bad_vi_values_are_json_errors(capsys):
     for flags in (["--learning-rate", "0"], ["--learning-rate", "nan"], ["--n-steps", "0"], ["--n-elbo-samples", "0"]):
         with pytest.raises(SystemExit) as e:
