@@ -293,6 +293,9 @@ pub struct TimingRow {
     pub n_particles: Option<usize>,
     /// Kept HMC samples.
     pub n_samples: Option<usize>,
+    /// ELBO draws per step (VI), which tells a VI row's repeats from another's.
+    #[serde(default)]
+    pub n_elbo_samples: Option<usize>,
     /// Repeat index from 0.
     pub repeat: usize,
     /// Wall clock, seconds.
@@ -666,6 +669,7 @@ impl ResultsWriter {
                     noise_sd: row.noise_sd,
                     n_particles: row.n_particles,
                     n_samples: row.n_samples,
+                    n_elbo_samples: row.n_elbo_samples,
                     repeat,
                     time_s,
                 })

@@ -10,6 +10,7 @@
 
 pub mod adapters;
 pub mod alloc_meter;
+pub mod compare;
 pub mod data;
 pub mod diagnostics;
 pub mod env;

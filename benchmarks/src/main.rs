@@ -56,6 +56,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare two result folders: for every row measured in both, the new median time over the
+    /// old with its bootstrap 95% interval (from the per-repeat timing files); exits with status
+    /// 1 when a row is significantly slower by more than --threshold
+    Compare {
+        /// The earlier result folder.
+        old: PathBuf,
+        /// The later result folder.
+        new: PathBuf,
+        /// A regression is a significant slowdown by more than this fraction (0.1: 10%).
+        #[arg(long, default_value_t = 0.1)]
+        threshold: f64,
+    },
     /// Regenerate the standard data sets and data/datasets.json (deterministic: seed 42).
     Data {
         /// Write somewhere other than data/.
@@ -190,6 +202,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let files = plots::plot_dir(&data, &out)?;
             println!("{} files (SVG, PNG, PDF) in {}", files.len(), out.display());
             return Ok(ExitCode::SUCCESS);
+        }
+        Command::Compare { old, new, threshold } => {
+            if !(threshold.is_finite() && threshold >= 0.0) {
+                anyhow::bail!("--threshold must be a fraction >= 0 (0.1 flags slowdowns of more than 10%), not {threshold}");
+            }
+            for dir in [&old, &new] {
+                if let Some(warning) = export::run_state(dir).warning(dir) {
+                    eprintln!("note: {warning}");
+                }
+            }
+            let comparison = benchmarks::compare::compare(&old, &new, threshold)?;
+            print!("{}", comparison.render());
+            return Ok(if comparison.regressions().next().is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
         }
         Command::Data { out } => {
             let dir = out.unwrap_or_else(|| paths::data_dir(&paths::repo_root()));
