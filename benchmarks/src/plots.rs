@@ -374,6 +374,8 @@ struct Series {
 struct XyPanel {
     title: String,
     series: Vec<Series>,
+    /// Points joined by a dashed line under the markers (the Pareto front), in x order.
+    front: Vec<(f64, f64)>,
 }
 
 struct XyChart {
@@ -403,6 +405,7 @@ fn scaling(family: &Family, rows: &[&SummaryRow], looks: &[Look], axis: Axis) ->
         .into_iter()
         .filter(|(_, rs)| distinct(rs, x_of) > 1)
         .map(|(panel, rs)| XyPanel {
+            front: Vec::new(),
             title: panel.filter(|_| family.model == "polynomial" || axis == Axis::DataSize).map_or_else(String::new, panel_title),
             series: looks
                 .iter()
@@ -432,6 +435,24 @@ fn scaling(family: &Family, rows: &[&SummaryRow], looks: &[Look], axis: Axis) ->
     }
 }
 
+/// The points of `points` (x = time, y = error, flagged) that no other trustworthy point beats
+/// in both (the Pareto front of accuracy against time), in time order. Untrustworthy answers
+/// are left off it.
+fn pareto_front(points: &[(f64, f64, bool)]) -> Vec<(f64, f64)> {
+    let mut ok: Vec<(f64, f64)> = points.iter().filter(|p| !p.2).map(|p| (p.0, p.1)).collect();
+    ok.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut front: Vec<(f64, f64)> = Vec::new();
+    for p in ok {
+        if front.last().is_none_or(|last| p.1 < last.1) {
+            front.push(p);
+        }
+    }
+    front
+}
+
+/// Accuracy against time, one panel per configuration of the family (a data size for the
+/// polynomial, with K for VI; one panel for the other models), each framework's rows as
+/// markers and the Pareto front of the trustworthy ones joined.
 fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyChart> {
     let hmc = matches!(family.method.as_str(), "hmc" | "nuts");
     let vi = family.method == "vi";
@@ -444,25 +465,42 @@ fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyC
             r.log_ml_error.map(f64::abs)
         }
     };
-    let series: Vec<Series> = looks
-        .iter()
-        .filter_map(|look| {
-            let points: Vec<(f64, f64, bool)> = rows
+    // (K for VI, n for the polynomial) -> rows; one panel for the state-space models.
+    let mut configurations: BTreeMap<(Option<usize>, Option<usize>), Vec<&SummaryRow>> = BTreeMap::new();
+    for r in rows {
+        let n = (family.model == "polynomial").then_some(r.n_points).flatten();
+        configurations.entry((if vi { r.n_elbo_samples } else { None }, n)).or_default().push(r);
+    }
+    let panels: Vec<XyPanel> = configurations
+        .into_iter()
+        .filter_map(|((k, n), rows)| {
+            let series: Vec<Series> = looks
                 .iter()
-                .filter(|r| r.framework == look.name)
-                .filter_map(|r| {
-                    let e = error(r).filter(|e| e.is_finite())?;
-                    // An exact hit would vanish from a log axis; show it on the floor instead.
-                    Some((r.median_time?, e.max(1e-4), r.quality_ok == Some(false)))
+                .filter_map(|look| {
+                    let points: Vec<(f64, f64, bool)> = rows
+                        .iter()
+                        .filter(|r| r.framework == look.name)
+                        .filter_map(|r| {
+                            let e = error(r).filter(|e| e.is_finite())?;
+                            // An exact hit would vanish from a log axis; show it on the floor instead.
+                            Some((r.median_time?, e.max(1e-4), r.quality_ok == Some(false)))
+                        })
+                        .collect();
+                    (!points.is_empty()).then(|| Series { look: look.clone(), points })
                 })
                 .collect();
-            (!points.is_empty()).then(|| Series { look: look.clone(), points })
+            let all: Vec<(f64, f64, bool)> = series.iter().flat_map(|s| s.points.iter().copied()).collect();
+            let title = match (n, k) {
+                (Some(n), Some(k)) => format!("n = {n}, K = {k}"),
+                (Some(n), None) => format!("n = {n}"),
+                _ => String::new(),
+            };
+            (!series.is_empty()).then(|| XyPanel { title, series, front: pareto_front(&all) })
         })
         .collect();
-    if series.is_empty() {
+    if panels.is_empty() {
         return None;
     }
-    let panels = vec![XyPanel { title: String::new(), series }];
     Some(XyChart {
         legend: legend_for(&panels, looks),
         panels,
@@ -476,7 +514,7 @@ fn accuracy(family: &Family, rows: &[&SummaryRow], looks: &[Look]) -> Option<XyC
             "|log-ML error| in nats (log)"
         }
         .to_owned(),
-        footnote: "one marker per configuration; lower left is better; hollow = answer not trustworthy; errors below 1e-4 drawn at 1e-4"
+        footnote: "one marker per row; lower left is better; dashed: the Pareto front (rows no other trustworthy row beats in both time and error); hollow = answer not trustworthy (never on the front); errors below 1e-4 drawn at 1e-4"
             .to_owned(),
         connect: false,
         format_x: format_seconds,
@@ -672,6 +710,9 @@ where
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(200, 200, 200))
             .draw()?;
+        if panel.front.len() > 1 {
+            ctx.draw_series(DashedLineSeries::new(panel.front.iter().copied(), 8, 5, RGBColor(110, 110, 110).stroke_width(2)))?;
+        }
         for series in &panel.series {
             let color = series.look.color;
             let width = if series.look.this_system { 4 } else { 2 };
@@ -854,6 +895,14 @@ fn svg_to_pdf(svg: &str) -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pareto_front_keeps_what_nothing_beats_in_both() {
+        // (time, error, untrustworthy): (3, 0.5) loses to (2, 0.4); (1, 0.1) is flagged.
+        let points = [(2.0, 0.4, false), (1.0, 0.9, false), (3.0, 0.5, false), (4.0, 0.2, false), (1.0, 0.1, true)];
+        assert_eq!(pareto_front(&points), vec![(1.0, 0.9), (2.0, 0.4), (4.0, 0.2)]);
+        assert!(pareto_front(&[]).is_empty());
+    }
 
     #[test]
     fn labels_are_compact() {
