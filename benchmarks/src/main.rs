@@ -7,7 +7,7 @@ use anyhow::Context;
 use benchmarks::adapters::{self, external, Availability};
 use benchmarks::models::{Device, Method, Model};
 use benchmarks::suite::{self, RunOptions, Suite};
-use benchmarks::{data, export, paths, plots};
+use benchmarks::{data, export, paths, plots, report};
 use clap::{Args, Parser, Subcommand};
 
 /// Benchmarks gen-rs against handcoded Rust and the systems people use today (GenJAX, NumPyro,
@@ -43,9 +43,10 @@ enum Command {
     /// Every suite: the main job (a few minutes for the Rust rows; external frameworks add their
     /// start-up and compile time, and their virtualenvs are created on first use).
     All(RunArgs),
-    /// Smoke run on the correctness configuration (noise sd 1.0, small sizes, 5 repeats); exits
-    /// non-zero if any row fails or gives an untrustworthy answer. Creates no virtualenv unless
-    /// the framework is named in --frameworks.
+    /// Smoke run on the correctness configuration (noise sd 1.0, small sizes, 5 repeats, every
+    /// method once; HMC and NUTS with 100 + 300 iterations at step 0.05); exits non-zero if any
+    /// row fails or gives an untrustworthy answer. Creates no virtualenv unless the framework is
+    /// named in --frameworks.
     Test(RunArgs),
     /// Redraw the figures of a result folder from its summary.csv.
     Plot {
@@ -67,6 +68,15 @@ enum Command {
         /// A regression is a significant slowdown by more than this fraction (0.1: 10%).
         #[arg(long, default_value_t = 0.1)]
         threshold: f64,
+    },
+    /// Write (or rewrite) a result folder's report.html: the metadata, the summary as a sortable,
+    /// filterable table and the figures inline (drawn first when their folder holds none).
+    Report {
+        /// The result folder (data/benchmark_<suite>_<timestamp>).
+        dir: PathBuf,
+        /// Where the figures are (default: figs/<the result folder's name>).
+        #[arg(long)]
+        figs: Option<PathBuf>,
     },
     /// Regenerate the standard data sets and data/datasets.json (deterministic: seed 42).
     Data {
@@ -191,6 +201,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::All(a) => (Suite::All, a),
         Command::Test(mut a) => {
             a.repeats = a.repeats.or(Some(5));
+            let h = benchmarks::models::HmcConfig::smoke();
+            println!(
+                "smoke configuration: noise sd 1.0; HMC and NUTS {} warm-up + {} kept iterations at step {} (the benchmark runs 500 + 1000 at 0.01), so every framework, the eager ones included, finishes within the limit",
+                h.n_warmup, h.n_samples, h.step_size
+            );
             (Suite::Smoke, a)
         }
         Command::Plot { data, out } => {
@@ -201,6 +216,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let files = plots::plot_dir(&data, &out)?;
             println!("{} files (SVG, PNG, PDF) in {}", files.len(), out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Report { dir, figs } => {
+            let name = dir.file_name().context("DIR must name a result folder")?;
+            let figs = figs.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
+            if let Some(warning) = export::run_state(&dir).warning(&dir) {
+                eprintln!("note: {warning}");
+            }
+            println!("report in {}", report::redraw(&dir, &figs)?.display());
             return Ok(ExitCode::SUCCESS);
         }
         Command::Compare { old, new, threshold } => {
@@ -237,6 +261,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     println!("{} rows in {}", outcome.rows, outcome.dir.display());
     if let Some(figs) = &outcome.figures {
         println!("figures in {}", figs.display());
+    }
+    let report_path = outcome.dir.join(report::REPORT_FILE);
+    if report_path.is_file() {
+        println!("report in {}", report_path.display());
     }
     for s in &outcome.skipped {
         println!("skipped {s}");

@@ -114,6 +114,18 @@ impl Default for HmcConfig {
     }
 }
 
+impl HmcConfig {
+    /// The smoke test's configuration: 100 warm-up and 300 kept iterations at step 0.05 (the
+    /// correctness noise's posterior is wide enough for it: acceptance above 0.9 at n = 10), a
+    /// quarter of the benchmark's iterations, so the eager frameworks (Pyro, handcoded PyTorch:
+    /// 14-30 s per benchmark chain here) finish within the smoke run's limit, and with more
+    /// effective samples than the benchmark's step 0.01 gives.
+    #[must_use]
+    pub fn smoke() -> Self {
+        Self { n_samples: 300, n_warmup: 100, step_size: 0.05, n_leapfrog: 20 }
+    }
+}
+
 /// The one ADVI configuration every framework runs (comparisons/PROTOCOL.md): a mean-field
 /// normal guide over (a, b, c) with softplus scales (NumPyro's and Pyro's `AutoNormal`),
 /// initial means 0 and scales 1, Adam (0.9, 0.999, 1e-8) on the reparameterized Monte Carlo

@@ -176,11 +176,12 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
     };
     // Fixed-step HMC (the case study's configuration) and NUTS with adaptation, for quality
     // per second.
+    let hmc = if suite == Suite::Smoke { HmcConfig::smoke() } else { HmcConfig::default() };
     let polynomial_mcmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], methods: &[Method]| {
         for &sd in noise {
             for &n in sizes {
                 for &method in methods {
-                    out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(HmcConfig::default()), vi: None });
+                    out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(hmc), vi: None });
                 }
             }
         }
@@ -248,7 +249,10 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
             let sizes = opts.data_sizes.clone().unwrap_or_else(|| vec![10, 100]);
             let noise = opts.noise_sds.clone().unwrap_or_else(|| vec![1.0]);
             polynomial_is(&mut out, &sizes, &noise, &particles(&[1000]));
-            polynomial_mcmc(&mut out, &sizes[..1], &noise, &[Method::Hmc]);
+            // Every method once, at the smallest size: HMC and NUTS in the smoke configuration
+            // (`HmcConfig::smoke`), ADVI with one draw per step.
+            polynomial_mcmc(&mut out, &sizes[..1], &noise, &[Method::Hmc, Method::Nuts]);
+            polynomial_vi(&mut out, &sizes[..1], &noise, &VI_ELBO_SAMPLES[..1]);
             beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
             state_space(&mut out, &particles(&[1000]));
         }
@@ -439,6 +443,10 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             Ok(_) => outcome.figures = Some(figs),
             Err(e) => eprintln!("warning: figures not drawn: {e:#}"),
         }
+    }
+    // report.html: metadata, the summary table and the figures inline (main prints its path).
+    if let Err(e) = crate::report::write_after_run(&dir, outcome.figures.as_deref(), opts.no_plots, outcome.interrupted) {
+        eprintln!("warning: report.html not written: {e:#}");
     }
     Ok(outcome)
 }
