@@ -2,9 +2,10 @@
 
 Run from the repository root with the Stan virtualenv:
     comparisons/.venv-stan/bin/python -m pytest comparisons/tests/test_stan.py
-Each run goes through ``comparisons/run.py --framework stan``, the manifest's entry.
-Tiny sizes, but the first run compiles two httpstan models and the static-HMC driver (about
-a minute each on 2 cores); later runs reuse comparisons/.build/.
+Each run goes through ``comparisons/run.py --framework stan``, the manifest's entry. Every row
+(NUTS and static HMC) runs in the compiled C++ driver (stan_driver.cpp), so every test needs
+g++. Tiny sizes, but the first run builds two drivers, one per Stan program (about a minute
+each on 2 cores, longer on a loaded machine); later runs reuse comparisons/.build/.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ REPO = os.path.dirname(COMPARISONS)
 sys.path.insert(0, COMPARISONS)
 
 import common  # noqa: E402
+import stan_impl  # noqa: E402
 from checks import check_mcmc_ess  # noqa: E402
+
+needs_cxx = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
+                               reason="the Stan driver needs g++")
 
 N_POINTS = 10
 NOISE_SD = 1.0
@@ -89,17 +94,48 @@ def check_protocol(result: dict, method: str, repeats: int) -> None:
     check_mcmc_ess(result, result["config"]["n_samples"])
 
 
+def check_driver_timing(result: dict) -> None:
+    """times_s is the sampler time measured inside the C++ driver: it agrees with Stan's own
+    Elapsed Time report (warm-up + sampling, whole milliseconds), which a time including the
+    process start, JSON or an HTTP round trip would not."""
+    assert any(n.startswith(stan_impl.TIMING_NOTE) for n in result["notes"]), result["notes"]
+    note = next(n for n in result["notes"] if n.startswith("Stan's own Elapsed Time"))
+    elapsed = float(note.split("median ")[1].split(" s")[0])
+    timed = float(np.median(result["times_s"]))
+    assert abs(timed - elapsed) < 0.002 + 0.05 * timed, (timed, elapsed)
+
+
+@needs_cxx
 def test_nuts_matches_exact_posterior(data_dir):
     rc, result = run(data_dir, "--model", "polynomial", "--method", "nuts", "--n-points", str(N_POINTS),
                      "--noise-sd", str(NOISE_SD), "--n-samples", "1000", "--n-warmup", "500",
                      "--repeats", "2", "--seed", "3")
     assert rc == 0, result
     check_protocol(result, "nuts", 2)
-    assert result["quality"]["divergences"] == 0
+    assert any("NUTS through the C++ driver: stan::services::sample::hmc_nuts_diag_e_adapt" in n
+               for n in result["notes"]), result["notes"]
+    assert not any("pystan Model.sample" in n for n in result["notes"])
+    check_driver_timing(result)
+    q = result["quality"]
+    assert q["divergences"] == 0
+    # The keys the pystan-timed row reported, all kept.
+    assert {"step_size", "mean_tree_depth", "mean_n_leapfrog"} <= set(q), q
+    assert 0 < q["step_size"] < 2 and 1 <= q["mean_tree_depth"] <= 10 and q["mean_n_leapfrog"] >= 1
+    # Dual averaging targets a mean accept_stat of 0.8.
+    assert 0.6 < q["acceptance_rate"] < 0.99
     assert_near_exact(result, exact(data_dir))
 
 
-@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="static HMC needs g++")
+def test_latent_columns_map_names_or_a_vector_parameter():
+    sampler = ["lp__", "accept_stat__", "stepsize__"]
+    assert stan_impl.latent_columns(sampler + ["a", "b", "c"], ("a", "b", "c")) == [3, 4, 5]
+    assert stan_impl.latent_columns(sampler + ["c", "a", "b"], ("a", "b", "c")) == [4, 5, 3]
+    assert stan_impl.latent_columns(sampler + ["beta.1", "beta.2", "beta.3"], ("a", "b", "c")) == [3, 4, 5]
+    with pytest.raises(RuntimeError):
+        stan_impl.latent_columns(sampler + ["beta.1", "beta.2"], ("a", "b", "c"))
+
+
+@needs_cxx
 def test_static_hmc_matches_exact_posterior(data_dir):
     rc, result = run(data_dir, "--model", "polynomial", "--method", "hmc", "--n-points", str(N_POINTS),
                      "--noise-sd", str(NOISE_SD), "--n-samples", "1000", "--n-warmup", "500",
@@ -109,6 +145,7 @@ def test_static_hmc_matches_exact_posterior(data_dir):
     assert any("20 leapfrog steps of 0.01" in n for n in result["notes"])
     # Step 0.01 on the sd-1.0 data is far inside the stable region: nearly every proposal is kept.
     assert result["quality"]["acceptance_rate"] > 0.95
+    check_driver_timing(result)
     assert_near_exact(result, exact(data_dir))
 
 
@@ -124,10 +161,16 @@ def beta_bernoulli_dir(tmp_path_factory) -> str:
     return str(d)
 
 
+@needs_cxx
 def test_beta_bernoulli_nuts_matches_exact_posterior(beta_bernoulli_dir):
     rc, result = run(beta_bernoulli_dir, "--model", "beta_bernoulli", "--method", "nuts",
-                     "--n-samples", "1000", "--n-warmup", "500", "--repeats", "1", "--seed", "5")
+                     "--n-samples", "1000", "--n-warmup", "500", "--repeats", "2", "--seed", "5")
     assert rc == 0, result
+    assert len(result["times_s"]) == 2 and all(t > 0 for t in result["times_s"])
+    assert any("NUTS through the C++ driver" in n for n in result["notes"]), result["notes"]
+    check_driver_timing(result)
+    assert result["quality"]["divergences"] == 0
+    assert {"step_size", "mean_tree_depth", "mean_n_leapfrog"} <= set(result["quality"])
     args = common.parse_args("stan", ["--data-dir", beta_bernoulli_dir])
     reference = common.exact_beta_bernoulli(
         common.load_beta_bernoulli(args, common.load_hyperparameters(beta_bernoulli_dir)))
@@ -149,15 +192,27 @@ def test_missing_data_file_is_a_json_error(tmp_path):
     assert "polynomial_n10_sd0.05.csv" in result["error"]
 
 
+@needs_cxx
 def test_prepare_builds_once_and_the_run_reuses_the_build(data_dir):
-    """--prepare (the binary's untimed build step) leaves the driver cached for the timed run."""
+    """--prepare (the binary's untimed build step) leaves the driver cached for the timed runs;
+    one driver per program serves both polynomial methods."""
     rc, prepared = run(data_dir, "--prepare", "--model", "polynomial", "--method", "hmc")
     assert rc == 0 and prepared["prepared"] is True, prepared
-    rc, again = run(data_dir, "--prepare", "--model", "polynomial", "--method", "hmc")
-    assert rc == 0 and again["build_time_s"] == 0.0 and again["notes"] == ["static-HMC driver already built"], again
-    rc, result = run(data_dir, "--model", "polynomial", "--method", "hmc", "--n-points", str(N_POINTS),
-                     "--noise-sd", str(NOISE_SD), "--n-samples", "20", "--n-warmup", "10", "--repeats", "1")
-    assert rc == 0 and result["compile_time_s"] == 0.0, result
-    assert any("reused the cached static-HMC driver build" in n for n in result["notes"]), result["notes"]
+    for method in ("hmc", "nuts"):
+        rc, again = run(data_dir, "--prepare", "--model", "polynomial", "--method", method)
+        assert rc == 0 and again["build_time_s"] == 0.0 and again["notes"] == ["Stan driver already built"], again
+    for method in ("hmc", "nuts"):
+        rc, result = run(data_dir, "--model", "polynomial", "--method", method, "--n-points", str(N_POINTS),
+                         "--noise-sd", str(NOISE_SD), "--n-samples", "20", "--n-warmup", "10", "--repeats", "1")
+        assert rc == 0 and result["compile_time_s"] == 0.0, result
+        assert any("reused the cached Stan driver build" in n for n in result["notes"]), result["notes"]
     rc, nothing = run(data_dir, "--prepare", "--model", "beta_bernoulli", "--method", "is")
     assert rc == 0 and nothing["prepared"] is False, nothing
+
+
+@needs_cxx
+def test_driver_answers_bad_arguments_with_a_json_error():
+    binary, _ = stan_impl.build_driver("polynomial", stan_impl.POLYNOMIAL_PROGRAM)
+    for argv in ([], ["nuts", "data.json"], ["hmc", "data.json", "0", "1", "10", "10"], ["gibbs"] + ["1"] * 5):
+        done = subprocess.run([binary, *argv], capture_output=True, text=True)
+        assert done.returncode != 0 and "usage: stan_driver" in json.loads(done.stdout)["error"], (argv, done.stdout)
