@@ -5,15 +5,19 @@ comparisons/PROTOCOL.md (the same flags, data files and JSON as the Python runne
 * `cli.jl`: the protocol's flags, the JSON result and JSON errors;
 * `data.jl`: the committed CSVs and `datasets.json` (with the same fallbacks and notes as
   comparisons/common.py);
-* `models.jl`: the models in Gen's dynamic modeling language (and the VI guide);
+* `models.jl`: the models in Gen's dynamic modeling language (and the VI guide), and the
+  state-space models as `Unfold` of a static-language kernel;
 * `adam.jl`: Gen's `ADAM` update for `@gen` functions' trainable parameters (Gen 0.4 has it
   only for TensorFlow/PyTorch functions);
-* `runners.jl`: timing, inference calls and quality numbers, one function per (model, method).
+* `runners.jl`: timing, inference calls and quality numbers, one function per (model, method)
+  (the SMC rows: Gen's particle filter, and the exact forward algorithm / Kalman filter for
+  their `exact log-ML` note).
 """
 module GenBenchmarks
 
 using Gen
 using Random
+using Printf: @sprintf
 import CSV
 import DataFrames
 import JSON
@@ -33,6 +37,8 @@ const RUNNERS = Dict{Tuple{String,String},Function}(
     ("polynomial", "hmc") => run_polynomial_hmc,
     ("polynomial", "vi") => run_polynomial_vi,
     ("beta_bernoulli", "is") => run_beta_bernoulli_is,
+    ("hmm", "smc") => run_hmm_smc,
+    ("lgssm", "smc") => run_lgssm_smc,
 )
 
 """

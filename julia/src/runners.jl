@@ -238,3 +238,126 @@ function run_polynomial_vi(args::Args, hyper::Hyperparameters)::RunnerResult
     ]
     return RunnerResult(compile_time_s, times_s, quality, notes)
 end
+
+# ---------------------------------------------------------------------------------------
+# State-space models: Gen's particle filter (comparisons/PROTOCOL.md, "SMC")
+# ---------------------------------------------------------------------------------------
+
+"""
+    bootstrap_particle_filter(model, params, init_state, step_obs, n_particles)
+        -> (log_ml, state)
+
+Gen's particle filter over `model = Unfold(kernel)` with the model's own (default) proposal:
+for a new step `update` samples the step's unconstrained latent from the kernel, i.e. from
+the transition, and weighs by the constrained observation's density, so this is the bootstrap
+filter. `step_obs[t]` holds step t's observation (`step_observations`). Step 1 is
+`initialize_particle_filter` on `Unfold` length 1; every later step
+resamples first, then extends every trace by one kernel application. The argdiffs say that
+only the length changed (`UnknownChange()` for it, `NoChange()` for the initial state and
+every parameter), so Unfold's `update` leaves the t - 1 earlier steps alone and runs the
+kernel once for the new step: O(1) per particle per step.
+
+`ess_threshold=Inf` makes `maybe_resample!` (which resamples when ESS < threshold) resample
+at every step, as the protocol asks; with the threshold N a step whose weights are all equal
+(ESS == N up to rounding) could be skipped. Gen's resampling is multinomial: N ancestors drawn
+i.i.d. by `Distributions.rand!(Categorical(weights), parents)`.
+"""
+function bootstrap_particle_filter(model::Unfold, params::Tuple, init_state,
+                                   step_obs::AbstractVector{<:ChoiceMap}, n_particles::Int)
+    argdiffs = (UnknownChange(), NoChange(), map(_ -> NoChange(), params)...)
+    state = initialize_particle_filter(model, (1, init_state, params...), step_obs[1], n_particles)
+    for t in 2:length(step_obs)
+        maybe_resample!(state; ess_threshold=Inf)
+        particle_filter_step!(state, (t, init_state, params...), argdiffs, step_obs[t])
+    end
+    return log_ml_estimate(state), state
+end
+
+"""
+The SMC quality block (common.smc_quality): Gen's log-ML estimate and the Kish ESS of the
+final step's weights. The last `particle_filter_step!` is not followed by a resampling, so
+`get_log_weights(state)` holds the final step's weights before resampling (the previous
+resampling set every weight to 0, so they are that step's incremental weights).
+`normalize_weights` and `effective_sample_size` are Gen's own (what `maybe_resample!`
+compares with its threshold); Gen does not export them.
+"""
+function smc_quality(log_ml::Float64, state)
+    _, log_normalized = Gen.normalize_weights(get_log_weights(state))
+    return Dict{String,Any}("log_ml" => log_ml, "ess" => Gen.effective_sample_size(log_normalized))
+end
+
+"""log p(y_1:T) of the HMM by the forward algorithm in log space (common.exact_hmm_log_ml)."""
+function exact_hmm_log_ml(d::HmmData)
+    k = length(d.initial)
+    log_alpha = [log(d.initial[j]) + log(d.emission[j][d.y[1]]) for j in 1:k]
+    for t in 2:length(d.y)
+        log_alpha = [logsumexp([log_alpha[i] + log(d.transition[i][j]) for i in 1:k]) + log(d.emission[j][d.y[t]])
+                     for j in 1:k]
+    end
+    return logsumexp(log_alpha)
+end
+
+"""log p(y_1:T) of the LGSSM by the scalar Kalman filter (common.exact_lgssm_log_ml)."""
+function exact_lgssm_log_ml(d::LgssmData)
+    m, v = d.x1_mean, d.x1_sd^2
+    total = 0.0
+    for (t, y) in enumerate(d.y)
+        if t > 1
+            m, v = d.a * m, d.a^2 * v + d.q^2
+        end
+        s = v + d.r^2
+        total += -0.5 * (log(2pi * s) + (y - m)^2 / s)
+        gain = v / s
+        m, v = m + gain * (y - m), (1 - gain) * v
+    end
+    return total
+end
+
+"""The note every SMC row carries (common.exact_log_ml_note), the same `%.6f` format."""
+exact_log_ml_note(exact::Float64) = @sprintf("exact log-ML %.6f", exact)
+
+function smc_notes(args::Args, model_call::String, data_note::String, exact::Float64)
+    return [
+        "Gen.jl particle filter, bootstrap: model $model_call; observations one choicemap per step " *
+        "at (t => :y); initialize_particle_filter(model, (1, ...), obs_1, $(args.n_particles)), then " *
+        "for t = 2..T maybe_resample!(state; ess_threshold=Inf) (resample at every step; Gen's " *
+        "resampling is multinomial) and particle_filter_step!(state, (t, ...), (UnknownChange(), " *
+        "NoChange(), ...), obs_t) with the default proposal (the transition)",
+        "log_ml: Gen's log_ml_estimate(state) after the last step; ess: Kish ESS of the final " *
+        "step's weights before resampling (Gen.effective_sample_size of normalize_weights(" *
+        "get_log_weights(state)))",
+        "compile_time_s: the first full filter, which includes Julia's compilation of Gen's " *
+        "methods for this model (package loading is not included); float64",
+        data_note,
+        exact_log_ml_note(exact),
+    ]
+end
+
+function run_hmm_smc(args::Args, hyper::Hyperparameters)::RunnerResult
+    d = load_hmm(args, hyper)
+    params = (d.initial, d.transition, d.emission)
+    obs = step_observations(d.y)
+    call() = bootstrap_particle_filter(hmm_model, params, 0, obs, args.n_particles)
+    compile_time_s, times_s, (log_ml, state) = time_calls(call, args.repeats, args.seed)
+    notes = smc_notes(args,
+        "Unfold(hmm_kernel), hmm_kernel(t, z_prev, initial, transition, emission) a @gen (static) " *
+        "function: z ~ categorical(t == 1 ? initial : transition[z_prev]), y ~ categorical(emission[z])",
+        "data and model as data/README.md (hmm.csv, T = $(length(d.y)), parameters from datasets.json); " *
+        "the file's symbols 0..$(length(d.emission[1]) - 1) are Gen categorical values 1..$(length(d.emission[1]))",
+        exact_hmm_log_ml(d))
+    return RunnerResult(compile_time_s, times_s, smc_quality(log_ml, state), notes)
+end
+
+function run_lgssm_smc(args::Args, hyper::Hyperparameters)::RunnerResult
+    d = load_lgssm(args, hyper)
+    params = (d.a, d.q, d.r, d.x1_mean, d.x1_sd)
+    obs = step_observations(d.y)
+    call() = bootstrap_particle_filter(lgssm_model, params, 0.0, obs, args.n_particles)
+    compile_time_s, times_s, (log_ml, state) = time_calls(call, args.repeats, args.seed)
+    notes = smc_notes(args,
+        "Unfold(lgssm_kernel), lgssm_kernel(t, z_prev, a, q, r, x1_mean, x1_sd) a @gen (static) " *
+        "function: z ~ normal(t == 1 ? x1_mean : a * z_prev, t == 1 ? x1_sd : q), y ~ normal(z, r)",
+        "data and model as data/README.md (lgssm.csv, T = $(length(d.y)), parameters from datasets.json)",
+        exact_lgssm_log_ml(d))
+    return RunnerResult(compile_time_s, times_s, smc_quality(log_ml, state), notes)
+end
