@@ -64,6 +64,7 @@ DEFAULTS = {
     "learning_rate": 0.01,
     "n_elbo_samples": 1,
     "repeats": 10,
+    "n_chains": 1,
     "seed": 0,
     "data_dir": "data",
 }
@@ -109,8 +110,12 @@ def build_parser(framework: str, framework_choices: Optional[Sequence[str]] = No
     p.add_argument("--n-elbo-samples", type=int, default=DEFAULTS["n_elbo_samples"],
                    help="VI Monte Carlo samples K per ELBO gradient estimate")
     p.add_argument("--repeats", type=int, default=DEFAULTS["repeats"], help="timed repeats after the warm-up call")
+    p.add_argument("--n-chains", type=int, default=DEFAULTS["n_chains"],
+                   help="independent MCMC chains in one call (nuts; only frameworks whose manifest lists the method in multi_chain)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--data-dir", default=DEFAULTS["data_dir"], help="folder with the committed CSVs and datasets.json")
+    p.add_argument("--raw-out", default=None,
+                   help="folder to write the last repeat's raw draws / weights into as .npy files (PROTOCOL.md 'Raw output')")
     return p
 
 
@@ -118,7 +123,7 @@ def parse_args(framework: str, argv: Optional[Sequence[str]] = None,
                framework_choices: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and sanity-check the flags; a bad value becomes a JSON error."""
     args = build_parser(framework, framework_choices).parse_args(argv)
-    for name in ("n_points", "n_particles", "n_samples", "n_leapfrog", "n_steps", "n_elbo_samples", "repeats"):
+    for name in ("n_points", "n_particles", "n_samples", "n_leapfrog", "n_steps", "n_elbo_samples", "repeats", "n_chains"):
         if getattr(args, name) < 1:
             emit_error(framework, f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}", exit_code=2)
     if args.n_warmup < 0:
@@ -145,6 +150,8 @@ def config_of(args: argparse.Namespace) -> Dict[str, Any]:
         cfg["n_warmup"] = args.n_warmup
         cfg["step_size"] = args.step_size
         cfg["n_leapfrog"] = args.n_leapfrog
+        if args.n_chains > 1:  # absent for one chain, so single-chain configs are unchanged
+            cfg["n_chains"] = args.n_chains
     if args.method == "vi":
         cfg["n_steps"] = args.n_steps
         cfg["learning_rate"] = args.learning_rate
@@ -469,18 +476,30 @@ def sample_moments(samples: Any) -> Tuple[List[float], List[float]]:
     return s.mean(axis=0).tolist(), s.std(axis=0, ddof=1 if s.shape[0] > 1 else 0).tolist()
 
 
+# The key under which a quality block carries its raw arrays to ``main``, which writes them
+# to ``--raw-out`` (and never into the JSON).
+RAW = "_raw"
+
+
 def is_quality(log_w: Any, samples: Any = None) -> Dict[str, Any]:
-    """The IS quality block: log_ml, ess and (if samples are given) weighted moments."""
-    q: Dict[str, Any] = {"log_ml": log_ml_from_log_weights(log_w), "ess": ess_from_log_weights(log_w)}
+    """The IS quality block: log_ml, ess and (if samples are given) weighted moments; the raw
+    log weights (and particles) go with it for ``--raw-out``."""
+    lw = np.asarray(log_w, dtype=np.float64).reshape(-1)
+    q: Dict[str, Any] = {"log_ml": log_ml_from_log_weights(lw), "ess": ess_from_log_weights(lw)}
+    raw: Dict[str, np.ndarray] = {"log_weights": lw}
     if samples is not None:
-        q["posterior_mean"], q["posterior_sd"] = weighted_moments(samples, log_w)
+        q["posterior_mean"], q["posterior_sd"] = weighted_moments(samples, lw)
+        s = np.asarray(samples, dtype=np.float64)
+        raw["samples"] = s[:, None] if s.ndim == 1 else s
+    q[RAW] = raw
     return q
 
 
 def smc_quality(log_ml: float, final_log_weights: Any) -> Dict[str, Any]:
     """The SMC quality block: the filter's log-ML estimate and the Kish ESS of the last step's
-    weights (before any resampling, else it would always be N)."""
-    return {"log_ml": float(log_ml), "ess": ess_from_log_weights(final_log_weights)}
+    weights (before any resampling, else it would always be N); those weights go with it."""
+    lw = np.asarray(final_log_weights, dtype=np.float64).reshape(-1)
+    return {"log_ml": float(log_ml), "ess": ess_from_log_weights(lw), RAW: {"final_log_weights": lw}}
 
 
 def exact_quality(log_ml: Any) -> Dict[str, Any]:
@@ -510,24 +529,31 @@ def autocovariance(x: Any) -> np.ndarray:
 
 
 def ess_mean(draws: Any) -> float:
-    """Effective sample size of the mean of one chain: ArviZ's ``ess(method="mean")``.
+    """Effective sample size of the mean: ArviZ's ``ess(method="mean")``.
 
-    Vehtari et al. (2021) section 3.2, as ArviZ and the Rust rows of the benchmark compute it
+    ``draws`` is one chain (a 1-d sequence) or several, (chains, draws). Vehtari et al. (2021)
+    section 3.2, as ArviZ and the Rust rows of the benchmark compute it
     (``gen_runtime::diagnostics::ess_mean``), so ESS per second compares across frameworks:
-    the chain is split into halves (the middle draw of an odd chain is dropped), the
-    autocorrelations are combined across the two halves, summed in pairs under Geyer's
-    initial positive sequence, made monotone, with the antithetic last term;
-    tau is floored at 1 / log10(draws) (ESS at most draws * log10(draws)).
+    each chain is split into halves (the middle draw of an odd chain is dropped; all first
+    halves, then all second halves, as ArviZ's ``_split_chains``), the autocovariances are
+    averaged across the split chains and turned into autocorrelations with the multi-chain
+    variance estimate var_plus (within-chain variance plus the variance of the split chains'
+    means), summed in pairs under Geyer's initial positive sequence, made monotone, with the
+    antithetic last term; tau is floored at 1 / log10(total draws) (ESS at most
+    total * log10(total)). One chain is the case of two split halves (unchanged from the
+    single-chain version, bit for bit).
 
-    NaN when there are fewer than 8 draws, a non-finite draw, or all draws are equal (a
+    NaN when a chain has fewer than 8 draws, a draw is non-finite, or all draws are equal (a
     sampler that never moved has told us nothing about mixing; the Rust rows say NaN there
     too, where ArviZ would report the full ESS).
     """
-    x = np.asarray(draws, dtype=np.float64).reshape(-1)
-    if x.shape[0] < 8 or not np.all(np.isfinite(x)) or np.all(x == x[0]):
+    x = np.asarray(draws, dtype=np.float64)
+    if x.ndim != 2:
+        x = x.reshape(1, -1)  # one chain
+    if x.shape[0] < 1 or x.shape[1] < 8 or not np.all(np.isfinite(x)) or np.all(x == x.flat[0]):
         return math.nan
-    half = x.shape[0] // 2
-    chains = np.stack([x[:half], x[-half:]])
+    half = x.shape[1] // 2
+    chains = np.concatenate([x[:, :half], x[:, -half:]], axis=0)
     m, n = chains.shape
     acov = np.stack([autocovariance(c) for c in chains]).mean(axis=0)
     mean_var = acov[0] * n / (n - 1)
@@ -562,23 +588,37 @@ def ess_mean(draws: Any) -> float:
 MCMC_ESS_NOTE = ("ess: smallest ESS of the mean over the latents (ArviZ's ess(method='mean') of the "
                  "split chain, as the Rust rows); ess_per_latent in latent order")
 
+# The same for a row with several chains (``--n-chains``).
+MCMC_ESS_NOTE_CHAINS = ("ess: smallest ESS of the mean over the latents (ArviZ's ess(method='mean') over all "
+                        "chains, each split in halves, as the Rust rows); ess_per_latent in latent order")
+
 
 def hmc_quality(samples: Any, accept: Any, divergences: Optional[int] = None) -> Dict[str, Any]:
     """The MCMC (HMC / NUTS) quality block over the kept samples.
 
-    Posterior moments, acceptance rate, divergences (when given), ``ess_per_latent``
-    (``ess_mean`` of each latent, in latent order) and ``ess``, their minimum (NaN if
-    any latent's is NaN), which is what ESS per second is made of. ``accept`` is either
-    per-sample acceptance indicators / probabilities (mean is taken) or a single rate.
+    ``samples`` is one chain, (draws,) or (draws, latents), or several chains,
+    (chains, draws, latents). Posterior moments over all draws pooled, acceptance rate,
+    divergences (when given), ``ess_per_latent`` (``ess_mean`` of each latent over all chains,
+    in latent order) and ``ess``, their minimum (NaN if any latent's is NaN), which is what
+    ESS per second is made of. ``accept`` is either per-transition acceptance indicators /
+    probabilities, every chain's concatenated (any shape; the mean is taken), or a single rate.
+    The raw ``draws`` keep the chain axis: (chains, draws, latents).
     """
-    mean, sd = sample_moments(samples)
     s = np.asarray(samples, dtype=np.float64)
     if s.ndim == 1:
         s = s[:, None]
-    per_latent = [ess_mean(s[:, j]) for j in range(s.shape[1])]
+    if s.ndim == 2:
+        s = s[None, :, :]  # one chain
+    if s.ndim != 3:
+        raise ValueError(f"hmc_quality: samples of shape {s.shape}; expected (draws,), (draws, latents) "
+                         "or (chains, draws, latents)")
+    mean, sd = sample_moments(s.reshape(-1, s.shape[2]))
+    per_latent = [ess_mean(s[:, :, j]) for j in range(s.shape[2])]
+    acc = np.atleast_1d(np.asarray(accept, dtype=np.float64)).reshape(-1)
     q: Dict[str, Any] = {"posterior_mean": mean, "posterior_sd": sd,
-                         "acceptance_rate": float(np.mean(np.asarray(accept, dtype=np.float64))),
-                         "ess": float(np.min(per_latent)), "ess_per_latent": per_latent}
+                         "acceptance_rate": float(np.mean(acc)),
+                         "ess": float(np.min(per_latent)), "ess_per_latent": per_latent,
+                         RAW: {"draws": s, "accept": acc}}
     if divergences is not None:
         q["divergences"] = int(divergences)
     return q
@@ -716,6 +756,18 @@ class Unsupported(Exception):
 Runner = Callable[[argparse.Namespace, Hyperparameters], Dict[str, Any]]
 
 
+def write_raw(quality: Dict[str, Any], raw_out: Optional[str]) -> Dict[str, Any]:
+    """The quality block without its raw arrays, which go to ``raw_out/<name>.npy`` (float64,
+    C order) when a folder is given (PROTOCOL.md "Raw output")."""
+    quality = dict(quality)
+    raw = quality.pop(RAW, None)
+    if raw_out is not None and raw:
+        os.makedirs(raw_out, exist_ok=True)
+        for name, array in raw.items():
+            np.save(os.path.join(raw_out, f"{name}.npy"), np.ascontiguousarray(array, dtype=np.float64))
+    return quality
+
+
 def main(framework: str, version: Callable[[], str], runners: Dict[Tuple[str, str], Runner],
          argv: Optional[Sequence[str]] = None, framework_choices: Optional[Sequence[str]] = None,
          args: Optional[argparse.Namespace] = None,
@@ -747,8 +799,12 @@ def main(framework: str, version: Callable[[], str], runners: Dict[Tuple[str, st
             have = ", ".join(f"{m}/{k}" for m, k in sorted(runners))
             raise Unsupported(f"{framework} does not implement model '{args.model}' with method '{args.method}' "
                               f"(implemented: {have})")
+        if getattr(args, "n_chains", 1) > 1 and not getattr(runner, "multi_chain", False):
+            raise Unsupported(f"{framework} runs one chain for {args.model}/{args.method}; --n-chains "
+                              f"{args.n_chains} needs a runner marked multi_chain (PROTOCOL.md)")
         hyper = load_hyperparameters(args.data_dir)
         out = runner(args, hyper)
+        quality = write_raw(out.get("quality", {}), args.raw_out)
         result = {
             "framework": framework,
             "version": version(),
@@ -757,7 +813,7 @@ def main(framework: str, version: Callable[[], str], runners: Dict[Tuple[str, st
             "config": config_of(args),
             "compile_time_s": float(out["compile_time_s"]),
             "times_s": [float(t) for t in out["times_s"]],
-            "quality": out.get("quality", {}),
+            "quality": quality,
             # A runner may measure the peak itself (e.g. before extra diagnostic runs).
             "peak_memory_bytes": int(out["peak_memory_bytes"]) if "peak_memory_bytes" in out else peak_memory_bytes(),
             "notes": list(hyper.notes) + list(out.get("notes", [])),

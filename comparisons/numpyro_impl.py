@@ -24,6 +24,11 @@
   (after ~170 warm-up iterations on the n = 100, sd 0.05 data).  ``MCMC.run`` recompiles on
   every call even with ``jit_model_args=True`` (measured once: 10.2 s, then 3.6 s of which
   3.0 s compiling, at n = 100); the HMC row's notes measure it on every run.
+  ``--n-chains C > 1``: C independent chains in the same one timed jit, the semantics of
+  ``MCMC(NUTS(...), num_chains=C, chain_method="vectorized")``: init + scan under ``jax.vmap``
+  over ``random.split(key, C)`` (each chain its own ``init_to_uniform`` point and adaptation).
+  Under vmap NUTS's tree-building ``while_loop`` runs until every chain's trajectory is done, so
+  each iteration costs the longest trajectory of the batch.
 * VI: ``SVI(model, AutoNormal(model, init_loc_fn=init_to_value(a=b=c=0), init_scale=1.0),
   numpyro.optim.Adam(lr), Trace_ELBO(num_particles=K))``.  AutoNormal's scale is
   softplus-constrained (``AutoNormal.scale_constraint``, asserted), so its parameters are the
@@ -185,6 +190,8 @@ def _transition(kernel, model_args):
 
 
 def polynomial_hmc(args, hyper) -> Dict[str, Any]:
+    if args.n_chains > 1:
+        raise common.Unsupported("numpyro runs several chains (--n-chains) for nuts only")
     d = common.load_polynomial(args, hyper)
     x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
     model_args = (x, y, d.prior_sd, d.noise_sd)
@@ -283,46 +290,103 @@ def _time_traced_once(infer, traces: List[int], args, what: str):
     return t, len(_COMPILES) - compiles_before_timed[0]
 
 
-def polynomial_nuts(args, hyper) -> Dict[str, Any]:
-    """Polynomial regression with NumPyro's NUTS, warm-up adaptation inside each timed call."""
-    d = common.load_polynomial(args, hyper)
-    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
-    model_args = (x, y, d.prior_sd, d.noise_sd)
-    n_warmup, n_samples = args.n_warmup, args.n_samples
-    kernel = _nuts_kernel()
-    _count_compiles()
-    traces = [0]
-
+def _nuts_chain(kernel, model_args, n_warmup: int, n_samples: int):
+    """One whole NUTS chain as a function of its key: ``kernel.init`` (``init_to_uniform``
+    point, heuristic first step size) and a ``lax.scan`` of ``kernel.sample`` over warm-up
+    (adaptation) + kept iterations; returns the kept iterations' (latents, accept_prob,
+    diverging, num_steps, step_size). Meant to be traced inside a jit (and, for several
+    chains, a ``jax.vmap`` over keys)."""
     step = _transition(kernel, model_args)  # adapts while state.i < n_warmup
 
-    @jax.jit
-    def infer(key):
-        """The whole inference call: initialization, warm-up with adaptation, kept draws."""
-        traces[0] += 1  # Python side effect: runs only when jit (re)traces
+    def one_chain(key):
         # init inside the jit: the heuristic first step size belongs to the adaptation, and each
         # call draws its own initial point, as a fresh Stan run does.
         state = kernel.init(key, n_warmup, model_args=model_args)
         _, out = lax.scan(step, state, None, length=n_warmup + n_samples)
         return jax.tree_util.tree_map(lambda a: a[n_warmup:], out)
 
+    return one_chain
+
+
+def vectorized_chains(one_chain, n_chains: int):
+    """``n_chains`` independent chains in one batch, as ``MCMC(kernel, num_chains=n_chains,
+    chain_method="vectorized").run(key)`` runs them: the key split into one per chain
+    (``random.split(key, n_chains)``), then init + every iteration ``jax.vmap``-ed over the
+    chains. Each chain keeps its own initial point, step size and mass-matrix adaptation;
+    NUTS's tree building (a ``while_loop``) under vmap runs until every chain's trajectory of
+    that iteration is finished, so each iteration costs the longest of the batch. Outputs
+    have a leading chain axis."""
+    def run(key):
+        return jax.vmap(one_chain)(jax.random.split(key, n_chains))
+    return run
+
+
+def polynomial_nuts_data(args, hyper):
+    """The NUTS row's model arguments (float32, as the row runs them)."""
+    d = common.load_polynomial(args, hyper)
+    x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
+    return (x, y, d.prior_sd, d.noise_sd)
+
+
+def polynomial_nuts(args, hyper) -> Dict[str, Any]:
+    """Polynomial regression with NumPyro's NUTS, warm-up adaptation inside each timed call;
+    ``--n-chains C > 1``: C independent chains vectorized in the same call."""
+    model_args = polynomial_nuts_data(args, hyper)
+    n_warmup, n_samples, n_chains = args.n_warmup, args.n_samples, args.n_chains
+    kernel = _nuts_kernel()
+    _count_compiles()
+    traces = [0]
+    one_chain = _nuts_chain(kernel, model_args, n_warmup, n_samples)
+    chains = one_chain if n_chains == 1 else vectorized_chains(one_chain, n_chains)
+
+    @jax.jit
+    def infer(key):
+        """The whole inference call: initialization, warm-up with adaptation, kept draws
+        (of every chain)."""
+        traces[0] += 1  # Python side effect: runs only when jit (re)traces
+        return chains(key)
+
     t, timed_compiles = _time_traced_once(infer, traces, args, "the NUTS call")
     zs, acc, div, num_steps, eps = (np.asarray(a) for a in t.last)
 
+    # zs: (draws, 3) for one chain, (chains, draws, 3) for several; hmc_quality takes both.
     quality = common.hmc_quality(zs, acc, int(div.sum()))
     # Same extras as Stan's NUTS row, so adapted step size and trajectory cost compare.
-    quality["step_size"] = float(eps[-1])
+    step_sizes = np.atleast_1d(eps[..., -1])  # each chain's adapted step size
+    quality["step_size"] = float(np.mean(step_sizes))
     quality["mean_n_leapfrog"] = float(np.mean(num_steps))
 
     peak = common.peak_memory_bytes()  # before the extra MCMC.run measurement below
+    if n_chains == 1:
+        what = ("timed call = one jit of NUTS.init (init_to_uniform, heuristic step size) + lax.scan over "
+                f"kernel.sample for {n_warmup} warm-up (adaptation) + {n_samples} kept iterations, fresh key per call")
+        chain_notes = []
+        ess_note = common.MCMC_ESS_NOTE
+    else:
+        what = (f"timed call = {n_chains} chains in one jit: jax.vmap over random.split(key, {n_chains}) of NUTS.init "
+                "(each chain its own init_to_uniform point and heuristic step size) + lax.scan over kernel.sample for "
+                f"{n_warmup} warm-up (each chain its own adaptation) + {n_samples} kept iterations, fresh key per call; "
+                f"the semantics of MCMC(NUTS(...), num_chains={n_chains}, chain_method='vectorized')")
+        # Under vmap NUTS's tree-building while_loop runs until the last chain's trajectory ends,
+        # so every iteration costs the batch's longest trajectory.
+        longest = float(np.mean(np.max(num_steps, axis=0)))
+        chain_notes = [
+            "vectorized chains wait for each other: every iteration's NUTS tree building runs until the longest "
+            f"trajectory among the {n_chains} chains is done (kept iterations: mean over iterations of the largest "
+            f"num_steps {longest:.1f} vs mean num_steps {float(np.mean(num_steps)):.1f})",
+            "step_size = mean of the chains' adapted step sizes: "
+            + ", ".join(f"{e:.4g}" for e in step_sizes.tolist()),
+            "acceptance_rate, divergences, mean_n_leapfrog and the raw accept.npy pool all chains' kept transitions",
+        ]
+        ess_note = common.MCMC_ESS_NOTE_CHAINS
     notes = [_dtype_note(),
-             "timed call = one jit of NUTS.init (init_to_uniform, heuristic step size) + lax.scan over "
-             f"kernel.sample for {n_warmup} warm-up (adaptation) + {n_samples} kept iterations, fresh key per call; "
-             f"traced once; XLA compilations during the {args.repeats} timed calls: {timed_compiles}",
+             f"{what}; traced once; XLA compilations during the {args.repeats} timed calls: {timed_compiles}",
+             *chain_notes,
              "NumPyro defaults: target_accept_prob 0.8, max_tree_depth 10, dual-averaging step size, "
              "diagonal mass matrix; --step-size and --n-leapfrog do not apply",
              "acceptance_rate = mean of NumPyro's accept_prob (tree-averaged acceptance probability) over kept "
              "draws; divergences = count of NumPyro's diverging flag over kept draws; mean_n_leapfrog = mean of num_steps",
-             common.MCMC_ESS_NOTE,
+             ess_note,
              "MCMC.run recompiles on every call (measured in the HMC row's notes), so it is not what is timed"]
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s, "quality": quality, "notes": notes,
             "peak_memory_bytes": peak}
@@ -513,6 +577,9 @@ def lgssm_exact(args, hyper) -> Dict[str, Any]:
             "(GaussianStateSpace is the latent AR process alone) and cannot enumerate continuous states"]
     return _exact_result(args, log_ml, inputs, common.exact_lgssm_log_ml(d), what)
 
+
+# Takes --n-chains (vectorized chains in the one timed call).
+polynomial_nuts.multi_chain = True  # type: ignore[attr-defined]
 
 RUNNERS = {
     ("polynomial", "is"): polynomial_is,

@@ -186,3 +186,103 @@ def test_ess_equals_arviz_on_the_committed_reference_draws():
         sets = {d["name"]: d for d in json.load(f)["data_sets"]}
     single = sets["single_chain_1x500"]
     assert common.ess_mean(single["draws"][0]) == pytest.approx(single["expected"]["ess_mean"], rel=1e-9)
+
+
+def _arviz_reference_sets() -> dict:
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "gen-runtime", "tests", "data", "arviz_reference.json")
+    with open(path) as f:
+        return {d["name"]: d for d in json.load(f)["data_sets"]}
+
+
+def test_multi_chain_ess_equals_arviz_on_the_committed_reference_draws():
+    """ess_mean over several chains, (chains, draws), against ArviZ 0.23.4's ess(method="mean")
+    on every multi-chain data set of the committed reference (the Rust rows match the same
+    numbers), to 1e-9. The all-constant set is the one deliberate difference (NaN, see
+    PROTOCOL.md); a (1, draws) array is the single chain."""
+    sets = _arviz_reference_sets()
+    multi = [d for d in sets.values() if len(d["draws"]) > 1 and d["name"] != "constant_4x100"]
+    assert len(multi) >= 5, sorted(sets)
+    for d in multi:
+        got = common.ess_mean(np.asarray(d["draws"]))
+        assert got == pytest.approx(d["expected"]["ess_mean"], rel=1e-9), d["name"]
+    assert math.isnan(common.ess_mean(np.asarray(sets["constant_4x100"]["draws"])))
+    single = sets["single_chain_1x500"]
+    assert common.ess_mean(np.asarray(single["draws"])) == common.ess_mean(single["draws"][0])
+
+
+def test_n_chains_flag_and_config():
+    """--n-chains: default 1 and then absent from config (single-chain configs unchanged), echoed
+    for MCMC methods when above 1, and checked like the other counts."""
+    a = common.parse_args("t", ["--method", "nuts"])
+    assert a.n_chains == 1 and "n_chains" not in common.config_of(a)
+    a = common.parse_args("t", ["--method", "nuts", "--n-chains", "4"])
+    assert a.n_chains == 4 and common.config_of(a)["n_chains"] == 4
+    assert "n_chains" not in common.config_of(common.parse_args("t", ["--method", "is", "--n-chains", "4"]))
+
+
+def test_bad_n_chains_is_a_json_error(capsys):
+    for value in ("0", "-2"):
+        with pytest.raises(SystemExit) as e:
+            common.parse_args("t", ["--method", "nuts", "--n-chains", value])
+        assert e.value.code == 2
+        assert "--n-chains" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_hmc_quality_of_several_chains(tmp_path):
+    """(chains, draws, latents): moments over all draws pooled, each latent's ESS over all the
+    chains (ess_mean of (chains, draws)), accept stats of every chain concatenated, and the raw
+    draws keeping the chain axis. A one-chain (draws, latents) array gives the same numbers as
+    the same array with a chain axis of 1."""
+    rng = np.random.default_rng(11)
+    chains = np.stack([np.stack([_ar1_chain(0.5, 1000, 10 * c + j) for j in range(2)], axis=1) for c in range(4)])
+    accept = rng.random((4, 1000))
+    q = common.hmc_quality(chains, accept, 3)
+    pooled = chains.reshape(-1, 2)
+    assert q["posterior_mean"] == pytest.approx(pooled.mean(axis=0).tolist(), abs=1e-12)
+    assert q["posterior_sd"] == pytest.approx(pooled.std(axis=0, ddof=1).tolist(), abs=1e-12)
+    assert q["ess_per_latent"] == [common.ess_mean(chains[:, :, j]) for j in range(2)]
+    assert q["ess"] == min(q["ess_per_latent"]) and q["divergences"] == 3
+    assert q["acceptance_rate"] == pytest.approx(accept.mean())
+    # Four chains of tau = 3 draws: about 4 * 1000 / 3 each (not one chain's 333).
+    assert all(800 < e < 2000 for e in q["ess_per_latent"]), q["ess_per_latent"]
+    common.write_raw(q, str(tmp_path))
+    np.testing.assert_array_equal(np.load(tmp_path / "draws.npy"), chains)
+    np.testing.assert_array_equal(np.load(tmp_path / "accept.npy"), accept.reshape(-1))
+    one, one_with_axis = common.hmc_quality(chains[0], accept[0]), common.hmc_quality(chains[:1], accept[0])
+    for key in ("posterior_mean", "posterior_sd", "ess", "ess_per_latent", "acceptance_rate"):
+        assert one[key] == one_with_axis[key], key
+
+
+def test_raw_output_goes_to_npy_files_and_never_into_the_json(tmp_path):
+    """``--raw-out``: the quality helpers' arrays are written as .npy files (draws as
+    (chains, draws, latents)), and the quality block ``main`` prints holds only numbers."""
+    draws = np.arange(30, dtype=np.float64).reshape(10, 3)
+    accept = np.linspace(0.5, 1.0, 10)
+    q = common.hmc_quality(draws, accept, 0)
+    raw = tmp_path / "raw"
+    written = common.write_raw(q, str(raw))
+    assert common.RAW not in written and written["acceptance_rate"] == pytest.approx(0.75)
+    json.dumps(written)  # plain numbers only
+    np.testing.assert_array_equal(np.load(raw / "draws.npy"), draws[None, :, :])
+    np.testing.assert_array_equal(np.load(raw / "accept.npy"), accept)
+    # Without --raw-out nothing is written and the block is the same.
+    assert common.write_raw(q, None) == written and common.RAW in q
+
+    lw = np.log(np.array([1.0, 1.0, 2.0, 1.0]))
+    q = common.is_quality(lw, np.array([1.0, 1.0, 4.0, 1.0]))
+    assert q[common.RAW]["samples"].shape == (4, 1)
+    assert common.smc_quality(-3.0, lw)[common.RAW]["final_log_weights"].shape == (4,)
+    assert common.parse_args("t", ["--raw-out", "/x"]).raw_out == "/x"
+
+
+def test_a_runner_without_chains_refuses_n_chains(monkeypatch):
+    """--n-chains 4 to a one-chain runner is an error, never one chain labelled four."""
+    errors = []
+    monkeypatch.setattr(common, "emit_error", lambda framework, message, exit_code=1: errors.append(message))
+    monkeypatch.setattr(common, "redirect_stdout_to_stderr", lambda: None)
+
+    def runner(args, hyper):
+        raise AssertionError("must not run")
+
+    common.main("t", lambda: "1", {("polynomial", "nuts"): runner}, argv=["--method", "nuts", "--n-chains", "4"])
+    assert errors and "--n-chains 4" in errors[0]
