@@ -32,6 +32,8 @@ pub struct RowKey {
     pub n_samples: Option<usize>,
     /// ELBO draws per step.
     pub n_elbo_samples: Option<usize>,
+    /// MCMC chains.
+    pub n_chains: Option<usize>,
 }
 
 impl RowKey {
@@ -45,6 +47,7 @@ impl RowKey {
             n_particles: r.n_particles,
             n_samples: r.n_samples,
             n_elbo_samples: r.n_elbo_samples,
+            n_chains: r.n_chains,
         }
     }
 
@@ -58,6 +61,7 @@ impl RowKey {
             n_particles: t.n_particles,
             n_samples: t.n_samples,
             n_elbo_samples: t.n_elbo_samples,
+            n_chains: t.n_chains,
         }
     }
 
@@ -68,7 +72,8 @@ impl RowKey {
         if !self.noise_sd.is_empty() {
             s.push_str(&format!(" sd={}", self.noise_sd));
         }
-        for (name, v) in [("N", self.n_particles), ("samples", self.n_samples), ("K", self.n_elbo_samples)] {
+        let chains = self.n_chains.filter(|&c| c > 1);
+        for (name, v) in [("N", self.n_particles), ("samples", self.n_samples), ("K", self.n_elbo_samples), ("chains", chains)] {
             if let Some(v) = v {
                 s.push_str(&format!(" {name}={v}"));
             }

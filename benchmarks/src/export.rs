@@ -140,6 +140,18 @@ pub struct SummaryRow {
     pub ess: Option<f64>,
     /// ESS divided by the median time.
     pub ess_per_s: Option<f64>,
+    /// MCMC: the smallest bulk ESS over the latents.
+    #[serde(default)]
+    pub ess_bulk: Option<f64>,
+    /// MCMC: the smallest tail ESS over the latents.
+    #[serde(default)]
+    pub ess_tail: Option<f64>,
+    /// MCMC: the largest rank-normalized split R-hat over the latents.
+    #[serde(default)]
+    pub rhat: Option<f64>,
+    /// MCMC: independent chains (their draws are pooled for the moments, ESS and R-hat).
+    #[serde(default)]
+    pub n_chains: Option<usize>,
     /// Estimated posterior mean, `;`-separated in latent order.
     #[serde(with = "semicolon_list")]
     pub posterior_mean: Option<Vec<f64>>,
@@ -197,6 +209,7 @@ impl SummaryRow {
             n_warmup: config.hmc.map(|h| h.n_warmup),
             step_size: config.hmc.map(|h| h.step_size),
             n_leapfrog: config.hmc.map(|h| h.n_leapfrog),
+            n_chains: config.hmc.map(|h| h.n_chains),
             n_steps: config.vi.map(|v| v.n_steps),
             learning_rate: config.vi.map(|v| v.learning_rate),
             n_elbo_samples: config.vi.map(|v| v.n_elbo_samples),
@@ -231,6 +244,9 @@ impl SummaryRow {
             log_ml_error: quality.log_ml_error,
             ess: q.ess,
             ess_per_s,
+            ess_bulk: q.ess_bulk,
+            ess_tail: q.ess_tail,
+            rhat: q.rhat,
             posterior_mean: q.posterior_mean.clone(),
             posterior_mean_exact: quality.posterior_mean_exact.clone(),
             posterior_mean_error: quality.posterior_mean_error,
@@ -296,6 +312,9 @@ pub struct TimingRow {
     /// ELBO draws per step (VI), which tells a VI row's repeats from another's.
     #[serde(default)]
     pub n_elbo_samples: Option<usize>,
+    /// MCMC chains, which tells a 4-chain row's repeats from a 1-chain row's.
+    #[serde(default)]
+    pub n_chains: Option<usize>,
     /// Repeat index from 0.
     pub repeat: usize,
     /// Wall clock, seconds.
@@ -561,7 +580,7 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Er
 /// Whether `path` is a file that a run writes into its result folder.
 fn is_result_file(path: &Path) -> bool {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    path.is_file() && (matches!(name.as_ref(), "metadata.json" | ".metadata.json.tmp" | "summary.csv") || name.ends_with("_timing.csv"))
+    path.is_file() && (matches!(name.as_ref(), "metadata.json" | ".metadata.json.tmp" | "summary.csv" | "report.html") || name.ends_with("_timing.csv"))
 }
 
 /// A CSV file that grows by whole rows only: each batch of rows goes out in one write, and a
@@ -670,6 +689,7 @@ impl ResultsWriter {
                     n_particles: row.n_particles,
                     n_samples: row.n_samples,
                     n_elbo_samples: row.n_elbo_samples,
+                    n_chains: row.n_chains,
                     repeat,
                     time_s,
                 })

@@ -24,5 +24,7 @@ pub mod paths;
 pub mod plots;
 pub mod progress;
 pub mod quality;
+pub mod raw;
+pub mod report;
 pub mod suite;
 pub mod timing;

@@ -106,11 +106,19 @@ pub struct HmcConfig {
     pub step_size: f64,
     /// Leapfrog steps per iteration.
     pub n_leapfrog: usize,
+    /// Independent chains, each with its own warm-up (1: the benchmark's timing rows; 4: the
+    /// NUTS rows whose R-hat and bulk/tail ESS Stan users read).
+    #[serde(default = "one_chain")]
+    pub n_chains: usize,
+}
+
+fn one_chain() -> usize {
+    1
 }
 
 impl Default for HmcConfig {
     fn default() -> Self {
-        Self { n_samples: 1000, n_warmup: 500, step_size: 0.01, n_leapfrog: 20 }
+        Self { n_samples: 1000, n_warmup: 500, step_size: 0.01, n_leapfrog: 20, n_chains: 1 }
     }
 }
 
@@ -122,7 +130,7 @@ impl HmcConfig {
     /// effective samples than the benchmark's step 0.01 gives.
     #[must_use]
     pub fn smoke() -> Self {
-        Self { n_samples: 300, n_warmup: 100, step_size: 0.05, n_leapfrog: 20 }
+        Self { n_samples: 300, n_warmup: 100, step_size: 0.05, n_leapfrog: 20, n_chains: 1 }
     }
 }
 
@@ -201,6 +209,9 @@ impl Config {
         }
         if let Some(h) = self.hmc {
             s.push_str(&format!(" samples={} warmup={} eps={} L={}", h.n_samples, h.n_warmup, h.step_size, h.n_leapfrog));
+            if h.n_chains > 1 {
+                s.push_str(&format!(" chains={}", h.n_chains));
+            }
         }
         if let Some(v) = self.vi {
             s.push_str(&format!(" steps={} lr={} K={}", v.n_steps, v.learning_rate, v.n_elbo_samples));

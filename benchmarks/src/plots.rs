@@ -69,17 +69,22 @@ struct Family {
     model: String,
     method: String,
     noise_sd: Option<f64>,
+    /// MCMC chains when more than one (a 4-chain NUTS row is its own family).
+    chains: Option<usize>,
 }
 
 impl Family {
     fn of(row: &SummaryRow) -> Self {
-        Self { model: row.model.clone(), method: row.method.clone(), noise_sd: row.noise_sd }
+        Self { model: row.model.clone(), method: row.method.clone(), noise_sd: row.noise_sd, chains: row.n_chains.filter(|&c| c > 1) }
     }
 
     fn stem(&self) -> String {
         let mut s = format!("{}_{}", self.model, self.method);
         if let Some(sd) = self.noise_sd {
             s.push_str(&format!("_sd{}", crate::data::format_noise_sd(sd)));
+        }
+        if let Some(c) = self.chains {
+            s.push_str(&format!("_{c}chains"));
         }
         s
     }
@@ -101,9 +106,10 @@ impl Family {
             "exact" => "exact filtering",
             other => other,
         };
+        let chains = self.chains.map_or_else(String::new, |c| format!(", {c} chains"));
         match self.noise_sd {
-            Some(sd) => format!("{model}, {method}, noise sd {}", crate::data::format_noise_sd(sd)),
-            None => format!("{model}, {method}"),
+            Some(sd) => format!("{model}, {method}{chains}, noise sd {}", crate::data::format_noise_sd(sd)),
+            None => format!("{model}, {method}{chains}"),
         }
     }
 

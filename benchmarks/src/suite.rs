@@ -86,6 +86,9 @@ impl Suite {
     }
 }
 
+/// Chains of the multi-chain NUTS rows (Stan's and CmdStan's default).
+pub const NUTS_CHAINS: usize = 4;
+
 /// Default particle counts for polynomial IS.
 pub const DEFAULT_IS_PARTICLES: [usize; 3] = [100, 1000, 10_000];
 /// Default particle count for Beta-Bernoulli IS (GenJAX paper, Fig. 16a).
@@ -186,6 +189,16 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
             }
         }
     };
+    // NUTS with four chains, for the rank-normalized R-hat and bulk/tail ESS Stan users read,
+    // in the frameworks that run chains in one call.
+    let nuts_chains = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64]| {
+        for &sd in noise {
+            for &n in sizes {
+                let hmc = HmcConfig { n_chains: NUTS_CHAINS, ..hmc };
+                out.push(Config { model: Model::Polynomial, method: Method::Nuts, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(hmc), vi: None });
+            }
+        }
+    };
     // Mean-field ADVI, one configuration for every framework, at each number of ELBO draws.
     let polynomial_vi = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], draws: &[usize]| {
         for &sd in noise {
@@ -222,10 +235,14 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
     };
     match suite {
         Suite::PolynomialIs => polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES)),
-        Suite::PolynomialHmc => polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts]),
+        Suite::PolynomialHmc => {
+            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts]);
+            nuts_chains(&mut out, &sizes, &noise);
+        }
         Suite::PolynomialAll => {
             polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
             polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts]);
+            nuts_chains(&mut out, &sizes, &noise);
         }
         Suite::PolynomialVi => polynomial_vi(&mut out, &sizes, &noise, &VI_ELBO_SAMPLES),
         Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES)),
@@ -355,7 +372,10 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
 
     // An adapter that can run nothing (an unreadable manifest) gets a skipped row on every
     // configuration's model and method, so it never vanishes from the results.
-    let covers = |adapter: &dyn Adapter, c: &Config| adapter.unusable().is_some() || adapter.supports(c.model, c.method);
+    let covers = |adapter: &dyn Adapter, c: &Config| {
+        let chains = c.hmc.map_or(1, |h| h.n_chains);
+        adapter.unusable().is_some() || (adapter.supports(c.model, c.method) && (chains == 1 || adapter.supports_chains(c.method)))
+    };
     let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| covers(a.as_ref(), c)).count()).sum();
     let progress = Progress::new(total as u64);
     progress.println(format!("results: {}", dir.display()));

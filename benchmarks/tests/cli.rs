@@ -46,13 +46,16 @@ fn polynomial_hmc_runs_nuts_rows_that_find_the_exact_posterior() {
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let nuts: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).filter(|r| &r[column("method")] == "nuts").collect();
-    assert_eq!(nuts.len(), 1, "one NUTS row next to the fixed-step HMC row");
-    let row = &nuts[0];
-    assert_eq!(&row[column("status")], "ok");
-    // quality_ok: posterior mean within one exact posterior sd, acceptance above 10%, no
-    // divergences, finite ESS (see quality.rs).
-    assert_eq!(&row[column("quality_ok")], "true", "{}", &row[column("quality_reason")]);
-    assert!(row[column("ess_per_s")].parse::<f64>().unwrap() > 0.0);
+    // One chain (for ESS per second) and four (for R-hat), next to the fixed-step HMC row.
+    let chains: Vec<&str> = nuts.iter().map(|r| &r[column("n_chains")]).collect();
+    assert_eq!(chains, ["1", "4"], "one- and four-chain NUTS rows");
+    for row in &nuts {
+        assert_eq!(&row[column("status")], "ok");
+        // quality_ok: posterior mean within one exact posterior sd, acceptance above 10%, no
+        // divergences, finite ESS (see quality.rs).
+        assert_eq!(&row[column("quality_ok")], "true", "{}", &row[column("quality_reason")]);
+        assert!(row[column("ess_per_s")].parse::<f64>().unwrap() > 0.0);
+    }
     common::cleanup(&root);
 }
 

@@ -59,6 +59,14 @@ pub struct Manifest {
     /// the first timed run and outside its time limit (Stan compiles its models there).
     #[serde(default)]
     pub prepare: bool,
+    /// Whether the entry takes `--raw-out DIR` and writes its raw draws and weights there
+    /// (PROTOCOL.md "Raw output"), so the suite computes the row's quality numbers itself
+    /// ([`crate::raw`]).
+    #[serde(default)]
+    pub raw_output: bool,
+    /// Methods that take `--n-chains N` and run N independent chains in one call.
+    #[serde(default)]
+    pub multi_chain: Vec<String>,
     /// The manifest file.
     #[serde(skip)]
     pub path: PathBuf,
@@ -95,6 +103,8 @@ pub fn load_manifests(root: &Path) -> Vec<Manifest> {
             methods: BTreeMap::new(),
             python: None,
             prepare: false,
+            raw_output: false,
+            multi_chain: Vec::new(),
             path: PathBuf::new(),
             load_error: Some(format!("manifest does not parse: {e}")),
         });
@@ -214,6 +224,10 @@ impl External {
             flag("n-warmup", h.n_warmup.to_string());
             flag("step-size", h.step_size.to_string());
             flag("n-leapfrog", h.n_leapfrog.to_string());
+            // Only when it is more than one, so a framework without the flag runs its one chain.
+            if h.n_chains > 1 {
+                flag("n-chains", h.n_chains.to_string());
+            }
         }
         if let Some(v) = c.vi {
             flag("n-steps", v.n_steps.to_string());
@@ -242,6 +256,10 @@ impl Adapter for External {
         } else {
             AdapterKind::Python
         }
+    }
+
+    fn supports_chains(&self, method: Method) -> bool {
+        self.manifest.multi_chain.iter().any(|m| m == method.as_str())
     }
 
     fn supports(&self, model: Model, method: Method) -> bool {
@@ -302,6 +320,10 @@ impl Adapter for External {
     fn run(&mut self, task: &Task) -> anyhow::Result<RunResult> {
         let (program, mut args) = self.command().map_err(|a| anyhow!("{} cannot run: {a:?}", self.name()))?;
         args.extend(self.protocol_args(task));
+        let raw_dir = self.manifest.raw_output.then(RawDir::create).transpose()?;
+        if let Some(dir) = &raw_dir {
+            args.extend(["--raw-out".to_owned(), dir.0.display().to_string()]);
+        }
         let out = run_child(&self.root, &program, &args, task.timeout)?;
         let text = sanitize_non_finite(&out.stdout);
         let parsed: Option<ProtocolResult> = parse_json_object(&text).and_then(|v| serde_json::from_value(v).ok());
@@ -334,11 +356,20 @@ impl Adapter for External {
             (None, None) => None,
         };
         notes.push(format!("subprocess wall clock {:.2} s", out.wall_s));
+        let mut quality = result.quality;
+        if let Some(dir) = &raw_dir {
+            let raw = crate::raw::RawOutput::read(&dir.0).context("reading the run's raw output")?;
+            let (recomputed, what) = crate::raw::recompute(quality, &raw);
+            quality = recomputed;
+            if !what.is_empty() {
+                notes.push(format!("computed by the suite from the raw output: {}", what.join(", ")));
+            }
+        }
         Ok(RunResult {
             version: result.version,
             compile_time_s: result.compile_time_s.unwrap_or(0.0),
             times_s: result.times_s,
-            quality: result.quality,
+            quality,
             peak_memory,
             device: result.device.unwrap_or_else(|| "cpu".to_owned()),
             notes,
@@ -347,7 +378,27 @@ impl Adapter for External {
     }
 }
 
-/// Limit of one `--prepare` build. Generous: httpstan compiles a model in about three minutes on
+/// A fresh folder for one run's raw output, removed when dropped.
+struct RawDir(PathBuf);
+
+impl RawDir {
+    fn create() -> anyhow::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("benchmarks-raw-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for RawDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Limit of one `--prepare` build. Generous: Stan's driver (stanc, then g++ on Stan's headers) takes one to three minutes per program on
 /// the 2-core machine, and the build is not timed.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 

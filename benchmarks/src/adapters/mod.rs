@@ -114,6 +114,18 @@ pub struct Quality {
     /// of steps). For VI rows `posterior_mean` and `posterior_sd` are the fitted guide's.
     #[serde(default, deserialize_with = "loose_f64")]
     pub elbo: Option<f64>,
+    /// MCMC: the smallest bulk ESS over the latents (rank-normalized; Vehtari et al. 2021).
+    #[serde(default, deserialize_with = "loose_f64")]
+    pub ess_bulk: Option<f64>,
+    /// MCMC: the smallest tail ESS (of the 5% and 95% quantiles) over the latents.
+    #[serde(default, deserialize_with = "loose_f64")]
+    pub ess_tail: Option<f64>,
+    /// MCMC: the largest rank-normalized split R-hat over the latents.
+    #[serde(default, deserialize_with = "loose_f64")]
+    pub rhat: Option<f64>,
+    /// MCMC: chains behind these numbers.
+    #[serde(default)]
+    pub chains: Option<usize>,
 }
 
 /// One run of one configuration: every timed repeat plus what the last repeat yielded.
@@ -161,6 +173,12 @@ pub trait Adapter {
 
     /// Whether it implements `method` on `model`.
     fn supports(&self, model: Model, method: Method) -> bool;
+
+    /// Whether `method` runs several independent chains in one call (`--n-chains`, an HMC
+    /// configuration's `n_chains` above 1). None do unless they say so.
+    fn supports_chains(&self, _method: Method) -> bool {
+        false
+    }
 
     /// Cheap availability check; never installs anything.
     fn availability(&self) -> Availability;
@@ -212,16 +230,9 @@ pub(crate) fn in_process_result(measured: Measured<()>, quality: Quality) -> Run
 /// Posterior moments of one MCMC chain's kept draws (one column per latent), the smallest
 /// per-latent ESS, acceptance and divergences.
 pub(crate) fn chain_quality(columns: &[Vec<f64>], acceptance_rate: f64, divergences: u64) -> Quality {
-    let (mean, sd): (Vec<f64>, Vec<f64>) = columns.iter().map(|c| crate::diagnostics::mean_sd(c)).unzip();
-    let ess = columns.iter().map(|c| crate::diagnostics::ess(c)).fold(f64::INFINITY, |a, b| if b.is_nan() { b } else { a.min(b) });
-    Quality {
-        ess: Some(ess),
-        posterior_mean: Some(mean),
-        posterior_sd: Some(sd),
-        acceptance_rate: Some(acceptance_rate),
-        divergences: Some(divergences),
-        ..Quality::default()
-    }
+    let n = columns.first().map_or(0, Vec::len);
+    let chain: Vec<Vec<f64>> = (0..n).map(|i| columns.iter().map(|c| c[i]).collect()).collect();
+    crate::raw::mcmc_quality(&[chain], Some(acceptance_rate), Some(divergences))
 }
 
 /// Every adapter, in display order: handcoded Rust, this system's engines, then one per manifest
@@ -281,6 +292,14 @@ fn parse_non_finite(s: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    /// The in-process rows' quality is the raw-output function's, on the same chain.
+    #[test]
+    fn in_process_rows_use_the_one_quality_function() {
+        let columns = vec![(0..200).map(|i| f64::from(i % 17)).collect::<Vec<f64>>(), (0..200).map(|i| f64::from(i % 5)).collect()];
+        let chain: Vec<Vec<f64>> = (0..200).map(|i| vec![columns[0][i], columns[1][i]]).collect();
+        assert_eq!(super::chain_quality(&columns, 0.9, 2), crate::raw::mcmc_quality(&[chain], Some(0.9), Some(2)));
+    }
+
     use super::*;
 
     #[test]

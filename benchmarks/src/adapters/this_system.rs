@@ -12,7 +12,7 @@ use gen_runtime::inference::{self, Conditioned, HmcConfig, Resampling, SmcConfig
 use gen_runtime::prelude::*;
 use gen_runtime::Part;
 
-use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
+use super::{in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::{BetaBernoulliData, DataSet, HmmData, LgssmData, PolynomialData};
 use crate::models::{Device, Method, Model, RoundShare, Task};
 use crate::timing::{measure_in_process, Measured};
@@ -106,6 +106,11 @@ impl Adapter for ThisSystem {
 
     fn is_this_system(&self) -> bool {
         true
+    }
+
+    fn supports_chains(&self, method: Method) -> bool {
+        // The native engine's samplers run `num_chains` chains in parallel.
+        self.engine == Engine::Native && matches!(method, Method::Hmc | Method::Nuts)
     }
 
     fn supports(&self, model: Model, method: Method) -> bool {
@@ -248,7 +253,7 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
         num_samples: hmc.n_samples,
         step_size: hmc.step_size,
         num_leapfrog: hmc.n_leapfrog,
-        num_chains: 1,
+        num_chains: hmc.n_chains,
         ..HmcConfig::default()
     };
     polynomial_mcmc(d, repeats, seed, |conditioned, key| Ok(conditioned.hmc(&config, key)?))
@@ -257,7 +262,7 @@ fn polynomial_hmc(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: R
 /// NUTS with Stan's warm-up adaptation on one chain, for ESS per second: the warm-up and kept
 /// draws of the HMC configuration (its step size and leapfrog count do not apply).
 fn polynomial_nuts(d: &PolynomialData, hmc: &crate::models::HmcConfig, repeats: RoundShare, seed: u64) -> Timed {
-    let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: 1, ..Default::default() };
+    let config = inference::NutsConfig { num_warmup: hmc.n_warmup, num_samples: hmc.n_samples, num_chains: hmc.n_chains, ..Default::default() };
     polynomial_mcmc(d, repeats, seed, |conditioned, key| Ok(conditioned.nuts(&config, key)?))
 }
 
@@ -306,10 +311,15 @@ where
     let Measured { first_call_s, times_s, peak_heap_bytes, last } = m;
     let posterior = last?;
     let samples = posterior.samples().ok_or_else(|| anyhow::anyhow!("the sampler returned no chains"))?;
-    let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(0, j)).collect();
+    let chains: Vec<Vec<Vec<f64>>> = (0..samples.num_chains())
+        .map(|c| {
+            let columns: Vec<Vec<f64>> = (0..3).map(|j| samples.chain_column(c, j)).collect();
+            (0..columns[0].len()).map(|i| columns.iter().map(|col| col[i]).collect()).collect()
+        })
+        .collect();
     // The mean acceptance statistic (Stan's accept_stat__), as every other row reports it; the
     // fraction of transitions that moved is near 1 for NUTS whatever its step size.
-    let quality = chain_quality(&columns, samples.mean_accept_prob(), samples.divergences() as u64);
+    let quality = crate::raw::mcmc_quality(&chains, Some(samples.mean_accept_prob()), Some(samples.divergences() as u64));
     Ok((Measured { first_call_s, times_s, peak_heap_bytes, last: () }, quality))
 }
 
