@@ -28,3 +28,4 @@ pub mod raw;
 pub mod report;
 pub mod suite;
 pub mod timing;
+pub mod units;

@@ -68,6 +68,9 @@ enum Command {
         /// A regression is a significant slowdown by more than this fraction (0.1: 10%).
         #[arg(long, default_value_t = 0.1)]
         threshold: f64,
+        /// Also write the comparison as a self-contained HTML page to this file.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Write (or rewrite) a result folder's report.html: the metadata, the summary as a sortable,
     /// filterable table and the figures inline (drawn first when their folder holds none).
@@ -227,7 +230,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("report in {}", report::redraw(&dir, &figs)?.display());
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Compare { old, new, threshold } => {
+        Command::Compare { old, new, threshold, html } => {
             if !(threshold.is_finite() && threshold >= 0.0) {
                 anyhow::bail!("--threshold must be a fraction >= 0 (0.1 flags slowdowns of more than 10%), not {threshold}");
             }
@@ -238,6 +241,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let comparison = benchmarks::compare::compare(&old, &new, threshold)?;
             print!("{}", comparison.render());
+            if let Some(path) = html {
+                std::fs::write(&path, report::render_comparison(&comparison, &old, &new)).with_context(|| format!("cannot write {}", path.display()))?;
+                println!("comparison page: {}", path.display());
+            }
             return Ok(if comparison.regressions().next().is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
         }
         Command::Data { out } => {

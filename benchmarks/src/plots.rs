@@ -787,30 +787,12 @@ fn format_ratio(r: f64) -> String {
 /// Seconds as `3 µs`, `1.5 ms`, `2 s` (compact, for ticks and labels).
 fn format_seconds(t: f64) -> String {
     // Log-axis ticks arrive as 0.99999...; nudge them so that 1 s is not written 1000 ms.
-    let t = t * (1.0 + 1e-9);
-    let (v, unit) = if t < 1e-6 {
-        (t * 1e9, "ns")
-    } else if t < 1e-3 {
-        (t * 1e6, "µs")
-    } else if t < 1.0 {
-        (t * 1e3, "ms")
-    } else {
-        (t, "s")
-    };
+    let (v, unit) = crate::units::seconds(t * (1.0 + 1e-9));
     format!("{} {unit}", trim_number(v))
 }
 
 fn format_bytes(b: f64) -> String {
-    let b = b * (1.0 + 1e-9);
-    let (v, unit) = if b < 1e3 {
-        (b, "B")
-    } else if b < 1e6 {
-        (b / 1e3, "kB")
-    } else if b < 1e9 {
-        (b / 1e6, "MB")
-    } else {
-        (b / 1e9, "GB")
-    };
+    let (v, unit) = crate::units::bytes(b * (1.0 + 1e-9));
     format!("{} {unit}", trim_number(v))
 }
 

@@ -150,6 +150,55 @@ pub fn render(results_dir: &Path, figures: &Figures<'_>) -> anyhow::Result<Strin
     Ok(h)
 }
 
+/// `benchmarks compare`'s result as a self-contained page: one row per compared configuration
+/// (old and new medians, new/old with its 95% interval, the verdict; regressions marked), then
+/// the rows found in only one folder.
+#[must_use]
+pub fn render_comparison(c: &crate::compare::Comparison, old: &Path, new: &Path) -> String {
+    use crate::compare::Verdict;
+    let mut h = String::with_capacity(1 << 14);
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Benchmark comparison</title>\n");
+    let _ = writeln!(h, "<style>\n{STYLE}</style>\n</head>\n<body>\n<h1>Benchmark comparison</h1>");
+    let _ = writeln!(
+        h,
+        "<p class=\"sub\">old <span class=\"mono\">{}</span>, new <span class=\"mono\">{}</span>; a regression is significantly slower (95% interval above 1) by more than {:.0}%.</p>",
+        escape_html(&old.display().to_string()),
+        escape_html(&new.display().to_string()),
+        c.threshold * 100.0
+    );
+    let regressions = c.regressions().count();
+    let (class, text) = if regressions > 0 { ("bad", format!("{regressions} regressions")) } else { ("ok", "no regression".to_owned()) };
+    let _ = writeln!(h, "<div class=\"banner {class}\">{} rows compared: {text}</div>", c.rows.len());
+    h.push_str("<table class=\"summary\"><thead><tr><th>configuration</th><th>old median</th><th>new median</th><th>new / old [95% CI]</th><th>verdict</th></tr></thead><tbody>\n");
+    for r in &c.rows {
+        let class = match r.verdict {
+            Verdict::Regression => " class=\"quality-bad\"",
+            _ => "",
+        };
+        let _ = writeln!(
+            h,
+            "<tr{class}><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}× [{}, {}]</td><td>{}</td></tr>",
+            escape_html(&r.key.label()),
+            format_seconds(r.old_median),
+            format_seconds(r.new_median),
+            format_ratio(r.ratio.ratio),
+            format_ratio(r.ratio.low),
+            format_ratio(r.ratio.high),
+            r.verdict.as_str()
+        );
+    }
+    h.push_str("</tbody></table>\n");
+    if !c.unmatched.is_empty() {
+        h.push_str("<h2>Not compared</h2>\n<ul>\n");
+        for u in &c.unmatched {
+            let _ = writeln!(h, "<li>{}</li>", escape_html(u));
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
 /// The run's state as `export::run_state` tells it, as a banner when it did not simply finish.
 fn render_state(h: &mut String, dir: &Path, metadata: Option<&Value>) {
     let state = export::run_state(dir);
@@ -843,23 +892,12 @@ fn format_seconds(t: f64) -> String {
     if !t.is_finite() {
         return t.to_string();
     }
-    let (v, unit) = match t.abs() {
-        0.0 => (0.0, "s"),
-        a if a < 1e-6 => (t * 1e9, "ns"),
-        a if a < 1e-3 => (t * 1e6, "µs"),
-        a if a < 1.0 => (t * 1e3, "ms"),
-        _ => (t, "s"),
-    };
+    let (v, unit) = crate::units::seconds(t);
     format!("{} {unit}", format_number(v))
 }
 
 fn format_bytes(b: f64) -> String {
-    let (v, unit) = match b {
-        b if b < 1e3 => (b, "B"),
-        b if b < 1e6 => (b / 1e3, "kB"),
-        b if b < 1e9 => (b / 1e6, "MB"),
-        b => (b / 1e9, "GB"),
-    };
+    let (v, unit) = crate::units::bytes(b);
     format!("{} {unit}", format_number(v))
 }
 
@@ -879,6 +917,7 @@ nav.toc a:hover { text-decoration: underline; }
 .banner { padding: 8px 12px; border-radius: 4px; margin: 10px 0; max-width: 1100px; }
 .banner.warn { background: #fff3cd; border: 1px solid #e2c25b; }
 .banner.bad { background: #fde2e1; border: 1px solid #de9a95; }
+.banner.ok { background: #e3f4e1; border: 1px solid #9bc596; }
 .note { color: #555; font-style: italic; }
 table.meta { border-collapse: collapse; }
 table.meta th { text-align: left; font-weight: 600; color: #444; padding: 2px 18px 2px 0; vertical-align: top; white-space: nowrap; }
