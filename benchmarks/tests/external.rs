@@ -243,3 +243,38 @@ fn a_named_framework_that_produces_no_row_fails_the_run() {
     assert!(stderr.contains("no row for --frameworks gen-burn"), "{stderr}");
     common::cleanup(&root);
 }
+
+/// A stand-in whose IS answer is wrong (log-ML off by 50 nats); with `FLAG` in its entry the
+/// row carries a known-defect flag.
+const WRONG_PYTHON: &str = r#"#!/bin/bash
+case " $* " in *" --version "*) echo '{"framework": "wrong", "version": "1"}'; exit 0 ;; esac
+flags='[]'
+case " $* " in *" FLAG "*) flags='["wrong-1.0-known-bug"]' ;; esac
+echo "{\"framework\": \"wrong\", \"version\": \"1\", \"compile_time_s\": 0.0, \"times_s\": [0.001, 0.001, 0.001, 0.001, 0.001],"
+echo " \"quality\": {\"log_ml\": -1000.0, \"ess\": 500.0}, \"flags\": $flags}"
+"#;
+
+#[test]
+fn a_smoke_run_fails_on_a_wrong_answer_unless_it_is_a_flagged_known_defect() {
+    for (entry, passes) in [(r#"["x.py"]"#, false), (r#"["x.py", "FLAG"]"#, true)] {
+        let root = common::scratch_root(if passes { "smoke-flagged" } else { "smoke-wrong" });
+        let comparisons = root.join("comparisons");
+        write(
+            &comparisons.join("frameworks/wrong.json"),
+            &format!(r#"{{"name": "wrong", "language": "python", "env": "wrong", "requirements": "r.txt", "entry": {entry}, "methods": {{"beta_bernoulli": ["is"]}}}}"#),
+        );
+        let python = comparisons.join(".venv-wrong/bin/python");
+        write(&python, WRONG_PYTHON);
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = root.join("out");
+        let run = common::bin().env("BENCHMARKS_ROOT", &root).args(["test", "--frameworks", "wrong", "--no-plots", "--out"]).arg(&out).output().unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(run.status.success(), passes, "{stdout}");
+        if passes {
+            assert!(stdout.contains("a known defect of the release") && stdout.contains("wrong-1.0-known-bug"), "{stdout}");
+        } else {
+            assert!(stdout.contains("quality not ok: wrong beta_bernoulli/is"), "{stdout}");
+        }
+        common::cleanup(&root);
+    }
+}
