@@ -423,7 +423,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             device: opts.device,
             timeout: Duration::from_secs(timeout_s),
         };
-        let Some(results) = run_configuration(&mut lanes, &active, rounds, &task, &progress)? else { break };
+        let Some(results) = run_configuration(&mut lanes, &active, config, rounds, &task, &progress)? else { break };
         // The rows, each with its time ratio to handcoded Rust's in this configuration.
         let baseline = results.iter().find_map(|(l, r)| match r {
             Ok(r) if lanes[*l].adapter.name() == adapters::handcoded::NAME => Some(r.times_s.clone()),
@@ -593,14 +593,14 @@ enum RoundFailure {
 fn run_configuration(
     lanes: &mut [Lane],
     active: &[usize],
+    config: &Config,
     rounds: usize,
     task: &dyn Fn(usize) -> Task,
     progress: &Progress,
 ) -> anyhow::Result<Option<Vec<LaneResult>>> {
-    let config = task(0).config;
     let mut state: Vec<Result<Vec<RunResult>, RoundFailure>> = active
         .iter()
-        .map(|&l| match lanes[l].not_run(&config) {
+        .map(|&l| match lanes[l].not_run(config) {
             Some(message) => Err(RoundFailure::NotRun(message)),
             None => Ok(Vec::new()),
         })

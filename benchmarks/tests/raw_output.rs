@@ -1,7 +1,7 @@
 //! Quality numbers come from one function whatever the framework: a stand-in framework that
 //! writes known draws as its raw output (and reports nonsense ESS and moments of its own) gets
 //! exactly the numbers `benchmarks::raw::mcmc_quality` computes from those draws, which is also
-//! what the in-process rows use (`adapters::chain_quality`, tested beside it).
+//! what the in-process rows call on their own chains.
 
 mod common;
 

@@ -85,6 +85,20 @@ def check_smc_log_ml(out: dict, exact_log_ml: float, n_particles: int, tol: floa
     assert abs(q["log_ml"] - exact_log_ml) < tol, (q["log_ml"], exact_log_ml, tol)
 
 
+def check_exact_row(out: dict, framework: str, model: str, exact_log_ml: float) -> None:
+    """An exact-filtering row (``--method exact``): valid protocol JSON, ``quality`` holding only
+    ``log_ml`` (no ``ess``: nothing is sampled), no particle count in ``config``, the exact note,
+    and log_ml equal to the float64 reference up to float32 rounding: relative 1e-5 of |log_ml|
+    (float32 carries ~6e-8 relative per operation; a T-step filter accumulates well under 1e-5)
+    plus 1e-4 absolute."""
+    check_result(out, framework, model, "exact", 3)
+    assert set(out["quality"]) == {"log_ml"}, out["quality"]
+    assert "n_particles" not in out["config"], out["config"]
+    assert common.exact_log_ml_note(exact_log_ml) in out["notes"], out["notes"]
+    tol = 1e-5 * abs(exact_log_ml) + 1e-4
+    assert abs(out["quality"]["log_ml"] - exact_log_ml) < tol, (out["quality"]["log_ml"], exact_log_ml, tol)
+
+
 def exact_meanfield_optimum(data_dir: str, n: int, noise_sd: float, prior_sd: float = 1.0) -> dict:
     """The mean-field normal q closest to the exact Gaussian posterior in KL(q || p), numpy only.
 

@@ -9,25 +9,11 @@ import pytest
 
 pytest.importorskip("numpyro")
 
-from checks import VI_FLAGS, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_vi_config, check_vi_fit, exact_gaussian_log_ml, exact_meanfield_optimum  # noqa: E402
+from checks import VI_FLAGS, check_exact_row, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_vi_config, check_vi_fit, exact_gaussian_log_ml, exact_meanfield_optimum  # noqa: E402
 
 import common  # noqa: E402  (conftest.py puts comparisons/ on sys.path)
 
 FW = "numpyro"
-
-
-def check_exact_row(out: dict, model: str, exact_log_ml: float) -> None:
-    """An exact-filtering row (``--method exact``): valid protocol JSON, ``quality`` holding only
-    ``log_ml`` (no ``ess``: nothing is sampled), no particle count in ``config``, the exact note,
-    and log_ml equal to the float64 reference up to float32 rounding: relative 1e-5 of |log_ml|
-    (float32 carries ~6e-8 relative per operation; a T-step filter accumulates well under 1e-5)
-    plus 1e-4 absolute."""
-    check_result(out, FW, model, "exact", 3)
-    assert set(out["quality"]) == {"log_ml"}, out["quality"]
-    assert "n_particles" not in out["config"], out["config"]
-    assert common.exact_log_ml_note(exact_log_ml) in out["notes"], out["notes"]
-    tol = 1e-5 * abs(exact_log_ml) + 1e-4
-    assert abs(out["quality"]["log_ml"] - exact_log_ml) < tol, (out["quality"]["log_ml"], exact_log_ml, tol)
 
 
 def test_version(run_framework):
@@ -183,5 +169,5 @@ def test_exact_log_ml(run_framework, exact, model):
     equals the forward algorithm / Kalman filter in float64, and the timed calls reuse one
     compiled program."""
     out = run_framework(FW, "--model", model, "--method", "exact", "--repeats", "3")
-    check_exact_row(out, model, exact[model]())
+    check_exact_row(out, FW, model, exact[model]())
     assert any("XLA compilations during the 3 timed calls: 0" in n for n in out["notes"]), out["notes"]

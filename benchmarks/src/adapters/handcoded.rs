@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 
-use super::{chain_quality, in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
+use super::{in_process_result, Adapter, AdapterKind, Availability, Quality, RunResult};
 use crate::data::DataSet;
 use crate::handcoded;
 use crate::models::{Method, Model, Task};
@@ -108,6 +108,6 @@ fn exact_quality(m: Measured<f64>) -> (Measured<()>, Quality) {
 
 /// Posterior moments over the kept samples and the smallest per-latent ESS.
 fn hmc_quality(out: &handcoded::HmcOutput) -> Quality {
-    let columns: Vec<Vec<f64>> = (0..3).map(|d| out.samples.iter().map(|s| s[d]).collect()).collect();
-    chain_quality(&columns, out.acceptance_rate, out.divergences as u64)
+    let chain: Vec<Vec<f64>> = out.samples.iter().map(|s| s.to_vec()).collect();
+    crate::raw::mcmc_quality(&[chain], Some(out.acceptance_rate), Some(out.divergences as u64))
 }

@@ -227,13 +227,6 @@ pub(crate) fn in_process_result(measured: Measured<()>, quality: Quality) -> Run
     }
 }
 
-/// Posterior moments of one MCMC chain's kept draws (one column per latent), the smallest
-/// per-latent ESS, acceptance and divergences.
-pub(crate) fn chain_quality(columns: &[Vec<f64>], acceptance_rate: f64, divergences: u64) -> Quality {
-    let n = columns.first().map_or(0, Vec::len);
-    let chain: Vec<Vec<f64>> = (0..n).map(|i| columns.iter().map(|c| c[i]).collect()).collect();
-    crate::raw::mcmc_quality(&[chain], Some(acceptance_rate), Some(divergences))
-}
 
 /// Every adapter, in display order: handcoded Rust, this system's engines, then one per manifest
 /// in `comparisons/frameworks/` (by name). A manifest that does not parse becomes a skipped
@@ -292,14 +285,6 @@ fn parse_non_finite(s: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    /// The in-process rows' quality is the raw-output function's, on the same chain.
-    #[test]
-    fn in_process_rows_use_the_one_quality_function() {
-        let columns = vec![(0..200).map(|i| f64::from(i % 17)).collect::<Vec<f64>>(), (0..200).map(|i| f64::from(i % 5)).collect()];
-        let chain: Vec<Vec<f64>> = (0..200).map(|i| vec![columns[0][i], columns[1][i]]).collect();
-        assert_eq!(super::chain_quality(&columns, 0.9, 2), crate::raw::mcmc_quality(&[chain], Some(0.9), Some(2)));
-    }
-
     use super::*;
 
     #[test]
