@@ -12,6 +12,11 @@ use crate::interrupt;
 use crate::paths::comparisons_dir;
 use crate::progress::Progress;
 
+/// Virtualenvs that no benchmarked framework uses but the Python tests do, as (env,
+/// requirements): `benchmarks setup` creates them. ArviZ checks that gen-runtime's CmdStan CSV
+/// export reads back (comparisons/tests/test_arviz.py).
+pub const TEST_ONLY_ENVS: &[(&str, &str)] = &[("arviz", "requirements-arviz.txt")];
+
 /// `comparisons/.venv-<env>`.
 #[must_use]
 pub fn venv_dir(root: &Path, env: &str) -> PathBuf {

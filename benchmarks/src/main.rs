@@ -89,6 +89,16 @@ enum Command {
     },
     /// List every framework with its availability, version and methods.
     List,
+    /// Create the Python frameworks' virtualenvs the way a benchmark run does on first use (and
+    /// the test-only ArviZ env), then probe each framework's version. The test command runs it
+    /// before the Python tests. Exits with status 1 when a Python framework cannot be set up; a
+    /// framework whose language is not installed (Julia) is reported and skipped.
+    Setup {
+        /// Frameworks to set up, comma-separated (default: every external framework and the
+        /// ArviZ env).
+        #[arg(long, value_delimiter = ',', value_parser = framework_parser())]
+        frameworks: Option<Vec<String>>,
+    },
     /// Internal: run a command and report its max RSS (used for external frameworks).
     #[command(name = "__rusage-exec", hide = true)]
     RusageExec {
@@ -258,6 +268,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             list();
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Setup { frameworks } => return Ok(setup(frameworks.as_deref())),
         Command::RusageExec { parent, report, command } => {
             let code = external::rusage_exec(&report, parent, &command)?;
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
@@ -310,6 +321,51 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// How long `list` waits for one framework's `--version` (an import that hangs is reported, not
 /// waited on).
 const LIST_PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `benchmarks setup`: every external framework's `prepare` (the code path of a benchmark run),
+/// then the test-only envs; a line per framework.
+fn setup(frameworks: Option<&[String]>) -> ExitCode {
+    let root = paths::repo_root();
+    let progress = benchmarks::progress::Progress::lines_only();
+    let mut failed = Vec::new();
+    for mut adapter in adapters::registry(&root, LIST_PROBE_LIMIT) {
+        let named = frameworks.is_none_or(|names| names.iter().any(|n| n == adapter.name()));
+        if !named || adapter.kind() == adapters::AdapterKind::InProcess {
+            continue;
+        }
+        match adapter.prepare(&progress) {
+            Availability::Available { version } => println!("{:<18} ready ({version})", adapter.name()),
+            Availability::NeedsSetup { what } => {
+                println!("{:<18} NOT READY: {what}", adapter.name());
+                failed.push(adapter.name().to_owned());
+            }
+            Availability::Skipped { reason } if adapter.kind() == adapters::AdapterKind::Julia => {
+                println!("{:<18} skipped: {reason}", adapter.name());
+            }
+            Availability::Skipped { reason } => {
+                println!("{:<18} FAILED: {reason}", adapter.name());
+                failed.push(adapter.name().to_owned());
+            }
+        }
+    }
+    if frameworks.is_none() {
+        for (env, requirements) in benchmarks::env::TEST_ONLY_ENVS {
+            match benchmarks::env::ensure_venv(&root, env, requirements, "python3", &progress) {
+                Ok(python) => println!("{:<18} ready ({}; for the tests only)", format!("env {env}"), python.display()),
+                Err(reason) => {
+                    println!("{:<18} FAILED: {reason}", format!("env {env}"));
+                    failed.push(format!("env {env}"));
+                }
+            }
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: could not set up {}", failed.join(", "));
+        ExitCode::FAILURE
+    }
+}
 
 fn list() {
     let root = paths::repo_root();

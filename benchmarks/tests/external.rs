@@ -278,3 +278,43 @@ fn a_smoke_run_fails_on_a_wrong_answer_unless_it_is_a_flagged_known_defect() {
         common::cleanup(&root);
     }
 }
+
+/// `benchmarks setup` goes through each framework's `prepare`: a framework whose env exists is
+/// ready with the version it reports, one whose env cannot be created (its requirements file is
+/// missing) fails the command naming it, and a Julia framework without Julia is skipped, not a
+/// failure. With --frameworks, only the named ones are touched (no test-only env is created).
+#[test]
+fn setup_prepares_every_named_framework_and_fails_on_one_that_cannot_be_set_up() {
+    let root = common::scratch_root("setup");
+    let comparisons = root.join("comparisons");
+    let methods = r#""methods": {"polynomial": ["is"]}"#;
+    write(
+        &comparisons.join("frameworks/fake.json"),
+        &format!(r#"{{"name": "fake", "language": "python", "env": "fake", "requirements": "r.txt", "entry": ["comparisons/fake.py"], {methods}}}"#),
+    );
+    write(
+        &comparisons.join("frameworks/nofile.json"),
+        &format!(r#"{{"name": "nofile", "language": "python", "env": "nofile", "requirements": "absent.txt", "entry": ["x.py"], {methods}}}"#),
+    );
+    write(&comparisons.join("frameworks/jl.json"), &format!(r#"{{"name": "jl", "language": "julia", "entry": ["julia/run.jl"], {methods}}}"#));
+    let python = comparisons.join(".venv-fake/bin/python");
+    write(&python, FAKE_PYTHON);
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let run = |frameworks: &str| {
+        let out = common::bin().env("BENCHMARKS_ROOT", &root).env("PATH", "/usr/bin:/bin").args(["setup", "--frameworks", frameworks]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stdout, stderr) = run("fake,jl");
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with("fake") && l.contains("ready (1.2.3)")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("jl") && l.contains("skipped")), "{stdout}");
+
+    let (code, stdout, stderr) = run("fake,nofile");
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with("nofile") && l.contains("FAILED") && l.contains("absent.txt")), "{stdout}");
+    assert!(stderr.contains("could not set up nofile"), "{stderr}");
+    assert!(!comparisons.join(".venv-nofile").exists(), "a failed env is removed");
+    assert!(!comparisons.join(".venv-arviz").exists(), "--frameworks creates no test-only env");
+    common::cleanup(&root);
+}
