@@ -18,8 +18,13 @@
 //
 // stan_impl.py builds it (`build_driver` there has the stanc and g++ commands).
 //
-// Usage: stan_driver nuts DATA.json SEED REPEATS N_WARMUP N_SAMPLES
+// Usage: stan_driver nuts DATA.json SEED REPEATS N_WARMUP N_SAMPLES [CHAINS]
 //        stan_driver hmc  DATA.json SEED REPEATS N_WARMUP N_SAMPLES STEP_SIZE N_LEAPFROG
+//
+// CHAINS > 1 (NUTS only) runs that many chains in one services call, the multi-chain overload
+// CmdStan (2.28+) runs for `num_chains=C`: chain ids 1..C, each its own RNG stream, inits and
+// adaptation, the chains spread over TBB's worker threads (one per core, what CmdStanPy's
+// default `parallel_chains` asks for on this machine).
 //
 // The model is constructed from the data once, before anything is timed. Then call 0 is an
 // untimed warm-up and calls 1..REPEATS are timed; call r uses random seed SEED + r with chain
@@ -31,8 +36,9 @@
 // what CmdStan prints, in whole milliseconds) is captured from the writer too.
 //
 // Prints one JSON object on stdout: the wall-clock time of every timed services call, Stan's
-// own elapsed total of each, the peak RSS, and the draws and sampler messages of the last
-// timed call (the Python side computes quality with the same code as every other framework).
+// own elapsed total of each (the slowest chain's), the peak RSS, and the draws of every chain
+// (`draws`: chains x draws x columns) and the first chain's sampler messages of the last timed
+// call (the Python side computes quality with the same code as every other framework).
 
 #include <stan/callbacks/interrupt.hpp>
 #include <stan/callbacks/logger.hpp>
@@ -48,6 +54,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -56,6 +63,7 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -150,7 +158,7 @@ int fail(const std::string& message) {
 }
 
 const char* const USAGE =
-    "usage: stan_driver nuts DATA.json SEED REPEATS N_WARMUP N_SAMPLES | "
+    "usage: stan_driver nuts DATA.json SEED REPEATS N_WARMUP N_SAMPLES [CHAINS] | "
     "stan_driver hmc DATA.json SEED REPEATS N_WARMUP N_SAMPLES STEP_SIZE N_LEAPFROG";
 
 // Stan's defaults for NUTS (CmdStan's `method=sample`, which httpstan reads from CmdStan's
@@ -173,7 +181,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return fail(USAGE);
   const std::string method = argv[1];
   const bool nuts = method == "nuts";
-  if (!(nuts && argc == 7) && !(method == "hmc" && argc == 9)) return fail(USAGE);
+  if (!(nuts && (argc == 7 || argc == 8)) && !(method == "hmc" && argc == 9)) return fail(USAGE);
   const std::string data_path = argv[2];
   const unsigned int seed = static_cast<unsigned int>(std::strtoul(argv[3], nullptr, 10));
   const int repeats = std::atoi(argv[4]);
@@ -181,10 +189,11 @@ int main(int argc, char** argv) {
   const int num_samples = std::atoi(argv[6]);
   const double step_size = nuts ? NUTS_INIT_STEPSIZE : std::strtod(argv[7], nullptr);
   const int n_leapfrog = nuts ? 0 : std::atoi(argv[8]);
+  const int num_chains = nuts && argc == 8 ? std::atoi(argv[7]) : 1;
   if (repeats < 1 || num_warmup < 0 || num_samples < 1 || !(step_size > 0) ||
-      (!nuts && n_leapfrog < 1)) {
+      (!nuts && n_leapfrog < 1) || num_chains < 1) {
     return fail("bad arguments: need REPEATS >= 1, N_WARMUP >= 0, N_SAMPLES >= 1, "
-                "STEP_SIZE > 0, N_LEAPFROG >= 1");
+                "STEP_SIZE > 0, N_LEAPFROG >= 1, CHAINS >= 1");
   }
 
   std::ifstream data_stream(data_path);
@@ -216,37 +225,47 @@ int main(int argc, char** argv) {
 
   stan::callbacks::interrupt interrupt;
   stderr_logger logger;
-  stan::callbacks::writer init_writer;
-  stan::callbacks::writer diagnostic_writer;
   // Empty: every parameter is drawn uniformly in (-init_radius, init_radius) on the
   // unconstrained scale (NUTS, radius 2, Stan's default), or set to 0 (static HMC, radius 0).
-  stan::io::empty_var_context init;
+  std::vector<std::shared_ptr<stan::io::var_context>> inits;
+  for (int c = 0; c < num_chains; ++c) inits.push_back(std::make_shared<stan::io::empty_var_context>());
   const double init_radius = nuts ? NUTS_INIT_RADIUS : 0.0;
-  const unsigned int chain = 1;
+  const unsigned int first_chain_id = 1;
   const int num_thin = 1;
   const bool save_warmup = false;
   const int refresh = 0;
 
   std::vector<double> times_s;
   std::vector<double> stan_elapsed_s;
-  memory_writer last;
+  std::vector<memory_writer> last;
   for (int r = 0; r <= repeats; ++r) {
     const unsigned int call_seed = seed + static_cast<unsigned int>(r);
-    memory_writer sample_writer;
-    sample_writer.draws.reserve(num_samples);
+    // One set of writers per chain; the services call writes into them, nothing else is timed.
+    std::vector<stan::callbacks::writer> init_writers(num_chains);
+    std::vector<stan::callbacks::writer> diagnostic_writers(num_chains);
+    std::vector<memory_writer> sample_writers(num_chains);
+    for (auto& w : sample_writers) w.draws.reserve(num_samples);
     int rc;
     const auto start = std::chrono::steady_clock::now();
-    if (nuts) {
+    if (nuts && num_chains > 1) {
       rc = stan::services::sample::hmc_nuts_diag_e_adapt(
-          *model, init, call_seed, chain, init_radius, num_warmup, num_samples, num_thin,
-          save_warmup, refresh, NUTS_INIT_STEPSIZE, NUTS_STEPSIZE_JITTER, NUTS_MAX_DEPTH,
-          NUTS_DELTA, NUTS_GAMMA, NUTS_KAPPA, NUTS_T0, NUTS_INIT_BUFFER, NUTS_TERM_BUFFER,
-          NUTS_WINDOW, interrupt, logger, init_writer, sample_writer, diagnostic_writer);
+          *model, num_chains, inits, call_seed, first_chain_id, init_radius, num_warmup,
+          num_samples, num_thin, save_warmup, refresh, NUTS_INIT_STEPSIZE, NUTS_STEPSIZE_JITTER,
+          NUTS_MAX_DEPTH, NUTS_DELTA, NUTS_GAMMA, NUTS_KAPPA, NUTS_T0, NUTS_INIT_BUFFER,
+          NUTS_TERM_BUFFER, NUTS_WINDOW, interrupt, logger, init_writers, sample_writers,
+          diagnostic_writers);
+    } else if (nuts) {
+      rc = stan::services::sample::hmc_nuts_diag_e_adapt(
+          *model, *inits[0], call_seed, first_chain_id, init_radius, num_warmup, num_samples,
+          num_thin, save_warmup, refresh, NUTS_INIT_STEPSIZE, NUTS_STEPSIZE_JITTER,
+          NUTS_MAX_DEPTH, NUTS_DELTA, NUTS_GAMMA, NUTS_KAPPA, NUTS_T0, NUTS_INIT_BUFFER,
+          NUTS_TERM_BUFFER, NUTS_WINDOW, interrupt, logger, init_writers[0], sample_writers[0],
+          diagnostic_writers[0]);
     } else {
       rc = stan::services::sample::hmc_static_diag_e(
-          *model, init, call_seed, chain, init_radius, num_warmup, num_samples, num_thin,
-          save_warmup, refresh, step_size, 0.0, int_time, interrupt, logger, init_writer,
-          sample_writer, diagnostic_writer);
+          *model, *inits[0], call_seed, first_chain_id, init_radius, num_warmup, num_samples,
+          num_thin, save_warmup, refresh, step_size, 0.0, int_time, interrupt, logger,
+          init_writers[0], sample_writers[0], diagnostic_writers[0]);
     }
     const auto stop = std::chrono::steady_clock::now();
     if (rc != 0) {
@@ -256,9 +275,11 @@ int main(int argc, char** argv) {
     }
     if (r > 0) {
       times_s.push_back(std::chrono::duration<double>(stop - start).count());
-      stan_elapsed_s.push_back(sample_writer.elapsed_total_s);
+      double slowest = 0.0;
+      for (const auto& w : sample_writers) slowest = std::max(slowest, w.elapsed_total_s);
+      stan_elapsed_s.push_back(slowest);
     }
-    if (r == repeats) last = std::move(sample_writer);
+    if (r == repeats) last = std::move(sample_writers);
   }
 
   std::ostringstream out;
@@ -283,19 +304,25 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < stan_elapsed_s.size(); ++i) {
     out << (i ? ", " : "") << json_number(stan_elapsed_s[i]);
   }
-  out << "], \"peak_rss_bytes\": " << peak_rss_bytes() << ", \"messages\": [";
-  for (std::size_t i = 0; i < last.messages.size(); ++i) {
-    out << (i ? ", " : "") << "\"" << json_escape(last.messages[i]) << "\"";
+  out << "], \"peak_rss_bytes\": " << peak_rss_bytes() << ", \"n_chains\": " << num_chains
+      << ", \"messages\": [";
+  const memory_writer& first = last.front();
+  for (std::size_t i = 0; i < first.messages.size(); ++i) {
+    out << (i ? ", " : "") << "\"" << json_escape(first.messages[i]) << "\"";
   }
   out << "], \"names\": [";
-  for (std::size_t i = 0; i < last.names.size(); ++i) {
-    out << (i ? ", " : "") << "\"" << json_escape(last.names[i]) << "\"";
+  for (std::size_t i = 0; i < first.names.size(); ++i) {
+    out << (i ? ", " : "") << "\"" << json_escape(first.names[i]) << "\"";
   }
   out << "], \"draws\": [";
-  for (std::size_t d = 0; d < last.draws.size(); ++d) {
-    out << (d ? ", " : "") << "[";
-    for (std::size_t i = 0; i < last.draws[d].size(); ++i) {
-      out << (i ? ", " : "") << json_number(last.draws[d][i]);
+  for (std::size_t c = 0; c < last.size(); ++c) {
+    out << (c ? ", " : "") << "[";
+    for (std::size_t d = 0; d < last[c].draws.size(); ++d) {
+      out << (d ? ", " : "") << "[";
+      for (std::size_t i = 0; i < last[c].draws[d].size(); ++i) {
+        out << (i ? ", " : "") << json_number(last[c].draws[d][i]);
+      }
+      out << "]";
     }
     out << "]";
   }

@@ -101,7 +101,7 @@ def http_overhead(opts) -> None:
             data, _ = _data(opts.data_dir, n, sd)
             py = time_pystan(stan_impl.POLYNOMIAL_PROGRAM, data, opts.seed, opts.repeats, opts.n_warmup, opts.n_samples)
             out = stan_impl.run_driver(binary, data, "nuts", opts.seed, opts.repeats, opts.n_warmup, opts.n_samples)
-            cpp_draws, _ = stan_impl.draws_of(out, stan_impl.POLYNOMIAL_LATENTS)
+            cpp_draws = stan_impl.draws_of(out, stan_impl.POLYNOMIAL_LATENTS)[0][0]  # the one chain
             t_py, t_cpp = float(np.median(py["times_s"])), float(np.median(out["times_s"]))
             dmean = float(np.max(np.abs(py["draws"].mean(axis=0) - cpp_draws.mean(axis=0))))
             print(f"| {n} | {sd} | {t_py:.4f} | {t_cpp:.4f} | {t_py - t_cpp:+.4f} | {t_py / t_cpp:.1f}x | {dmean:.2g} |",
@@ -124,6 +124,7 @@ def program_forms(opts) -> None:
                                                    opts.n_warmup, opts.n_samples, 0.01, 20)
                         times.setdefault((f, method, n, sd), []).extend(out["times_s"])
                         samples, sampler = stan_impl.draws_of(out, stan_impl.POLYNOMIAL_LATENTS)
+                        samples, sampler = samples[0], {k: v[0] for k, v in sampler.items()}  # one chain
                         last[(f, method, n, sd)] = (samples, sampler, exact)
         print(f"round {r + 1}/{opts.rounds} done", file=sys.stderr, flush=True)
     for method in ("hmc", "nuts"):

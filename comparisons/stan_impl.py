@@ -412,9 +412,13 @@ def _cached_build_time(binary: str) -> Optional[float]:
 
 def run_driver(binary: str, data: Dict[str, Any], method: str, seed: int, repeats: int,
                n_warmup: int, n_samples: int, step_size: Optional[float] = None,
-               n_leapfrog: Optional[int] = None) -> Dict[str, Any]:
+               n_leapfrog: Optional[int] = None, n_chains: int = 1) -> Dict[str, Any]:
     """Run the driver once (model construction, one untimed call, ``repeats`` timed calls)
-    and return its JSON (times_s, stan_elapsed_s, names, draws, messages, peak_rss_bytes)."""
+    and return its JSON (times_s, stan_elapsed_s, names, draws per chain, messages,
+    peak_rss_bytes). ``n_chains > 1`` (NUTS) runs the chains in one multi-chain services
+    call, as CmdStan's ``num_chains`` does."""
+    if n_chains > 1 and method != "nuts":
+        raise ValueError(f"{n_chains} chains: the driver runs several chains for nuts only")
     os.makedirs(BUILD_DIR, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir=BUILD_DIR, delete=False) as fh:
         json.dump(data, fh)  # json writes floats with repr: exact round trip
@@ -423,6 +427,8 @@ def run_driver(binary: str, data: Dict[str, Any], method: str, seed: int, repeat
         cmd = [binary, method, data_path, str(seed), str(repeats), str(n_warmup), str(n_samples)]
         if method == "hmc":
             cmd += [repr(float(step_size)), str(n_leapfrog)]
+        elif n_chains > 1:
+            cmd += [str(n_chains)]
         done = subprocess.run(cmd, capture_output=True, text=True)
     finally:
         os.remove(data_path)
@@ -439,12 +445,14 @@ def run_driver(binary: str, data: Dict[str, Any], method: str, seed: int, repeat
 
 
 def draws_of(out: Dict[str, Any], latents: Tuple[str, ...]) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
-    """The latents' draws (samples x latents, latent order) and Stan's sampler columns."""
+    """The latents' draws, (chains, draws, latents) in latent order, and Stan's sampler
+    columns, (chains, draws) each."""
     names = out["names"]
-    draws = np.array([[np.nan if v is None else v for v in row] for row in out["draws"]], dtype=np.float64)
-    draws = draws.reshape(-1, len(names))
-    samples = draws[:, latent_columns(names, latents)]
-    sampler = {n: draws[:, i] for i, n in enumerate(names) if n.endswith("__")}
+    draws = np.array([[[np.nan if v is None else v for v in row] for row in chain] for chain in out["draws"]],
+                     dtype=np.float64)
+    draws = draws.reshape(len(out["draws"]), -1, len(names))
+    samples = draws[:, :, latent_columns(names, latents)]
+    sampler = {n: draws[:, :, i] for i, n in enumerate(names) if n.endswith("__")}
     return samples, sampler
 
 
@@ -477,7 +485,8 @@ def _elapsed_note(out: Dict[str, Any]) -> str:
     elapsed = [t for t in out.get("stan_elapsed_s", []) if t is not None]
     if not elapsed:
         return "Stan's own Elapsed Time report was not found in the sampler's output"
-    return (f"Stan's own Elapsed Time (warm-up + sampling, as CmdStan reports it, whole ms), "
+    whose = "" if out.get("n_chains", 1) == 1 else ", the slowest chain's; the chains share the cores"
+    return (f"Stan's own Elapsed Time (warm-up + sampling, as CmdStan reports it, whole ms{whose}), "
             f"median {np.median(elapsed):.3f} s vs times_s median {np.median(out['times_s']):.4f} s")
 
 
@@ -488,16 +497,31 @@ def _elapsed_note(out: Dict[str, Any]) -> str:
 def _run_nuts(args, model: str, program_code: str, data: Dict[str, Any],
               latents: Tuple[str, ...]) -> Dict[str, Any]:
     binary, build_s = build_driver(model, program_code)
-    out = run_driver(binary, data, "nuts", args.seed, args.repeats, args.n_warmup, args.n_samples)
+    n_chains = args.n_chains
+    out = run_driver(binary, data, "nuts", args.seed, args.repeats, args.n_warmup, args.n_samples,
+                     n_chains=n_chains)
     samples, sampler = draws_of(out, latents)
     accept = sampler["accept_stat__"]
     divergences = int(np.sum(sampler["divergent__"]))
     quality = common.hmc_quality(samples, accept, divergences)
-    quality["step_size"] = float(sampler["stepsize__"][-1])
+    step_sizes = sampler["stepsize__"][:, -1]  # each chain's adapted step size
+    quality["step_size"] = float(np.mean(step_sizes))
     quality["mean_tree_depth"] = float(np.mean(sampler["treedepth__"]))
     quality["mean_n_leapfrog"] = float(np.mean(sampler["n_leapfrog__"]))
 
     s = out["nuts"]
+    if n_chains == 1:
+        chains = "one chain"
+        chain_notes = []
+    else:
+        chains = (f"{n_chains} chains in one multi-chain services call (CmdStan's num_chains={n_chains}: "
+                  f"chain ids 1..{n_chains}, each its own RNG stream, random inits and adaptation), "
+                  "spread over TBB's worker threads, one per core")
+        chain_notes = [
+            "step_size = mean of the chains' adapted step sizes: " + ", ".join(f"{e:.4g}" for e in step_sizes.tolist()),
+            "acceptance_rate, divergences, mean_tree_depth, mean_n_leapfrog and the raw accept.npy pool all "
+            "chains' kept transitions; the adapted inverse metric below is chain 1's",
+        ]
     notes = _version_notes() + _build_notes(binary, build_s) + [
         f"NUTS through the C++ driver: stan::services::sample::hmc_nuts_diag_e_adapt, Stan's "
         f"defaults (max depth {s['max_depth']}, delta {s['delta']}, gamma {s['gamma']}, kappa "
@@ -505,13 +529,14 @@ def _run_nuts(args, model: str, program_code: str, data: Dict[str, Any],
         f"from the identity, windows init_buffer {s['init_buffer']} / term_buffer "
         f"{s['term_buffer']} / window {s['window']} over {args.n_warmup} warm-up iterations), "
         f"random inits uniform in (-{s['init_radius']:g}, {s['init_radius']:g}) on the "
-        "unconstrained scale, one chain; --step-size and --n-leapfrog do not apply",
+        f"unconstrained scale, {chains}; --step-size and --n-leapfrog do not apply",
         TIMING_NOTE + "; warm-up (adaptation) and sampling are both timed",
         _elapsed_note(out),
         "acceptance_rate: mean of Stan's accept_stat__ over the kept draws; step_size: the adapted "
         "step size; divergences: Stan's divergent__ count",
+        *chain_notes,
         "peak_memory_bytes: the C++ driver process's peak RSS",
-        common.MCMC_ESS_NOTE,
+        common.MCMC_ESS_NOTE if n_chains == 1 else common.MCMC_ESS_NOTE_CHAINS,
     ]
     metric = adapted_inverse_metric(out.get("messages", []))
     if metric is not None:
@@ -522,6 +547,9 @@ def _run_nuts(args, model: str, program_code: str, data: Dict[str, Any],
 
 def run_polynomial_nuts(args, hyper) -> Dict[str, Any]:
     return _run_nuts(args, "polynomial", POLYNOMIAL_PROGRAM, _polynomial_stan_data(args, hyper), POLYNOMIAL_LATENTS)
+
+
+run_polynomial_nuts.multi_chain = True  # type: ignore[attr-defined]
 
 
 def run_beta_bernoulli_nuts(args, hyper) -> Dict[str, Any]:
@@ -539,6 +567,7 @@ def run_polynomial_hmc(args, hyper) -> Dict[str, Any]:
     out = run_driver(binary, data, "hmc", args.seed, args.repeats, args.n_warmup, args.n_samples,
                      args.step_size, args.n_leapfrog)
     samples, sampler = draws_of(out, POLYNOMIAL_LATENTS)
+    samples, sampler = samples[0], {k: v[0] for k, v in sampler.items()}  # one chain
     accept = sampler["accept_stat__"]
     # Stan's static sampler has no divergence flag. Its accept_stat__ is min(1, exp(H0 - H)),
     # which is exactly 0 when the energy error exceeds ~745 (exp underflow) or is non-finite;

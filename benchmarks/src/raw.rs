@@ -28,7 +28,9 @@ pub struct RawOutput {
     pub final_log_weights: Option<Vec<f64>>,
 }
 
-/// Reads `dir/name.npy` as float64 values with its shape, or `None` when the file is absent.
+/// Reads `dir/name.npy` as float64 values in C (row-major) order with its shape, or `None`
+/// when the file is absent. A Fortran-ordered file (what Julia's NPZ.jl writes: a column-major
+/// array as it lies in memory) is reordered, as `numpy.load` does.
 fn read_npy(dir: &Path, name: &str) -> anyhow::Result<Option<(Vec<u64>, Vec<f64>)>> {
     let path = dir.join(format!("{name}.npy"));
     if !path.exists() {
@@ -37,11 +39,40 @@ fn read_npy(dir: &Path, name: &str) -> anyhow::Result<Option<(Vec<u64>, Vec<f64>
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let npy = npyz::NpyFile::new(&bytes[..]).with_context(|| format!("{} is not a .npy file", path.display()))?;
     let shape = npy.shape().to_vec();
-    if npy.order() != npyz::Order::C {
-        anyhow::bail!("{}: Fortran-ordered arrays are not read; write it with numpy.save of a C-ordered array", path.display());
-    }
+    let order = npy.order();
     let values: Vec<f64> = npy.into_vec().with_context(|| format!("{}: expected float64 values", path.display()))?;
+    let values = match order {
+        npyz::Order::C => values,
+        npyz::Order::Fortran => fortran_to_c(&shape, &values).with_context(|| format!("{}: shape {shape:?} does not match its data", path.display()))?,
+    };
     Ok(Some((shape, values)))
+}
+
+/// The values of a column-major array of `shape` in row-major order (the first index varies
+/// fastest in `values`, the last fastest in the result).
+fn fortran_to_c(shape: &[u64], values: &[f64]) -> anyhow::Result<Vec<f64>> {
+    let dims: Vec<usize> = shape.iter().map(|&d| usize::try_from(d)).collect::<Result<_, _>>()?;
+    anyhow::ensure!(dims.iter().product::<usize>() == values.len(), "{} values", values.len());
+    let mut out = Vec::with_capacity(values.len());
+    let mut index = vec![0usize; dims.len()];
+    for _ in 0..values.len() {
+        // Column-major offset of the row-major index being visited.
+        let (mut offset, mut stride) = (0, 1);
+        for (i, d) in index.iter().zip(&dims) {
+            offset += i * stride;
+            stride *= d;
+        }
+        out.push(values[offset]);
+        // Advance the row-major index: the last axis fastest.
+        for axis in (0..dims.len()).rev() {
+            index[axis] += 1;
+            if index[axis] < dims[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    Ok(out)
 }
 
 fn rows(shape: &[u64], values: &[f64], name: &str) -> anyhow::Result<Vec<Vec<f64>>> {
@@ -197,6 +228,34 @@ mod tests {
         assert!((q.log_ml.unwrap() - 1.25f64.ln()).abs() < 1e-12);
         assert!((q.ess.unwrap() - 25.0 / 7.0).abs() < 1e-12);
         assert!((q.posterior_mean.unwrap()[0] - 2.2).abs() < 1e-12);
+    }
+
+    /// The same (chains, draws, latents) array written in C order and in Fortran order (as
+    /// Julia's NPZ.jl writes it) reads back as the same draws.
+    #[test]
+    fn fortran_ordered_files_read_as_their_c_ordered_twin() {
+        use npyz::WriterBuilder;
+        let dir = std::env::temp_dir().join(format!("raw-order-{}", std::process::id()));
+        let (c_dir, f_dir) = (dir.join("c"), dir.join("f"));
+        std::fs::create_dir_all(&c_dir).unwrap();
+        std::fs::create_dir_all(&f_dir).unwrap();
+        let (chains, draws, latents) = (2usize, 5usize, 3usize);
+        let value = |c: usize, n: usize, d: usize| (100 * c + 10 * n + d) as f64;
+        let write = |path: std::path::PathBuf, order: npyz::Order, data: Vec<f64>| {
+            let mut bytes = Vec::new();
+            let mut w = npyz::WriteOptions::new().default_dtype().shape(&[chains as u64, draws as u64, latents as u64]).order(order).writer(&mut bytes).begin_nd().unwrap();
+            w.extend(data).unwrap();
+            w.finish().unwrap();
+            std::fs::write(path, bytes).unwrap();
+        };
+        let c_data = (0..chains).flat_map(|c| (0..draws).flat_map(move |n| (0..latents).map(move |d| value(c, n, d)))).collect();
+        let f_data = (0..latents).flat_map(|d| (0..draws).flat_map(move |n| (0..chains).map(move |c| value(c, n, d)))).collect();
+        write(c_dir.join("draws.npy"), npyz::Order::C, c_data);
+        write(f_dir.join("draws.npy"), npyz::Order::Fortran, f_data);
+        let (c, f) = (RawOutput::read(&c_dir).unwrap().draws.unwrap(), RawOutput::read(&f_dir).unwrap().draws.unwrap());
+        assert_eq!(c[1][4], vec![140.0, 141.0, 142.0]);
+        assert_eq!(c, f);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

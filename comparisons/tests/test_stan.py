@@ -126,6 +126,48 @@ def test_nuts_matches_exact_posterior(data_dir):
     assert_near_exact(result, exact(data_dir))
 
 
+@needs_cxx
+def test_nuts_four_chains_in_one_services_call(data_dir, tmp_path):
+    """--n-chains 4 (the suite's multi-chain NUTS rows): Stan's multi-chain services call, as
+    CmdStan's num_chains=4. Four different chains (own inits and RNG streams), draws.npy of
+    shape (4, draws, 3) and accept.npy of all 4 * draws transitions, posterior means within 5
+    Monte Carlo standard errors of the exact posterior, and four chains' worth of ESS (pooled
+    ESS well above the best single chain's), with the driver's timing note kept."""
+    s, c = 300, 4
+    raw = tmp_path / "raw"
+    rc, result = run(data_dir, "--model", "polynomial", "--method", "nuts", "--n-points", str(N_POINTS),
+                     "--noise-sd", str(NOISE_SD), "--n-samples", str(s), "--n-warmup", "300",
+                     "--repeats", "2", "--seed", "5", "--n-chains", str(c), "--raw-out", str(raw))
+    assert rc == 0, result
+    assert result["config"]["n_chains"] == c
+    # The wall time of the call covers every chain's own Elapsed Time (4 chains share 2 cores,
+    # so it is not equal to the slowest chain's as it is for one chain).
+    assert any(n.startswith(stan_impl.TIMING_NOTE) for n in result["notes"]), result["notes"]
+    note = next(n for n in result["notes"] if n.startswith("Stan's own Elapsed Time"))
+    assert float(np.median(result["times_s"])) > float(note.split("median ")[1].split(" s")[0]) - 0.002, note
+    assert any(f"{c} chains in one multi-chain services call" in n for n in result["notes"]), result["notes"]
+    q = result["quality"]
+    assert q["divergences"] == 0 and 0.6 < q["acceptance_rate"] < 0.99
+    check_mcmc_ess(result, c * s)
+    assert_near_exact(result, exact(data_dir))
+
+    draws, accept = np.load(raw / "draws.npy"), np.load(raw / "accept.npy")
+    assert draws.shape == (c, s, 3) and accept.shape == (c * s,)
+    assert q["acceptance_rate"] == pytest.approx(float(accept.mean()), rel=1e-12)
+    assert len({tuple(draws[k, 0]) for k in range(c)}) == c, "the chains are not distinct"
+    for j in range(3):
+        pooled = common.ess_mean(draws[:, :, j])
+        singles = [common.ess_mean(draws[k, :, j]) for k in range(c)]
+        assert pooled > 1.5 * max(singles), (j, pooled, singles)
+
+
+@needs_cxx
+def test_static_hmc_refuses_several_chains(data_dir):
+    rc, result = run(data_dir, "--model", "polynomial", "--method", "hmc", "--n-points", str(N_POINTS),
+                     "--noise-sd", str(NOISE_SD), "--repeats", "1", "--n-chains", "4")
+    assert rc != 0 and "multi_chain" in result["error"], result
+
+
 def test_latent_columns_map_names_or_a_vector_parameter():
     sampler = ["lp__", "accept_stat__", "stepsize__"]
     assert stan_impl.latent_columns(sampler + ["a", "b", "c"], ("a", "b", "c")) == [3, 4, 5]

@@ -9,7 +9,8 @@ comparisons/PROTOCOL.md (the same flags, data files and JSON as the Python runne
   state-space models as `Unfold` of a static-language kernel;
 * `adam.jl`: Gen's `ADAM` update for `@gen` functions' trainable parameters (Gen 0.4 has it
   only for TensorFlow/PyTorch functions);
-* `runners.jl`: timing, inference calls and quality numbers, one function per (model, method)
+* `runners.jl`: timing, inference calls, quality numbers and the raw output (`--raw-out`), one
+  function per (model, method)
   (the SMC rows: Gen's particle filter, and the exact forward algorithm / Kalman filter for
   their `exact log-ML` note).
 """
@@ -21,6 +22,7 @@ using Printf: @sprintf
 import CSV
 import DataFrames
 import JSON
+import NPZ
 
 const FRAMEWORK = "genjl"
 
@@ -66,6 +68,7 @@ function main(argv::Vector{String})::Int
         end
         hyper = load_hyperparameters(args.data_dir)
         out = runner(args, hyper)
+        isempty(args.raw_out) || write_raw(args.raw_out, out.raw)
         result = Dict{String,Any}(
             "framework" => FRAMEWORK,
             "version" => gen_version(),

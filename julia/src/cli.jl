@@ -22,12 +22,13 @@ struct Args
     repeats::Int
     seed::Int
     data_dir::String
+    raw_out::String  # "": no raw output
 end
 
 const INT_FLAGS = ("n-points", "n-particles", "n-samples", "n-warmup", "n-leapfrog", "n-steps", "n-elbo-samples",
                    "repeats", "seed")
 const FLOAT_FLAGS = ("noise-sd", "step-size", "learning-rate")
-const STRING_FLAGS = ("model", "method", "data-dir")
+const STRING_FLAGS = ("model", "method", "data-dir", "raw-out")
 
 """
     parse_args(argv) -> Args
@@ -41,7 +42,7 @@ function parse_args(argv::Vector{String})::Args
         "model" => "polynomial", "method" => "is", "n-points" => 50, "noise-sd" => 0.05,
         "n-particles" => 1000, "n-samples" => 1000, "n-warmup" => 500, "step-size" => 0.01,
         "n-leapfrog" => 20, "n-steps" => 2000, "learning-rate" => 0.01, "n-elbo-samples" => 1,
-        "repeats" => 10, "seed" => 0, "data-dir" => "data",
+        "repeats" => 10, "seed" => 0, "data-dir" => "data", "raw-out" => "",
     )
     version = false
     i = 1
@@ -92,7 +93,7 @@ function parse_args(argv::Vector{String})::Args
     return Args(version, values["model"], values["method"], values["n-points"], values["noise-sd"],
                 values["n-particles"], values["n-samples"], values["n-warmup"], values["step-size"],
                 values["n-leapfrog"], values["n-steps"], values["learning-rate"], values["n-elbo-samples"],
-                values["repeats"], values["seed"], values["data-dir"])
+                values["repeats"], values["seed"], values["data-dir"], values["raw-out"])
 end
 
 """The `config` object of the result: the flags that define this configuration (as common.py)."""

@@ -1,12 +1,37 @@
 # One function per (model, method): time Gen.jl's own inference call, then compute the
 # protocol's quality numbers outside the timed region.
 
-"""What a runner hands back to `main` (the fields `main` does not fill itself)."""
+"""
+What a runner hands back to `main` (the fields `main` does not fill itself). `raw` is the last
+repeat's raw output by file name (comparisons/PROTOCOL.md, "Raw output"): `draws` (chains x
+draws x latents) and `accept` for MCMC, `log_weights` and `samples` (N x latents) for IS,
+`final_log_weights` for SMC. The suite computes ESS, R-hat and the moments from them with the
+one definition every framework's row gets.
+"""
 struct RunnerResult
     compile_time_s::Float64
     times_s::Vector{Float64}
     quality::Dict{String,Any}
     notes::Vector{String}
+    raw::Dict{String,Array{Float64}}
+end
+
+RunnerResult(compile_time_s, times_s, quality, notes) =
+    RunnerResult(compile_time_s, times_s, quality, notes, Dict{String,Array{Float64}}())
+
+"""
+    write_raw(dir, raw)
+
+Each array of `raw` as `dir/<name>.npy` (NPZ.jl's `npzwrite`: float64, the Julia array as it
+lies in memory with `fortran_order: True` in the header, which `numpy.load` and the suite read
+as the same array).
+"""
+function write_raw(dir::AbstractString, raw::Dict{String,Array{Float64}})
+    mkpath(dir)
+    for (name, array) in raw
+        NPZ.npzwrite(joinpath(dir, name * ".npy"), array)
+    end
+    return nothing
 end
 
 """
@@ -57,44 +82,24 @@ function sample_moments(samples::Matrix{Float64})
     return mean, sqrt.(var)
 end
 
-"""
-Effective sample size of one chain: Geyer's initial monotone sequence estimator (Stan
-reference manual, "Effective sample size"), without splitting or rank normalization, capped
-at N log10 N like Stan. Same definition as `ess_single_chain` in comparisons/stan_impl.py.
-"""
-function ess_single_chain(x::AbstractVector{Float64})
-    n = length(x)
-    n < 4 && return Float64(n)
-    z = x .- sum(x) / n
-    acov(k) = sum(z[t] * z[t+k] for t in 1:(n-k)) / n
-    c0 = acov(0)
-    c0 > 0 || return 1.0  # a chain that never moved holds the information of one draw
-    tau = -1.0
-    previous = Inf
-    k = 0
-    while k + 1 <= n - 1
-        pair = (acov(k) + acov(k + 1)) / c0
-        pair <= 0 && break
-        pair = min(pair, previous)
-        tau += 2.0 * pair
-        previous = pair
-        k += 2
-    end
-    tau = max(tau, 1.0 / log10(n))
-    return n / tau
-end
-
 # Both iterators are vectors so the comprehension is an N x d matrix.
 latent_matrix(traces, latents) = Float64[tr[addr] for tr in traces, addr in collect(latents)]
 
+"""
+The IS quality block and raw output. Gen's `importance_sampling` returns normalized log weights
+`lnw` and `lml = logsumexp(lw) - log N`, so the raw log weights are `lnw .+ (lml + log N)`.
+"""
 function is_quality(traces, lnw::Vector{Float64}, lml::Float64, latents)
-    mean, sd = weighted_moments(latent_matrix(traces, latents), lnw)
-    return Dict{String,Any}(
+    samples = latent_matrix(traces, latents)
+    mean, sd = weighted_moments(samples, lnw)
+    quality = Dict{String,Any}(
         "log_ml" => lml,
         "ess" => ess_from_log_normalized_weights(lnw),
         "posterior_mean" => mean,
         "posterior_sd" => sd,
     )
+    raw = Dict{String,Array{Float64}}("log_weights" => lnw .+ (lml + log(length(lnw))), "samples" => samples)
+    return quality, raw
 end
 
 const IS_NOTES = [
@@ -115,7 +120,8 @@ function run_polynomial_is(args::Args, hyper::Hyperparameters)::RunnerResult
     obs = observations(d.y)
     call() = importance_sampling(polynomial_model, model_args, obs, args.n_particles)
     compile_time_s, times_s, (traces, lnw, lml) = time_calls(call, args.repeats, args.seed)
-    return RunnerResult(compile_time_s, times_s, is_quality(traces, lnw, lml, POLYNOMIAL_LATENTS), copy(IS_NOTES))
+    quality, raw = is_quality(traces, lnw, lml, POLYNOMIAL_LATENTS)
+    return RunnerResult(compile_time_s, times_s, quality, copy(IS_NOTES), raw)
 end
 
 function run_beta_bernoulli_is(args::Args, hyper::Hyperparameters)::RunnerResult
@@ -124,7 +130,8 @@ function run_beta_bernoulli_is(args::Args, hyper::Hyperparameters)::RunnerResult
     obs = observations(d.y)
     call() = importance_sampling(beta_bernoulli_model, model_args, obs, args.n_particles)
     compile_time_s, times_s, (traces, lnw, lml) = time_calls(call, args.repeats, args.seed)
-    return RunnerResult(compile_time_s, times_s, is_quality(traces, lnw, lml, BETA_BERNOULLI_LATENTS), copy(IS_NOTES))
+    quality, raw = is_quality(traces, lnw, lml, BETA_BERNOULLI_LATENTS)
+    return RunnerResult(compile_time_s, times_s, quality, copy(IS_NOTES), raw)
 end
 
 """
@@ -159,14 +166,13 @@ function run_polynomial_hmc(args::Args, hyper::Hyperparameters)::RunnerResult
     call() = polynomial_hmc_chain(model_args, obs, args)
     compile_time_s, times_s, (draws, accepted) = time_calls(call, args.repeats, args.seed)
     mean, sd = sample_moments(draws)
-    ess = [ess_single_chain(draws[:, j]) for j in 1:size(draws, 2)]
     quality = Dict{String,Any}(
         "posterior_mean" => mean,
         "posterior_sd" => sd,
         "acceptance_rate" => count(accepted) / length(accepted),
-        "ess" => minimum(ess),
-        "ess_per_latent" => ess,
     )
+    # One chain: draws.npy is 1 x n_samples x 3.
+    raw = Dict{String,Array{Float64}}("draws" => reshape(draws, 1, size(draws)...), "accept" => Float64.(accepted))
     notes = [
         "Gen.hmc(trace, select(:a, :b, :c); L=$(args.n_leapfrog), eps=$(args.step_size)), " *
         "identity metric, no adaptation, $(args.n_warmup) warm-up + $(args.n_samples) kept " *
@@ -176,9 +182,10 @@ function run_polynomial_hmc(args::Args, hyper::Hyperparameters)::RunnerResult
         "(package loading is not included)",
         "acceptance_rate: fraction of accepted transitions among the kept ones; Gen.hmc " *
         "reports no divergences, so that key is absent",
-        "ess: smallest single-chain ESS over the latents (Geyer initial monotone sequence)",
+        "ess and R-hat: computed by the suite from the raw draws (draws.npy), the definition " *
+        "every row gets",
     ]
-    return RunnerResult(compile_time_s, times_s, quality, notes)
+    return RunnerResult(compile_time_s, times_s, quality, notes, raw)
 end
 
 # softplus^-1(1): the raw scale at which every guide scale starts at 1 (comparisons/common.py's
@@ -282,8 +289,10 @@ resampling set every weight to 0, so they are that step's incremental weights).
 compares with its threshold); Gen does not export them.
 """
 function smc_quality(log_ml::Float64, state)
-    _, log_normalized = Gen.normalize_weights(get_log_weights(state))
-    return Dict{String,Any}("log_ml" => log_ml, "ess" => Gen.effective_sample_size(log_normalized))
+    log_weights = get_log_weights(state)
+    _, log_normalized = Gen.normalize_weights(log_weights)
+    quality = Dict{String,Any}("log_ml" => log_ml, "ess" => Gen.effective_sample_size(log_normalized))
+    return quality, Dict{String,Array{Float64}}("final_log_weights" => Vector{Float64}(log_weights))
 end
 
 """log p(y_1:T) of the HMM by the forward algorithm in log space (common.exact_hmm_log_ml)."""
@@ -345,7 +354,8 @@ function run_hmm_smc(args::Args, hyper::Hyperparameters)::RunnerResult
         "data and model as data/README.md (hmm.csv, T = $(length(d.y)), parameters from datasets.json); " *
         "the file's symbols 0..$(length(d.emission[1]) - 1) are Gen categorical values 1..$(length(d.emission[1]))",
         exact_hmm_log_ml(d))
-    return RunnerResult(compile_time_s, times_s, smc_quality(log_ml, state), notes)
+    quality, raw = smc_quality(log_ml, state)
+    return RunnerResult(compile_time_s, times_s, quality, notes, raw)
 end
 
 function run_lgssm_smc(args::Args, hyper::Hyperparameters)::RunnerResult
@@ -359,5 +369,6 @@ function run_lgssm_smc(args::Args, hyper::Hyperparameters)::RunnerResult
         "function: z ~ normal(t == 1 ? x1_mean : a * z_prev, t == 1 ? x1_sd : q), y ~ normal(z, r)",
         "data and model as data/README.md (lgssm.csv, T = $(length(d.y)), parameters from datasets.json)",
         exact_lgssm_log_ml(d))
-    return RunnerResult(compile_time_s, times_s, smc_quality(log_ml, state), notes)
+    quality, raw = smc_quality(log_ml, state)
+    return RunnerResult(compile_time_s, times_s, quality, notes, raw)
 end
