@@ -72,6 +72,7 @@ from jax.scipy.special import logsumexp
 from jax.scipy.stats import norm
 
 import common
+import jax_common
 
 NAME = "genjax"
 MANUAL_HMC_NAME = "genjax_manual_hmc"  # the second framework of this module (genjax_manual_hmc.py)
@@ -80,19 +81,6 @@ STALE_GRADIENT_FLAG = "genjax-0.10.3-hmc-stale-gradient"
 
 def version() -> str:
     return genjax.__version__
-
-
-def _materialize(out):
-    return jax.block_until_ready(out)
-
-
-def _keys(seed: int):
-    base = jax.random.PRNGKey(seed)
-    return lambda i: jax.random.fold_in(base, i)
-
-
-def _dtype_note() -> str:
-    return f"genjax {genjax.__version__}, jax {jax.__version__} on {jax.devices()[0].platform}, dtype {jnp.zeros(()).dtype}"
 
 
 # --------------------------------------------------------------------------------------
@@ -127,28 +115,14 @@ def _make_is(model, model_args, constraints, latent_names, n_particles):
         choices = tr.get_choices()
         return jnp.stack([choices[name] for name in latent_names]), log_w
 
-    @jax.jit
-    def infer(key):
-        latents, log_w = jax.vmap(one_particle)(jax.random.split(key, n_particles))
-        return latents, log_w, logsumexp(log_w) - math.log(n_particles)
-
-    return infer
-
-
-def _is_result(args, infer) -> Dict[str, Any]:
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    latents, log_w, _ = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.is_quality(np.asarray(log_w), np.asarray(latents)),
-            "notes": [_dtype_note()]}
+    return jax_common.vmap_is(one_particle, n_particles)
 
 
 def polynomial_is(args, hyper) -> Dict[str, Any]:
     d = common.load_polynomial(args, hyper)
     x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
     infer = _make_is(polynomial_model, (x, d.prior_sd, d.noise_sd), C["ys"].set(y), ("a", "b", "c"), args.n_particles)
-    return _is_result(args, infer)
+    return jax_common.is_result(args, infer, [jax_common.dtype_note(genjax)])
 
 
 def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
@@ -156,7 +130,7 @@ def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
     y = jnp.asarray(d.y.astype(bool))
     model_args = (d.alpha, d.beta, jnp.ones(d.y.shape[0], jnp.float32))
     infer = _make_is(beta_bernoulli_model, model_args, C["ys"].set(y), ("p",), args.n_particles)
-    return _is_result(args, infer)
+    return jax_common.is_result(args, infer, [jax_common.dtype_note(genjax)])
 
 
 # --------------------------------------------------------------------------------------
@@ -192,16 +166,12 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
         _, (zs, acc, div) = lax.scan(mh_step, tr0, jax.random.split(k_run, n_warmup + n_samples))
         return zs[n_warmup:], acc[n_warmup:], div[n_warmup:]
 
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    zs, acc, div = (np.asarray(a) for a in t.last)
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.hmc_quality(zs, acc, int(div.sum())),
-            "notes": [_dtype_note(), "genjax.inference.requests.HMC via trace.edit + MH accept, lax.scan in one jit",
-                      "acceptance_rate = mean Metropolis acceptance probability (from HMC's returned log ratio)",
-                      "genjax 0.10.3 HMC reuses the trajectory's initial gradient in every leapfrog step "
-                      "(not a correct HMC integrator; used as shipped)", common.MCMC_ESS_NOTE],
-            "flags": [STALE_GRADIENT_FLAG]}
+    out = jax_common.hmc_result(args, infer, [
+        jax_common.dtype_note(genjax), "genjax.inference.requests.HMC via trace.edit + MH accept, lax.scan in one jit",
+        "acceptance_rate = mean Metropolis acceptance probability (from HMC's returned log ratio)",
+        "genjax 0.10.3 HMC reuses the trajectory's initial gradient in every leapfrog step "
+        "(not a correct HMC integrator; used as shipped)", common.MCMC_ESS_NOTE])
+    return {**out, "flags": [STALE_GRADIENT_FLAG]}
 
 
 def polynomial_assess_log_density(args, hyper):
@@ -226,19 +196,15 @@ def polynomial_manual_hmc(args, hyper) -> Dict[str, Any]:
 
     log_density = polynomial_assess_log_density(args, hyper)
     infer = make_hmc(log_density, 3, args.n_warmup, args.n_samples, args.step_size, args.n_leapfrog)
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    qs, acc, div = (np.asarray(a) for a in t.last)
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.hmc_quality(qs, acc, int(div.sum())),
-            "notes": [_dtype_note(),
-                      "hand-written HMC over GenJAX's assess (genjax 0.10.3's own HMC has the stale-gradient "
-                      "defect): log density of (a, b, c) = polynomial_model.assess(C.kw(a, b, c) merged with "
-                      "C['ys'].set(y)), gradient by jax.value_and_grad; leapfrog with a fresh gradient every "
-                      "step, unit mass, MH accept on the total energy (handcoded_jax.make_hmc); warm-up + kept "
-                      "samples from zeros in one jit of lax.scan",
-                      "acceptance_rate = mean Metropolis acceptance probability min(1, exp(-dH))",
-                      common.MCMC_ESS_NOTE]}
+    return jax_common.hmc_result(args, infer, [
+        jax_common.dtype_note(genjax),
+        "hand-written HMC over GenJAX's assess (genjax 0.10.3's own HMC has the stale-gradient "
+        "defect): log density of (a, b, c) = polynomial_model.assess(C.kw(a, b, c) merged with "
+        "C['ys'].set(y)), gradient by jax.value_and_grad; leapfrog with a fresh gradient every "
+        "step, unit mass, MH accept on the total energy (handcoded_jax.make_hmc); warm-up + kept "
+        "samples from zeros in one jit of lax.scan",
+        "acceptance_rate = mean Metropolis acceptance probability min(1, exp(-dH))",
+        common.MCMC_ESS_NOTE])
 
 
 # --------------------------------------------------------------------------------------
@@ -323,21 +289,17 @@ def polynomial_vi(args, hyper) -> Dict[str, Any]:
         (params, _, _, _), elbos = lax.scan(step, init(params0), jax.random.split(key, n_steps))
         return params[0], jax.nn.softplus(params[1]), elbos
 
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    loc, scale, elbos = (np.asarray(a) for a in t.last)
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.vi_quality(loc, scale, elbos),
-            "notes": [_dtype_note(),
-                      f"genjax.vi.ELBO's loss term (Importance(target, guide).estimate_normalizing_constant under "
-                      f"genjax.adev.expectation) with its ADEV gradient (value kept via jax.value_and_grad; checked "
-                      f"equal to genjax.vi.ELBO's gradient), vmapped over K = {k} keys and averaged; "
-                      f"{n_steps} Adam steps written out (optax absent); one jit of lax.scan over the steps",
-                      "guide: genjax.exact_density drawing (a, b, c) with one genjax.adev.mv_normal_diag_reparam "
-                      "(loc, softplus(raw)), log q exact; not @genjax.marginal + genjax.vi.normal_reparam per latent, "
-                      "which in 0.10.3 drops log q (Marginal.random_weighted weight 0) and reuses one eps for every "
-                      "latent (ADEV passes the same key on); see PROTOCOL.md",
-                      common.VI_ELBO_NOTE]}
+    return jax_common.vi_result(args, infer, [
+        jax_common.dtype_note(genjax),
+        f"genjax.vi.ELBO's loss term (Importance(target, guide).estimate_normalizing_constant under "
+        f"genjax.adev.expectation) with its ADEV gradient (value kept via jax.value_and_grad; checked "
+        f"equal to genjax.vi.ELBO's gradient), vmapped over K = {k} keys and averaged; "
+        f"{n_steps} Adam steps written out (optax absent); one jit of lax.scan over the steps",
+        "guide: genjax.exact_density drawing (a, b, c) with one genjax.adev.mv_normal_diag_reparam "
+        "(loc, softplus(raw)), log q exact; not @genjax.marginal + genjax.vi.normal_reparam per latent, "
+        "which in 0.10.3 drops log q (Marginal.random_weighted weight 0) and reuses one eps for every "
+        "latent (ADEV passes the same key on); see PROTOCOL.md",
+        common.VI_ELBO_NOTE])
 
 
 # --------------------------------------------------------------------------------------
@@ -432,12 +394,7 @@ SMC_NOTE = ("bootstrap particle filter over @genjax.gen step functions: step 1 b
 
 
 def _smc_result(args, infer, exact: float) -> Dict[str, Any]:
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    log_ml, _, log_w = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.smc_quality(float(log_ml), np.asarray(log_w)),
-            "notes": [_dtype_note(), SMC_NOTE, common.exact_log_ml_note(exact)]}
+    return jax_common.smc_result(args, infer, [jax_common.dtype_note(genjax), SMC_NOTE, common.exact_log_ml_note(exact)])
 
 
 def hmm_smc(args, hyper) -> Dict[str, Any]:

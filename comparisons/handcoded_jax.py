@@ -30,31 +30,18 @@ from typing import Any, Dict
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jax.scipy.special import logsumexp
 from jax.scipy.stats import norm
 
 import common
+import jax_common
 
 NAME = "handcoded_jax"
 
 
 def version() -> str:
     return jax.__version__
-
-
-def _materialize(out):
-    return jax.block_until_ready(out)
-
-
-def _keys(seed: int):
-    base = jax.random.PRNGKey(seed)
-    return lambda i: jax.random.fold_in(base, i)
-
-
-def _dtype_note() -> str:
-    return f"jax {jax.__version__} on {jax.devices()[0].platform}, dtype {jnp.zeros(()).dtype}"
 
 
 # --------------------------------------------------------------------------------------
@@ -71,17 +58,7 @@ def polynomial_is(args, hyper) -> Dict[str, Any]:
         mu = coeffs[0] + coeffs[1] * x + coeffs[2] * x * x
         return coeffs, jnp.sum(norm.logpdf(y, mu, noise_sd))
 
-    @jax.jit
-    def infer(key):
-        coeffs, log_w = jax.vmap(one_particle)(jax.random.split(key, n_particles))
-        return coeffs, log_w, logsumexp(log_w) - math.log(n_particles)
-
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    coeffs, log_w, _ = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.is_quality(np.asarray(log_w), np.asarray(coeffs)),
-            "notes": [_dtype_note()]}
+    return jax_common.is_result(args, jax_common.vmap_is(one_particle, n_particles), [jax_common.dtype_note()])
 
 
 def make_hmc(log_joint, dim: int, n_warmup: int, n_samples: int, step_size: float, n_leapfrog: int):
@@ -142,13 +119,9 @@ def polynomial_log_joint(args, hyper):
 def polynomial_hmc(args, hyper) -> Dict[str, Any]:
     log_joint = polynomial_log_joint(args, hyper)
     infer = make_hmc(log_joint, 3, args.n_warmup, args.n_samples, args.step_size, args.n_leapfrog)
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    qs, acc, div = (np.asarray(a) for a in t.last)
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.hmc_quality(qs, acc, int(div.sum())),
-            "notes": [_dtype_note(), "gradient by jax.grad; acceptance_rate = mean Metropolis acceptance probability",
-                      common.MCMC_ESS_NOTE]}
+    return jax_common.hmc_result(args, infer, [
+        jax_common.dtype_note(), "gradient by jax.grad; acceptance_rate = mean Metropolis acceptance probability",
+        common.MCMC_ESS_NOTE])
 
 
 def adam(lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
@@ -205,15 +178,11 @@ def make_meanfield_vi(log_joint, dim: int, n_steps: int, n_elbo_samples: int, lr
 def polynomial_vi(args, hyper) -> Dict[str, Any]:
     log_joint = polynomial_log_joint(args, hyper)
     infer = make_meanfield_vi(log_joint, 3, args.n_steps, args.n_elbo_samples, args.learning_rate)
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    loc, scale, elbos = (np.asarray(a) for a in t.last)
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.vi_quality(loc, scale, elbos),
-            "notes": [_dtype_note(),
-                      f"mean-field normal guide (scale = softplus(raw)), loc 0 / scale 1 start; {args.n_steps} Adam "
-                      f"steps (written out) on the {args.n_elbo_samples}-sample reparameterized ELBO, gradient by "
-                      "jax.value_and_grad; one jit of lax.scan over the steps", common.VI_ELBO_NOTE]}
+    return jax_common.vi_result(args, infer, [
+        jax_common.dtype_note(),
+        f"mean-field normal guide (scale = softplus(raw)), loc 0 / scale 1 start; {args.n_steps} Adam "
+        f"steps (written out) on the {args.n_elbo_samples}-sample reparameterized ELBO, gradient by "
+        "jax.value_and_grad; one jit of lax.scan over the steps", common.VI_ELBO_NOTE])
 
 
 # --------------------------------------------------------------------------------------
@@ -229,16 +198,7 @@ def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
         p = jax.random.beta(key, alpha, beta)
         return p, jnp.sum(y * jnp.log(p) + (1.0 - y) * jnp.log1p(-p))
 
-    @jax.jit
-    def infer(key):
-        p, log_w = jax.vmap(one_particle)(jax.random.split(key, n_particles))
-        return p, log_w, logsumexp(log_w) - math.log(n_particles)
-
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    p, log_w, _ = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.is_quality(np.asarray(log_w), np.asarray(p)), "notes": [_dtype_note()]}
+    return jax_common.is_result(args, jax_common.vmap_is(one_particle, n_particles), [jax_common.dtype_note()])
 
 
 # --------------------------------------------------------------------------------------
@@ -283,13 +243,9 @@ def make_bootstrap_pf(init_sample, transition_sample, obs_logpdf, ys, n_particle
 
 
 def _smc_result(args, infer, exact: float) -> Dict[str, Any]:
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    log_ml, _, log_w = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.smc_quality(float(log_ml), np.asarray(log_w)),
-            "notes": [_dtype_note(), "bootstrap particle filter, multinomial resampling every step; "
-                      "ess = ESS of the last step's weights", common.exact_log_ml_note(exact)]}
+    return jax_common.smc_result(args, infer, [
+        jax_common.dtype_note(), "bootstrap particle filter, multinomial resampling every step; "
+        "ess = ESS of the last step's weights", common.exact_log_ml_note(exact)])
 
 
 def hmm_smc(args, hyper) -> Dict[str, Any]:
@@ -349,10 +305,10 @@ def kalman_log_ml(ys, a, q, r, x1_mean, x1_sd):
 def _exact_result(args, infer, inputs, exact: float, what: str) -> Dict[str, Any]:
     """Times ``infer(*inputs)`` (data and parameters are arguments of the jitted function, not
     closed-over constants, so XLA cannot fold the answer at compile time)."""
-    t = common.time_calls(lambda i: infer(*inputs), args.repeats, _materialize)
+    t = common.time_calls(lambda i: infer(*inputs), args.repeats, jax_common.materialize)
     return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
             "quality": common.exact_quality(t.last),
-            "notes": [_dtype_note(), f"exact filtering: {what}, one jit of a lax.scan over the time steps; "
+            "notes": [jax_common.dtype_note(), f"exact filtering: {what}, one jit of a lax.scan over the time steps; "
                       "data and parameters are arguments of the jitted function", common.exact_log_ml_note(exact)]}
 
 

@@ -51,6 +51,16 @@ def _normal_logpdf(v, mu, sd: float):
 # IS
 # --------------------------------------------------------------------------------------
 
+def _is_result(args, infer) -> Dict[str, Any]:
+    """Times ``infer(i) -> (particles, log weights, log-ML)`` (``i`` the call index) and builds
+    the IS row's partial result from the last call."""
+    t = common.time_calls(infer, args.repeats)
+    latents, log_w, _ = t.last
+    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
+            "quality": common.is_quality(log_w.numpy(), latents.numpy()),
+            "notes": [_note(), "compile_time_s = first (warm-up) eager call; nothing compiles"]}
+
+
 def polynomial_is(args, hyper) -> Dict[str, Any]:
     d = common.load_polynomial(args, hyper)
     x = torch.tensor(d.x, dtype=torch.float32)
@@ -65,11 +75,7 @@ def polynomial_is(args, hyper) -> Dict[str, Any]:
         log_ml = torch.logsumexp(log_w, 0) - math.log(n)
         return coeffs, log_w, log_ml.item()  # .item() materializes
 
-    t = common.time_calls(infer, args.repeats)
-    coeffs, log_w, _ = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.is_quality(log_w.numpy(), coeffs.numpy()),
-            "notes": [_note(), "compile_time_s = first (warm-up) eager call; nothing compiles"]}
+    return _is_result(args, infer)
 
 
 def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
@@ -87,11 +93,7 @@ def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
         log_ml = torch.logsumexp(log_w, 0) - math.log(n)
         return p[:, 0], log_w, log_ml.item()
 
-    t = common.time_calls(infer, args.repeats)
-    p, log_w, _ = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.is_quality(log_w.numpy(), p.numpy()),
-            "notes": [_note(), "compile_time_s = first (warm-up) eager call; nothing compiles"]}
+    return _is_result(args, infer)
 
 
 # --------------------------------------------------------------------------------------

@@ -52,7 +52,6 @@ JAX runs in its default precision (float32); quality numbers are recomputed in f
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Dict, List
 
@@ -63,7 +62,6 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax import lax
-from jax.scipy.special import logsumexp
 from numpyro import handlers
 from numpyro.contrib.control_flow import scan
 from numpyro.infer import HMC, MCMC, NUTS, SVI, Trace_ELBO, init_to_value
@@ -71,25 +69,13 @@ from numpyro.infer.autoguide import AutoNormal
 from numpyro.infer.util import log_density
 
 import common
+import jax_common
 
 NAME = "numpyro"
 
 
 def version() -> str:
     return numpyro.__version__
-
-
-def _materialize(out):
-    return jax.block_until_ready(out)
-
-
-def _keys(seed: int):
-    base = jax.random.PRNGKey(seed)
-    return lambda i: jax.random.fold_in(base, i)
-
-
-def _dtype_note() -> str:
-    return f"numpyro {numpyro.__version__}, jax {jax.__version__} on {jax.devices()[0].platform}, dtype {jnp.zeros(()).dtype}"
 
 
 # --------------------------------------------------------------------------------------
@@ -128,35 +114,21 @@ def _make_is(model, model_args, data, latent_names, n_particles):
         latents = jnp.stack([tr[name]["value"] for name in latent_names])
         return latents, _observed_log_density(tr)
 
-    @jax.jit
-    def infer(key):
-        latents, log_w = jax.vmap(one_particle)(jax.random.split(key, n_particles))
-        return latents, log_w, logsumexp(log_w) - math.log(n_particles)
-
-    return infer
-
-
-def _is_result(args, infer) -> Dict[str, Any]:
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
-    latents, log_w, _ = t.last
-    return {"compile_time_s": t.compile_time_s, "times_s": t.times_s,
-            "quality": common.is_quality(np.asarray(log_w), np.asarray(latents)),
-            "notes": [_dtype_note()]}
+    return jax_common.vmap_is(one_particle, n_particles)
 
 
 def polynomial_is(args, hyper) -> Dict[str, Any]:
     d = common.load_polynomial(args, hyper)
     x, y = jnp.asarray(d.x, jnp.float32), jnp.asarray(d.y, jnp.float32)
     infer = _make_is(polynomial_model, (x, d.prior_sd, d.noise_sd), {"y": y}, ("a", "b", "c"), args.n_particles)
-    return _is_result(args, infer)
+    return jax_common.is_result(args, infer, [jax_common.dtype_note(numpyro)])
 
 
 def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
     d = common.load_beta_bernoulli(args, hyper)
     y = jnp.asarray(d.y, jnp.float32)
     infer = _make_is(beta_bernoulli_model, (d.y.shape[0], d.alpha, d.beta), {"y": y}, ("p",), args.n_particles)
-    return _is_result(args, infer)
+    return jax_common.is_result(args, infer, [jax_common.dtype_note(numpyro)])
 
 
 # --------------------------------------------------------------------------------------
@@ -210,8 +182,7 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
         _, out = lax.scan(step, state0._replace(rng_key=key), None, length=n_warmup + n_samples)
         return jax.tree_util.tree_map(lambda a: a[n_warmup:], out)
 
-    key = _keys(args.seed)
-    t = common.time_calls(lambda i: infer(key(i)), args.repeats, _materialize)
+    t = jax_common.time_keyed(infer, args)
     zs, acc, div, num_steps, eps = (np.asarray(a) for a in t.last)
 
     # Guard against the trajectory_length trap: the kernel must really use our step and count.
@@ -220,7 +191,7 @@ def polynomial_hmc(args, hyper) -> Dict[str, Any]:
                            f"step size {np.unique(eps)} (asked {args.n_leapfrog}, {args.step_size})")
 
     peak = common.peak_memory_bytes()  # before the extra MCMC.run measurement below
-    notes = [_dtype_note(),
+    notes = [jax_common.dtype_note(numpyro),
              f"kernel.init (set-up, untimed) {init_s:.3f} s; timed call = one jit of lax.scan over kernel.sample",
              "acceptance_rate = mean Metropolis acceptance probability",
              common.MCMC_ESS_NOTE,
@@ -275,7 +246,7 @@ def _time_traced_once(infer, traces: List[int], args, what: str):
     """Times ``infer(key(i))`` under the protocol, checks that the jitted function was traced
     once (``traces[0]``, bumped inside it), and returns the timing with the number of XLA
     compilations during the timed calls (0 when nothing recompiles)."""
-    key = _keys(args.seed)
+    key = jax_common.keys(args.seed)
     compiles_before_timed = [0]
 
     def call(i):
@@ -284,7 +255,7 @@ def _time_traced_once(infer, traces: List[int], args, what: str):
             compiles_before_timed[0] = len(_COMPILES)
         return infer(key(i))
 
-    t = common.time_calls(call, args.repeats, _materialize)
+    t = common.time_calls(call, args.repeats, jax_common.materialize)
     if traces[0] != 1:
         raise RuntimeError(f"{what} was traced {traces[0]} times; timed calls must not recompile")
     return t, len(_COMPILES) - compiles_before_timed[0]
@@ -379,7 +350,7 @@ def polynomial_nuts(args, hyper) -> Dict[str, Any]:
             "acceptance_rate, divergences, mean_n_leapfrog and the raw accept.npy pool all chains' kept transitions",
         ]
         ess_note = common.MCMC_ESS_NOTE_CHAINS
-    notes = [_dtype_note(),
+    notes = [jax_common.dtype_note(numpyro),
              f"{what}; traced once; XLA compilations during the {args.repeats} timed calls: {timed_compiles}",
              *chain_notes,
              "NumPyro defaults: target_accept_prob 0.8, max_tree_depth 10, dual-averaging step size, "
@@ -456,7 +427,7 @@ def polynomial_vi(args, hyper) -> Dict[str, Any]:
     run = _svi(args).run(jax.random.PRNGKey(args.seed), n_steps, *model_args, progress_bar=False)
     jax.block_until_ready(run.params)
     run_s = time.perf_counter() - t0
-    notes = [_dtype_note(),
+    notes = [jax_common.dtype_note(numpyro),
              f"SVI(AutoNormal(init_to_value 0, init_scale 1.0; softplus scale), numpyro.optim.Adam({args.learning_rate}), "
              f"Trace_ELBO(num_particles={args.n_elbo_samples})); timed call = one jit of svi.init + lax.scan over "
              f"{n_steps} svi.update, fresh key per call; traced once; XLA compilations during the "
@@ -527,11 +498,11 @@ def _exact_result(args, log_ml_fn, inputs, exact: float, what: List[str]) -> Dic
             compiles_before_timed[0] = len(_COMPILES)
         return infer(*inputs)
 
-    t = common.time_calls(call, args.repeats, _materialize)
+    t = common.time_calls(call, args.repeats, jax_common.materialize)
     if traces[0] != 1:
         raise RuntimeError(f"the log-density call was traced {traces[0]} times; timed calls must not recompile")
     timed_compiles = len(_COMPILES) - compiles_before_timed[0]
-    notes = [_dtype_note(), *what,
+    notes = [jax_common.dtype_note(numpyro), *what,
              f"timed call = one jit (data and parameters as arguments); traced once; XLA compilations during the "
              f"{args.repeats} timed calls: {timed_compiles}",
              common.exact_log_ml_note(exact)]

@@ -140,12 +140,17 @@ def beta_bernoulli_is(args, hyper) -> Dict[str, Any]:
 # HMC
 # --------------------------------------------------------------------------------------
 
-def polynomial_hmc(args, hyper) -> Dict[str, Any]:
+def _conditioned_polynomial(args, hyper):
+    """The polynomial model conditioned on the run's data (``poutine.condition`` on "y") and its
+    arguments (x, prior sd, noise sd), as the HMC and VI rows run it."""
     d = common.load_polynomial(args, hyper)
     x = torch.tensor(d.x, dtype=torch.float32)
     y = torch.tensor(d.y, dtype=torch.float32)
-    conditioned = poutine.condition(polynomial_model, data={"y": y})
-    model_args = (x, d.prior_sd, d.noise_sd)
+    return poutine.condition(polynomial_model, data={"y": y}), (x, d.prior_sd, d.noise_sd)
+
+
+def polynomial_hmc(args, hyper) -> Dict[str, Any]:
+    conditioned, model_args = _conditioned_polynomial(args, hyper)
     eps, n_leapfrog = args.step_size, args.n_leapfrog
     notes = [_note(), "pyro.infer.HMC(jit_compile=True) + MCMC (one chain, progress bar off); each timed call "
              "builds the kernel, so it includes TorchScript's trace; compile_time_s = first (warm-up) call",
@@ -192,11 +197,7 @@ LATENTS = ("a", "b", "c")
 
 
 def polynomial_vi(args, hyper) -> Dict[str, Any]:
-    d = common.load_polynomial(args, hyper)
-    x = torch.tensor(d.x, dtype=torch.float32)
-    y = torch.tensor(d.y, dtype=torch.float32)
-    conditioned = poutine.condition(polynomial_model, data={"y": y})
-    model_args = (x, d.prior_sd, d.noise_sd)
+    conditioned, model_args = _conditioned_polynomial(args, hyper)
     n_steps, k = args.n_steps, args.n_elbo_samples
 
     def make_svi():
