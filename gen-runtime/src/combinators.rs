@@ -38,8 +38,7 @@
 
 use crate::address::Site;
 use crate::error::GenError;
-use crate::gfi::GenerativeFunction;
-use crate::handler::Handler;
+use crate::gfi::{GenerativeFunction, Handler};
 use crate::real::{LhsOps, Real};
 
 /// Applies a generative function independently to each element of a vector of arguments:

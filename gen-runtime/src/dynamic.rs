@@ -9,10 +9,10 @@ use crate::address::{chain_key, Address, Part, Site};
 use crate::choice_map::{ChoiceMap, Selection};
 use crate::distributions::{Distribution, Support};
 use crate::error::GenError;
-use crate::gfi::GenerativeFunction;
-use crate::handler::{plate_log_density, Handler, LiftElement, Values};
+use crate::gfi::{Call, GenerativeFunction, Handler, Trace};
+use crate::plate_kernels::plate_log_density;
 use crate::rng::{premix, Key};
-use crate::value::{ChoiceData, ChoiceValue, Element};
+use crate::value::{ChoiceData, ChoiceValue, Element, LiftElement, Values};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -387,5 +387,97 @@ impl<'c> Interpreter<'c> {
         };
         self.record(addr, stored, lp, &source);
         Values::stored(values)
+    }
+}
+
+/// The interface's operations on a call, each one run of the body under the interpreter.
+impl<G: GenerativeFunction> Call<G> {
+    fn execute<'c>(&self, op: Op<'c>, key: Key) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
+        let mut h = Interpreter::new(op, key);
+        let retval = self.gf.run(&mut h, self.args.clone());
+        let out = h.finish()?;
+        let trace = Trace {
+            gf: self.gf.clone(),
+            args: self.args.clone(),
+            retval,
+            choices: out.choices,
+            site_scores: out.site_scores,
+            score: out.score,
+        };
+        Ok((trace, out.weight, out.discard))
+    }
+
+    /// Samples a trace: t ~ p(.; x).
+    ///
+    /// # Errors
+    /// A distribution parameter out of range, a duplicate address, a non-finite density.
+    pub fn simulate(&self, key: Key) -> Result<Trace<G>, GenError> {
+        self.execute(Op::Simulate, key).map(|(t, _, _)| t)
+    }
+
+    /// A trace consistent with `constraints`, and its importance weight (the sum of the log
+    /// densities of the constrained choices).
+    ///
+    /// # Errors
+    /// A constraint at an address the model never visits, of the wrong type or outside the
+    /// support, plus the errors of [`Call::simulate`].
+    pub fn generate(&self, key: Key, constraints: &ChoiceMap) -> Result<(Trace<G>, f64), GenError> {
+        self.execute(Op::Generate(constraints), key).map(|(t, w, _)| (t, w))
+    }
+
+    /// log p(choices; x) of a complete choice map, and the return value.
+    ///
+    /// # Errors
+    /// A choice the model makes is missing from `choices` ([`GenError::MissingChoice`]), or
+    /// `choices` has one it does not make, plus the errors of [`Call::generate`].
+    pub fn assess(&self, choices: &ChoiceMap) -> Result<(f64, G::Ret<f64>), GenError> {
+        let (trace, _, _) = self.execute(Op::Assess(choices), Key::new(0))?;
+        Ok((trace.score, trace.retval))
+    }
+
+    /// Samples choices as a proposal: (choices, their log density, return value).
+    ///
+    /// # Errors
+    /// As [`Call::simulate`].
+    pub fn propose(&self, key: Key) -> Result<(ChoiceMap, f64, G::Ret<f64>), GenError> {
+        let t = self.simulate(key)?;
+        Ok((t.choices, t.score, t.retval))
+    }
+}
+
+/// The interface's operations on a trace, each one run of the body under the interpreter.
+impl<G: GenerativeFunction> Trace<G> {
+    /// Updates the trace with new arguments and constraints (see the module documentation
+    /// for the weight). Returns (new trace, weight, discarded choices). Choices the old trace
+    /// lacks are drawn with `key`.
+    ///
+    /// A constraint outside its distribution's support gives weight -inf (a proposal that
+    /// MH must reject), not an error.
+    ///
+    /// # Errors
+    /// A constraint at an address the new execution never visits, of the wrong type, or an
+    /// invalid parameter.
+    pub fn update_with_args(&self, key: Key, args: G::Args<f64>, constraints: &ChoiceMap) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
+        let call = Call::new(self.gf.clone(), args);
+        let op = Op::Update { prev: &self.choices, prev_score: self.score, constraints };
+        call.execute(op, key)
+    }
+
+    /// [`Trace::update_with_args`] with the same arguments.
+    ///
+    /// # Errors
+    /// As [`Trace::update_with_args`].
+    pub fn update(&self, key: Key, constraints: &ChoiceMap) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
+        self.update_with_args(key, self.args.clone(), constraints)
+    }
+
+    /// Redraws the selected choices from their prior conditionals. Returns (new trace,
+    /// weight).
+    ///
+    /// # Errors
+    /// An invalid parameter or non-finite density in the new execution.
+    pub fn regenerate(&self, key: Key, selection: &Selection) -> Result<(Trace<G>, f64), GenError> {
+        let op = Op::Regenerate { prev: &self.choices, prev_scores: &self.site_scores, selection };
+        self.call().execute(op, key).map(|(t, w, _)| (t, w))
     }
 }

@@ -127,6 +127,19 @@ pub enum GenError {
     },
 }
 
+impl GenError {
+    /// Whether a sampler may treat this model error as "log density −∞ here" and carry on.
+    ///
+    /// A proposal outside the support, a distribution parameter pushed out of range by the
+    /// proposal, or a non-finite density says only that this point has no mass (Stan treats its
+    /// `std::domain_error` the same way); any other error (a missing or mistyped choice) is a
+    /// bug in the model that no other point would fix.
+    #[must_use]
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, GenError::OutsideSupport { .. } | GenError::InvalidParameter { .. } | GenError::NonFinite { .. })
+    }
+}
+
 /// A parameter problem found by a distribution, before the address is known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamError {

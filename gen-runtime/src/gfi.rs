@@ -21,16 +21,25 @@
 //! - [`Call::propose`]: a sample of the choices and its log density (simulate, as a proposal).
 //! - Gradients of log p with respect to selected continuous choices: see
 //!   [`gradient`](crate::gradient).
+//!
+//! How a body runs: `#[gen]` rewrites every trace site `X.at(addr)` of a model body into a
+//! call on a [`Handler`], and makes the body generic over it. Each operation above and each
+//! engine (native floats, dual numbers, Burn tensors) is one handler: the same body is
+//! compiled once per handler, so every operation runs as specialized code (Gen.jl's dynamic
+//! DSL runs the body under a state object per operation in the same way, but interpreted).
+//!
+//! This file is the interface alone: the operations are implemented by the interpreter
+//! (`dynamic.rs`), the engines' handlers live with their engines.
 
-use crate::address::Address;
-use crate::choice_map::{ChoiceMap, Selection};
-use crate::dynamic::{Interpreter, Op};
+use crate::address::{Address, Site};
+use crate::choice_map::ChoiceMap;
+use crate::distributions::{Distribution, LogDensityParts};
 use crate::error::GenError;
-use crate::handler::Handler;
 use crate::real::{LhsOps, Real};
-use crate::rng::Key;
+use crate::value::{LiftElement, Values};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::{Add, Div, Mul, Sub};
 
 /// A generative function: a model whose random choices have addresses.
 ///
@@ -66,6 +75,114 @@ pub trait GenerativeFunction: Clone + Send + Sync {
     }
 }
 
+/// What a model body runs against. `'c` is the lifetime of data the handler lends to the body
+/// (constraints, the previous trace).
+///
+/// `Real` is the type of continuous values; `Datum` is the type a [`plate`](crate::plate)
+/// closure receives for each data point (`f64` on the native engine; on a batched engine, the
+/// whole data vector at once, so the closure runs once per batch, not once per point).
+pub trait Handler<'c>: Sized {
+    /// Continuous values.
+    type Real: Real
+        + From<Self::Datum>
+        + Add<Self::Datum, Output = Self::Real>
+        + Sub<Self::Datum, Output = Self::Real>
+        + Mul<Self::Datum, Output = Self::Real>
+        + Div<Self::Datum, Output = Self::Real>;
+    /// One data point inside a plate.
+    type Datum: Real
+        + Add<Self::Real, Output = Self::Real>
+        + Sub<Self::Real, Output = Self::Real>
+        + Mul<Self::Real, Output = Self::Real>
+        + Div<Self::Real, Output = Self::Real>;
+
+    /// A random choice from `dist` at `site`.
+    fn sample<D: Distribution<Real = Self::Real>>(&mut self, site: Site<'_>, dist: D) -> D::Value;
+
+    /// One choice per data point `x` in `xs`, from `f(x)`, all at one address: GenJAX's
+    /// `dist.vmap(...) @ addr`. Evaluated as one fused loop.
+    fn plate<D, F>(&mut self, site: Site<'_>, xs: &[f64], f: F) -> Values<'c, D::Data, D::Value>
+    where
+        D: Distribution<Real = Self::Real>,
+        D::Data: LiftElement<D::Value>,
+        F: Fn(Self::Datum) -> D;
+
+    /// A plate whose closure `#[gen]` also differentiated in reverse mode: `adjoint(x, y, p, g)`
+    /// returns the log density of `y` under `f(x)` with the closure's captured values at `p`
+    /// as parts (`scale * kernel + offset`, see
+    /// [`Distribution::log_density_parts`]) and adds the partial derivatives of `kernel` in
+    /// them to `g`, the scale being a constant where it is not 1; `captures` are those values
+    /// in this handler's number type. The gradient engine sums the adjoint over the data and
+    /// applies the scale and the chain rule to the captures once per plate; every other
+    /// handler runs `f` through [`Handler::plate`], which is the default.
+    #[inline]
+    fn plate_ad<D, F, A, const K: usize>(&mut self, site: Site<'_>, xs: &[f64], f: F, captures: [Self::Real; K], adjoint: A) -> Values<'c, D::Data, D::Value>
+    where
+        D: Distribution<Real = Self::Real>,
+        D::Data: LiftElement<D::Value>,
+        F: Fn(Self::Datum) -> D,
+        A: Fn(f64, &D::Data, &[f64; K], &mut [f64; K]) -> LogDensityParts<f64>,
+    {
+        let _ = (captures, adjoint);
+        self.plate(site, xs, f)
+    }
+
+    /// `n` independent choices from `dist` at one address.
+    fn iid<D>(&mut self, site: Site<'_>, dist: D, n: usize) -> Values<'c, D::Data, D::Value>
+    where
+        D: Distribution<Real = Self::Real>,
+        D::Data: LiftElement<D::Value>;
+
+    /// Adds `log_weight` to the model's log density at `site` (see [`factor`](crate::factor)): no choice is
+    /// made; the term counts as an observation's would.
+    fn factor(&mut self, site: Site<'_>, log_weight: Self::Real);
+
+    /// The value of the trainable parameter at `site` (see [`param`](crate::param)): `init` unless the
+    /// handler fits or was given parameters. The default returns `init` as a constant.
+    #[inline]
+    fn param(&mut self, site: Site<'_>, init: f64) -> Self::Real {
+        let _ = site;
+        Self::Real::cst(init)
+    }
+
+    /// Reports an error found while running the body (a combinator's bad arguments): the
+    /// operation returns it when the run ends.
+    fn fail(&mut self, error: GenError);
+
+    /// Calls another generative function with its choices under `site`.
+    fn call<G: GenerativeFunction>(&mut self, site: Site<'_>, gf: &G, args: G::Args<Self::Real>) -> G::Ret<Self::Real>;
+}
+
+/// Something that can stand before `.at(addr)` in a model body: a distribution, `iid(...)`,
+/// or a call of another generative function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be traced with `.at(...)`",
+    label = "not a distribution, `iid(...)`, `factor(...)`, or a generative function call",
+    note = "`.at(addr)` records a random choice; it applies to a distribution such as `normal(0.0, 1.0)` or to a call of another `#[gen]` function"
+)]
+pub trait Traceable<'c, H: Handler<'c>> {
+    /// What the body receives.
+    type Output;
+    /// Records it at `site`.
+    fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output;
+}
+
+impl<'c, H: Handler<'c>, D: Distribution<Real = H::Real>> Traceable<'c, H> for D {
+    type Output = D::Value;
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) -> D::Value {
+        h.sample(site, self)
+    }
+}
+
+impl<'c, H: Handler<'c>, G: GenerativeFunction> Traceable<'c, H> for Call<G, H::Real> {
+    type Output = G::Ret<H::Real>;
+    #[inline(always)]
+    fn trace(self, h: &mut H, site: Site<'_>) -> Self::Output {
+        h.call(site, &self.gf, self.args)
+    }
+}
+
 /// A generative function with its arguments: what `model(args)` returns in Rust, and what
 /// `.at(addr)` traces inside another model.
 ///
@@ -91,70 +208,16 @@ impl<G: GenerativeFunction, R: Real> Call<G, R> {
     }
 }
 
-impl<G: GenerativeFunction> Call<G> {
-    fn execute<'c>(&self, op: Op<'c>, key: Key) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
-        let mut h = Interpreter::new(op, key);
-        let retval = self.gf.run(&mut h, self.args.clone());
-        let out = h.finish()?;
-        let trace = Trace {
-            gf: self.gf.clone(),
-            args: self.args.clone(),
-            retval,
-            choices: out.choices,
-            site_scores: out.site_scores,
-            score: out.score,
-        };
-        Ok((trace, out.weight, out.discard))
-    }
-
-    /// Samples a trace: t ~ p(.; x).
-    ///
-    /// # Errors
-    /// A distribution parameter out of range, a duplicate address, a non-finite density.
-    pub fn simulate(&self, key: Key) -> Result<Trace<G>, GenError> {
-        self.execute(Op::Simulate, key).map(|(t, _, _)| t)
-    }
-
-    /// A trace consistent with `constraints`, and its importance weight (the sum of the log
-    /// densities of the constrained choices).
-    ///
-    /// # Errors
-    /// A constraint at an address the model never visits, of the wrong type or outside the
-    /// support, plus the errors of [`Call::simulate`].
-    pub fn generate(&self, key: Key, constraints: &ChoiceMap) -> Result<(Trace<G>, f64), GenError> {
-        self.execute(Op::Generate(constraints), key).map(|(t, w, _)| (t, w))
-    }
-
-    /// log p(choices; x) of a complete choice map, and the return value.
-    ///
-    /// # Errors
-    /// A choice the model makes is missing from `choices` ([`GenError::MissingChoice`]), or
-    /// `choices` has one it does not make, plus the errors of [`Call::generate`].
-    pub fn assess(&self, choices: &ChoiceMap) -> Result<(f64, G::Ret<f64>), GenError> {
-        let (trace, _, _) = self.execute(Op::Assess(choices), Key::new(0))?;
-        Ok((trace.score, trace.retval))
-    }
-
-    /// Samples choices as a proposal: (choices, their log density, return value).
-    ///
-    /// # Errors
-    /// As [`Call::simulate`].
-    pub fn propose(&self, key: Key) -> Result<(ChoiceMap, f64, G::Ret<f64>), GenError> {
-        let t = self.simulate(key)?;
-        Ok((t.choices, t.score, t.retval))
-    }
-}
-
 /// The record of one execution of a generative function: arguments, choices, return value
 /// and score (log p, Gen.jl's convention).
 #[derive(Clone)]
 pub struct Trace<G: GenerativeFunction> {
-    gf: G,
-    args: G::Args<f64>,
-    retval: G::Ret<f64>,
-    choices: ChoiceMap,
-    site_scores: BTreeMap<Address, f64>,
-    score: f64,
+    pub(crate) gf: G,
+    pub(crate) args: G::Args<f64>,
+    pub(crate) retval: G::Ret<f64>,
+    pub(crate) choices: ChoiceMap,
+    pub(crate) site_scores: BTreeMap<Address, f64>,
+    pub(crate) score: f64,
 }
 
 impl<G: GenerativeFunction> Trace<G> {
@@ -202,40 +265,6 @@ impl<G: GenerativeFunction> Trace<G> {
     /// The function and arguments as a [`Call`].
     pub fn call(&self) -> Call<G> {
         Call::new(self.gf.clone(), self.args.clone())
-    }
-
-    /// Updates the trace with new arguments and constraints (see the module documentation
-    /// for the weight). Returns (new trace, weight, discarded choices). Choices the old trace
-    /// lacks are drawn with `key`.
-    ///
-    /// A constraint outside its distribution's support gives weight -inf (a proposal that
-    /// MH must reject), not an error.
-    ///
-    /// # Errors
-    /// A constraint at an address the new execution never visits, of the wrong type, or an
-    /// invalid parameter.
-    pub fn update_with_args(&self, key: Key, args: G::Args<f64>, constraints: &ChoiceMap) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
-        let call = Call::new(self.gf.clone(), args);
-        let op = Op::Update { prev: &self.choices, prev_score: self.score, constraints };
-        call.execute(op, key)
-    }
-
-    /// [`Trace::update_with_args`] with the same arguments.
-    ///
-    /// # Errors
-    /// As [`Trace::update_with_args`].
-    pub fn update(&self, key: Key, constraints: &ChoiceMap) -> Result<(Trace<G>, f64, ChoiceMap), GenError> {
-        self.update_with_args(key, self.args.clone(), constraints)
-    }
-
-    /// Redraws the selected choices from their prior conditionals. Returns (new trace,
-    /// weight).
-    ///
-    /// # Errors
-    /// An invalid parameter or non-finite density in the new execution.
-    pub fn regenerate(&self, key: Key, selection: &Selection) -> Result<(Trace<G>, f64), GenError> {
-        let op = Op::Regenerate { prev: &self.choices, prev_scores: &self.site_scores, selection };
-        self.call().execute(op, key).map(|(t, w, _)| (t, w))
     }
 }
 

@@ -84,11 +84,12 @@ mod dynamic;
 pub mod error;
 pub mod exact;
 mod gfi;
-mod handler;
 pub mod inference;
 pub mod native;
+mod plate_kernels;
 mod real;
 mod rng;
+mod statements;
 pub mod value;
 
 pub use address::{Address, IntoAddress, Part, Site};
@@ -96,12 +97,12 @@ pub use choice_map::{ChoiceMap, Selection};
 pub use dual::Dual;
 pub use error::{GenError, ParamError};
 pub use gen_macros::{gen, generative};
-pub use gfi::{Call, GenerativeFunction, Trace};
-pub use handler::{factor, iid, param, plate, Factor, Handler, Iid, LiftElement, Param, Traceable, Values};
+pub use gfi::{Call, GenerativeFunction, Handler, Trace, Traceable};
+pub use statements::{factor, iid, param, plate, Factor, Iid, Param};
 pub use native::{importance_log_weights, LogDensity, Particles};
 pub use real::{digamma, LhsOps, Lift, Real, Scalar};
 pub use rng::{Key, KeyRng};
-pub use value::ChoiceValue;
+pub use value::{ChoiceValue, LiftElement, Values};
 
 /// Everything a model file needs: the attribute, distributions, choice maps and keys.
 pub mod prelude {
@@ -116,8 +117,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::address::{name_key, Part, Site};
     pub use crate::combinators::UnfoldKernel;
-    pub use crate::gfi::{Call, GenerativeFunction};
-    pub use crate::handler::{Handler, Traceable};
+    pub use crate::gfi::{Call, GenerativeFunction, Handler, Traceable};
     pub use crate::real::{LhsOps, Lift, Real};
 
     pub use crate::distributions::{Distribution, LogDensityParts};

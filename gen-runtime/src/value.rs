@@ -1,5 +1,9 @@
-//! Values stored at addresses in choice maps and traces.
+//! Values stored at addresses in choice maps and traces, and the values of a vector site as a
+//! model body reads them ([`Values`]).
 
+use crate::real::{Lift, Real};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -266,3 +270,96 @@ mod tests {
         assert_eq!(format!("{:8}", ChoiceValue::from(vec![true])), "[true]");
     }
 }
+
+/// The values of a vector-valued site (`plate` or `iid`) as the body sees them: a slice of
+/// the distribution's values (`Real`s for a continuous distribution, so a latent vector
+/// carries its derivatives), read as `zs[j]`, `zs.iter()`, `zs.len()`.
+///
+/// Stored values (observed, or kept from a trace) are borrowed, not copied, and turned into
+/// the engine's number type only if the body reads them, once: a gradient evaluation of a
+/// model that only scores its data vector must not pay for lifting it into dual numbers at
+/// every evaluation (at n = 1000 that copy would cost about as much as the plate's fused
+/// likelihood). Where the value type is the stored type (`f64` when simulating, discrete
+/// values) nothing is converted at all.
+pub struct Values<'c, T: Clone, V> {
+    inner: Inner<'c, T, V>,
+}
+
+enum Inner<'c, T: Clone, V> {
+    /// Stored values, converted on first read where the types differ.
+    Stored(Cow<'c, [T]>, OnceCell<Vec<V>>),
+    /// Values computed by the engine (a latent vector's, with their derivatives).
+    Computed(Vec<V>),
+}
+
+impl<'c, T: LiftElement<V>, V> Values<'c, T, V> {
+    /// Stored values.
+    #[must_use]
+    pub fn stored(data: Cow<'c, [T]>) -> Self {
+        Values { inner: Inner::Stored(data, OnceCell::new()) }
+    }
+
+    /// Values the engine computed.
+    #[must_use]
+    pub fn computed(values: Vec<V>) -> Self {
+        Values { inner: Inner::Computed(values) }
+    }
+
+    /// `n` default values, what a run that has already failed returns.
+    #[must_use]
+    pub(crate) fn placeholder(n: usize) -> Self {
+        Self::stored(Cow::Owned(vec![T::default(); n]))
+    }
+}
+
+impl<T: LiftElement<V>, V> std::ops::Deref for Values<'_, T, V> {
+    type Target = [V];
+    #[inline]
+    fn deref(&self) -> &[V] {
+        match &self.inner {
+            Inner::Stored(data, lifted) => T::borrow(data).unwrap_or_else(|| lifted.get_or_init(|| data.iter().map(T::lift).collect())),
+            Inner::Computed(values) => values,
+        }
+    }
+}
+
+impl<'a, T: LiftElement<V>, V> IntoIterator for &'a Values<'_, T, V> {
+    type Item = &'a V;
+    type IntoIter = std::slice::Iter<'a, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: LiftElement<V>, V: std::fmt::Debug> std::fmt::Debug for Values<'_, T, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A stored element type (`f64`, `bool`, `u64`, `usize`) of a vector site and the value type
+/// `V` a body sees it as ([`Lift`]: an `f64` becomes the engine's `Real`, a discrete value
+/// stays itself).
+pub trait LiftElement<V>: Element + Lift<V> {
+    /// The stored values themselves where `V` is this type (no conversion needed).
+    fn borrow(xs: &[Self]) -> Option<&[V]>;
+}
+
+impl<R: Real> LiftElement<R> for f64 {
+    #[inline]
+    fn borrow(xs: &[f64]) -> Option<&[R]> {
+        R::as_reals(xs)
+    }
+}
+
+macro_rules! lift_itself {
+    ($($t:ty),*) => {$(
+        impl LiftElement<$t> for $t {
+            #[inline]
+            fn borrow(xs: &[$t]) -> Option<&[$t]> {
+                Some(xs)
+            }
+        }
+    )*};
+}
+lift_itself!(bool, u64, usize);

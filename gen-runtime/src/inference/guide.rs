@@ -6,7 +6,7 @@
 //! the parameters, choosing the estimator per choice, as GenJAX's ADEV does:
 //!
 //! - a continuous choice from a distribution with a reparameterized sampler
-//!   ([`Distribution::sample_reparameterized`](crate::distributions::Distribution::sample_reparameterized):
+//!   ([`Distribution::sample_reparameterized`]:
 //!   normal, half-normal) is differentiated through its draw: the guide runs on dual numbers
 //!   whose lanes are the parameters, so each draw carries its derivatives, and the model's
 //!   gradient at the draw (the native engine's, in the model's constrained space) is chained
@@ -33,8 +33,8 @@ use crate::choice_map::{ChoiceMap, Selection};
 use crate::distributions::Distribution;
 use crate::dual::Dual;
 use crate::error::GenError;
-use crate::gfi::{Call, GenerativeFunction};
-use crate::handler::{Handler, LiftElement, Values};
+use crate::gfi::{Call, GenerativeFunction, Handler};
+use crate::value::{LiftElement, Values};
 use crate::native::LogDensity;
 use crate::rng::{Key, KeyRng};
 use crate::value::{ChoiceData, ChoiceValue};

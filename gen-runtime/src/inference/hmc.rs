@@ -123,7 +123,7 @@ pub(crate) fn validate_adaptation(
 /// Runs HMC with `config.num_leapfrog` leapfrog steps per transition on every chain.
 ///
 /// A trajectory whose energy error exceeds `max_energy_error`, or that meets a non-finite log
-/// density or gradient (or a [recoverable](super::is_recoverable) model error), is divergent:
+/// density or gradient (or a [recoverable](crate::GenError::is_recoverable) model error), is divergent:
 /// it is rejected and counted, so the draws never contain NaN. A trajectory stops at the first
 /// non-finite log density, since it can only be rejected.
 ///

@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::hmc::{ChainState, HmcConfig, Transition};
-use super::target::{is_recoverable, Chain, InferenceError, Samples, Target};
+use super::target::{Chain, InferenceError, Samples, Target};
 use crate::error::GenError;
 use crate::rng::Key;
 
@@ -47,7 +47,7 @@ impl<T: Target> BatchTarget for Rows<T> {
             .par_chunks(d)
             .zip(grads.par_chunks_mut(d))
             .map(|(q, g)| match self.0.log_density_and_gradient(q, g) {
-                Err(e) if is_recoverable(&e) => Ok(f64::NEG_INFINITY),
+                Err(e) if e.is_recoverable() => Ok(f64::NEG_INFINITY),
                 other => other,
             })
             .collect()

@@ -36,7 +36,7 @@ use rand_distr::{Distribution as _, StandardNormal};
 use crate::error::GenError;
 use crate::rng::Key;
 
-use super::target::{chain_rng, initial_point, is_recoverable, InferenceError, Init, Target};
+use super::target::{chain_rng, initial_point, InferenceError, Init, Target};
 
 /// Settings of [`map_estimate`]. The defaults are Stan's `optimize` (L-BFGS, history 5, up to
 /// 2000 iterations) with a gradient tolerance of 1e-8.
@@ -93,7 +93,7 @@ impl<T: Target + ?Sized> Objective<'_, T> {
                 Ok((-lp, grad))
             }
             Ok(_) => Ok((f64::INFINITY, vec![f64::NAN; theta.len()])),
-            Err(e) if is_recoverable(&e) => Ok((f64::INFINITY, vec![f64::NAN; theta.len()])),
+            Err(e) if e.is_recoverable() => Ok((f64::INFINITY, vec![f64::NAN; theta.len()])),
             Err(e) => Err(e),
         }
     }

@@ -70,6 +70,6 @@ pub use map::{hessian, laplace, map_estimate, Laplace, MapConfig, Mode};
 pub use mh::{mh, mh_with_proposal};
 pub use nuts::{nuts, NutsConfig};
 pub use smc::{particle_filter, particle_filter_each_step, SmcConfig, SmcResult};
-pub use target::{from_fn, is_recoverable, Chain, FnTarget, InferenceError, Init, Samples, Target};
+pub use target::{from_fn, Chain, FnTarget, InferenceError, Init, Samples, Target};
 pub use vi::{advi, AdviConfig, Guide, Optimizer, VariationalFit, VariationalObjective};
 pub use weights::{log_sum_exp, Resampling};

@@ -212,51 +212,72 @@ impl Level {
     }
 }
 
-/// Every buffer a chain's transitions need, allocated once per chain. The names follow Stan:
-/// `fwd`/`bck` are the forward and backward ends of the trajectory, and `p_fwd_bck` is the
-/// momentum at the backward end of the forward subtree; "sharp" momenta are velocities M⁻¹p.
+/// One half of the trajectory as NUTS grows it: after an extension the newest subtree is the
+/// half on the side it was built, and everything before it the other half. `p_outer` and
+/// `p_sharp_outer` are the momentum and velocity at the trajectory's end on this side (Stan's
+/// `p_fwd_fwd` for the forward half), `p_inner` and `p_sharp_inner` those at this half's
+/// boundary with the other (`p_fwd_bck`), `rho` its summed momenta (`rho_fwd`) and `z` the
+/// state at the end, where the next extension on this side starts (`z_fwd`).
+#[derive(Clone, Debug)]
+struct Half {
+    z: Point,
+    p_outer: Vec<f64>,
+    p_sharp_outer: Vec<f64>,
+    p_inner: Vec<f64>,
+    p_sharp_inner: Vec<f64>,
+    rho: Vec<f64>,
+}
+
+impl Half {
+    fn new(dim: usize) -> Self {
+        Half {
+            z: Point::new(dim),
+            p_outer: vec![0.0; dim],
+            p_sharp_outer: vec![0.0; dim],
+            p_inner: vec![0.0; dim],
+            p_sharp_inner: vec![0.0; dim],
+            rho: vec![0.0; dim],
+        }
+    }
+
+    /// The one-state trajectory at `start` (momentum `start.p`, velocity `p_sharp`).
+    fn reset(&mut self, start: &Point, p_sharp: &[f64]) {
+        self.z.copy_from(start);
+        self.p_outer.copy_from_slice(&start.p);
+        self.p_inner.copy_from_slice(&start.p);
+        self.p_sharp_outer.copy_from_slice(p_sharp);
+        self.p_sharp_inner.copy_from_slice(p_sharp);
+    }
+}
+
+/// Every buffer a chain's transitions need, allocated once per chain. The names follow Stan
+/// where it has them; "sharp" momenta are velocities M⁻¹p.
 #[derive(Clone, Debug)]
 struct Workspace {
     /// The integrator's state.
     z: Point,
-    z_fwd: Point,
-    z_bck: Point,
+    /// The forward half of the trajectory and the backward one (see [`Half`]).
+    fwd: Half,
+    bck: Half,
     z_sample: Point,
     z_propose: Point,
-    p_fwd_fwd: Vec<f64>,
-    p_sharp_fwd_fwd: Vec<f64>,
-    p_fwd_bck: Vec<f64>,
-    p_sharp_fwd_bck: Vec<f64>,
-    p_bck_fwd: Vec<f64>,
-    p_sharp_bck_fwd: Vec<f64>,
-    p_bck_bck: Vec<f64>,
-    p_sharp_bck_bck: Vec<f64>,
+    /// The velocity at the initial state.
+    p_sharp_start: Vec<f64>,
+    /// The summed momenta of the whole trajectory.
     rho: Vec<f64>,
-    rho_fwd: Vec<f64>,
-    rho_bck: Vec<f64>,
     levels: Vec<Level>,
 }
 
 impl Workspace {
     fn new(dim: usize, max_depth: usize) -> Self {
-        let v = || vec![0.0; dim];
         Workspace {
             z: Point::new(dim),
-            z_fwd: Point::new(dim),
-            z_bck: Point::new(dim),
+            fwd: Half::new(dim),
+            bck: Half::new(dim),
             z_sample: Point::new(dim),
             z_propose: Point::new(dim),
-            p_fwd_fwd: v(),
-            p_sharp_fwd_fwd: v(),
-            p_fwd_bck: v(),
-            p_sharp_fwd_bck: v(),
-            p_bck_fwd: v(),
-            p_sharp_bck_fwd: v(),
-            p_bck_bck: v(),
-            p_sharp_bck_bck: v(),
-            rho: v(),
-            rho_fwd: v(),
-            rho_bck: v(),
+            p_sharp_start: vec![0.0; dim],
+            rho: vec![0.0; dim],
             // Depth d uses level d - 1; the top level builds subtrees of depth < max_depth.
             levels: (0..max_depth.saturating_sub(1)).map(|_| Level::new(dim)).collect(),
         }
@@ -272,37 +293,14 @@ impl Workspace {
         settings: TreeSettings,
         rng: &mut KeyRng,
     ) -> Result<Transition, GenError> {
-        let Workspace {
-            z,
-            z_fwd,
-            z_bck,
-            z_sample,
-            z_propose,
-            p_fwd_fwd,
-            p_sharp_fwd_fwd,
-            p_fwd_bck,
-            p_sharp_fwd_bck,
-            p_bck_fwd,
-            p_sharp_bck_fwd,
-            p_bck_bck,
-            p_sharp_bck_bck,
-            rho,
-            rho_fwd,
-            rho_bck,
-            levels,
-        } = self;
+        let Workspace { z, fwd, bck, z_sample, z_propose, p_sharp_start, rho, levels } = self;
 
         metric.sample_momentum(rng, &mut current.p);
         let h0 = metric.hamiltonian(current);
-        z_fwd.copy_from(current);
-        z_bck.copy_from(current);
-        metric.velocity(&current.p, p_sharp_fwd_fwd);
-        for buffer in [&mut **p_fwd_fwd, &mut **p_fwd_bck, &mut **p_bck_fwd, &mut **p_bck_bck, &mut **rho] {
-            buffer.copy_from_slice(&current.p);
-        }
-        for buffer in [&mut **p_sharp_fwd_bck, &mut **p_sharp_bck_fwd, &mut **p_sharp_bck_bck] {
-            buffer.copy_from_slice(p_sharp_fwd_fwd);
-        }
+        metric.velocity(&current.p, p_sharp_start);
+        fwd.reset(current, p_sharp_start);
+        bck.reset(current, p_sharp_start);
+        rho.copy_from_slice(&current.p);
 
         let mut tree = Tree {
             target,
@@ -320,44 +318,21 @@ impl Workspace {
         let mut depth = 0;
         let mut moved = false;
         while depth < settings.max_depth {
-            rho_fwd.fill(0.0);
-            rho_bck.fill(0.0);
+            fwd.rho.fill(0.0);
+            bck.rho.fill(0.0);
             let mut log_sum_weight_subtree = f64::NEG_INFINITY;
-            let valid = if tree.rng.random::<f64>() > 0.5 {
-                z.copy_from(z_fwd);
-                rho_bck.copy_from_slice(rho);
-                p_bck_fwd.copy_from_slice(p_fwd_fwd);
-                p_sharp_bck_fwd.copy_from_slice(p_sharp_fwd_fwd);
-                tree.step_size = step_size;
-                let valid = tree.build(
-                    depth as usize,
-                    levels,
-                    z,
-                    Ends { p_sharp_beg: p_sharp_fwd_bck, p_sharp_end: p_sharp_fwd_fwd, p_beg: p_fwd_bck, p_end: p_fwd_fwd },
-                    z_propose,
-                    rho_fwd,
-                    &mut log_sum_weight_subtree,
-                )?;
-                z_fwd.copy_from(z);
-                valid
-            } else {
-                z.copy_from(z_bck);
-                rho_fwd.copy_from_slice(rho);
-                p_fwd_bck.copy_from_slice(p_bck_bck);
-                p_sharp_fwd_bck.copy_from_slice(p_sharp_bck_bck);
-                tree.step_size = -step_size;
-                let valid = tree.build(
-                    depth as usize,
-                    levels,
-                    z,
-                    Ends { p_sharp_beg: p_sharp_bck_fwd, p_sharp_end: p_sharp_bck_bck, p_beg: p_bck_fwd, p_end: p_bck_bck },
-                    z_propose,
-                    rho_bck,
-                    &mut log_sum_weight_subtree,
-                )?;
-                z_bck.copy_from(z);
-                valid
-            };
+            // Extend forward or backward in time with probability 1/2 each: the new subtree
+            // grows from the end on that side, and the trajectory so far becomes the other half.
+            let forward = tree.rng.random::<f64>() > 0.5;
+            let (new, old) = if forward { (&mut *fwd, &mut *bck) } else { (&mut *bck, &mut *fwd) };
+            z.copy_from(&new.z);
+            old.rho.copy_from_slice(rho);
+            old.p_inner.copy_from_slice(&new.p_outer);
+            old.p_sharp_inner.copy_from_slice(&new.p_sharp_outer);
+            tree.step_size = if forward { step_size } else { -step_size };
+            let ends = Ends { p_sharp_beg: &mut new.p_sharp_inner, p_sharp_end: &mut new.p_sharp_outer, p_beg: &mut new.p_inner, p_end: &mut new.p_outer };
+            let valid = tree.build(depth as usize, levels, z, ends, z_propose, &mut new.rho, &mut log_sum_weight_subtree)?;
+            new.z.copy_from(z);
             if !valid {
                 break;
             }
@@ -371,13 +346,13 @@ impl Workspace {
             }
             log_sum_weight = log_sum_exp(log_sum_weight, log_sum_weight_subtree);
 
-            for ((r, b), f) in rho.iter_mut().zip(&*rho_bck).zip(&*rho_fwd) {
+            for ((r, b), f) in rho.iter_mut().zip(&bck.rho).zip(&fwd.rho) {
                 *r = b + f;
             }
             // Around the merged trajectory, then across its two halves.
-            let persist = no_u_turn(p_sharp_bck_bck, p_sharp_fwd_fwd, rho, None)
-                && no_u_turn(p_sharp_bck_bck, p_sharp_fwd_bck, rho_bck, Some(p_fwd_bck))
-                && no_u_turn(p_sharp_bck_fwd, p_sharp_fwd_fwd, rho_fwd, Some(p_bck_fwd));
+            let persist = no_u_turn(&bck.p_sharp_outer, &fwd.p_sharp_outer, rho, None)
+                && no_u_turn(&bck.p_sharp_outer, &fwd.p_sharp_inner, &bck.rho, Some(&fwd.p_inner))
+                && no_u_turn(&bck.p_sharp_inner, &fwd.p_sharp_outer, &fwd.rho, Some(&bck.p_inner));
             if !persist {
                 break;
             }

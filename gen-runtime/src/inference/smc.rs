@@ -6,7 +6,7 @@
 //! so the work per step is one kernel call per particle whatever t is (Gen.jl's
 //! `particle_filter_step!` on an Unfold trace does the same through `update`). The bootstrap
 //! filter runs each step along a plan of the kernel's sites discovered once per step, as
-//! importance sampling does on the native engine (`native.rs`), with the same weights and
+//! importance sampling does on the native engine (`native/importance.rs`), with the same weights and
 //! states as `generate` under the same keys; a particle that takes another path runs through
 //! the interpreter. The weight
 //! increment is the kernel's generate weight, minus the proposal's log density with a custom
@@ -20,6 +20,7 @@ use crate::choice_map::ChoiceMap;
 use crate::combinators::{Unfold, UnfoldKernel};
 use crate::error::GenError;
 use crate::gfi::{Call, GenerativeFunction};
+use crate::native::{chunk_size, generate_or_invalid, is_plan, IsEval};
 use crate::rng::Key;
 use rayon::prelude::*;
 
@@ -115,9 +116,55 @@ pub fn particle_filter_each_step<K: UnfoldKernel>(
         observations,
         config,
         key,
-        |t, states, constraints, key_t| crate::native::bootstrap_step(kernel, t, states, params, constraints, key_t),
+        |t, states, constraints, key_t| bootstrap_step(kernel, t, states, params, constraints, key_t),
         on_step,
     )
+}
+
+/// Each particle's new state and log weight increment after one filter step.
+pub(crate) type Extended<K> = Vec<(<K as GenerativeFunction>::Ret<f64>, f64)>;
+
+/// One bootstrap step of a particle filter: each particle `i` runs `kernel` at step `t` from
+/// its state with `constraints` (step t's observations), its other choices drawn with
+/// `key.split(i)`, and returns its new state and log p(observations | state, latents): the
+/// same as `generate` with that key, along a plan discovered once for the step from the first
+/// particle. A particle that leaves the plan (another path, a value to diagnose) runs through
+/// the interpreter instead.
+pub(crate) fn bootstrap_step<K: UnfoldKernel>(
+    kernel: &K,
+    t: usize,
+    states: &[K::Ret<f64>],
+    params: &K::Params<f64>,
+    constraints: &ChoiceMap,
+    key: Key,
+) -> Result<Extended<K>, GenError> {
+    let Some(first) = states.first() else { return Ok(Vec::new()) };
+    let (plan, _, work) = is_plan(&Call::new(kernel.clone(), kernel.kernel_args(t, first.clone(), params)), constraints, key)?;
+    let chunk = chunk_size(states.len(), work);
+    let extended: Result<Vec<Extended<K>>, GenError> = states
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(c, chunk_states)| {
+            chunk_states
+                .iter()
+                .enumerate()
+                .map(|(j, state)| {
+                    let k = key.split((c * chunk + j) as u64);
+                    // A state is the latents a step keeps: no columns to fill.
+                    if let Some(extended) = IsEval::follow(&plan, k, &mut [], |h| kernel.run(h, kernel.kernel_args(t, state.clone(), params))) {
+                        return Ok(extended);
+                    }
+                    // An invalid particle keeps its state and gets weight zero.
+                    let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
+                    Ok(match generate_or_invalid(&call, constraints, k)? {
+                        Some((trace, w)) => (trace.retval().clone(), w),
+                        None => (state.clone(), f64::NEG_INFINITY),
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    Ok(extended?.into_iter().flatten().collect())
 }
 
 /// A particle filter with a custom proposal: `proposal(t, state, observations at t)` is a
@@ -149,7 +196,7 @@ where
                 let mut all = constraints.clone();
                 all.merge(&proposed);
                 let call = Call::new(kernel.clone(), kernel.kernel_args(t, state.clone(), params));
-                Ok(match crate::native::generate_or_invalid(&call, &all, k.split(1))? {
+                Ok(match generate_or_invalid(&call, &all, k.split(1))? {
                     Some((trace, w)) => (trace.retval().clone(), w - q),
                     None => (state.clone(), f64::NEG_INFINITY),
                 })
@@ -173,7 +220,7 @@ fn run<K, E, O>(
 where
     K: UnfoldKernel,
     O: FnMut(usize, &[K::Ret<f64>], &[f64]),
-    E: Fn(usize, &[K::Ret<f64>], &ChoiceMap, Key) -> Result<crate::native::Extended<K>, GenError>,
+    E: Fn(usize, &[K::Ret<f64>], &ChoiceMap, Key) -> Result<Extended<K>, GenError>,
 {
     let bad = |message: String| GenError::BadArguments { function: "particle_filter", message };
     let n = config.n_particles;

@@ -20,7 +20,7 @@ pub trait Target: Sync {
     /// Writes ∇ log p(θ) into `grad` (length d) and returns log p(θ) up to a constant.
     ///
     /// # Errors
-    /// Whatever the model reports. The samplers treat [recoverable](is_recoverable) errors
+    /// Whatever the model reports. The samplers treat [recoverable](crate::GenError::is_recoverable) errors
     /// (a value outside the support, an invalid parameter, a non-finite density) as a log
     /// density of −∞, that is a divergent, rejected trajectory; any other error stops sampling.
     fn log_density_and_gradient(&self, theta: &[f64], grad: &mut [f64]) -> Result<f64, GenError>;
@@ -108,17 +108,6 @@ where
     }
 }
 
-/// Whether a sampler may treat a model error as "log density −∞ here" and carry on.
-///
-/// A proposal outside the support, a distribution parameter pushed out of range by the
-/// proposal, or a non-finite density says only that this point has no mass (Stan treats its
-/// `std::domain_error` the same way); any other error (a missing or mistyped choice) is a
-/// bug in the model that no other point would fix.
-#[must_use]
-pub fn is_recoverable(error: &GenError) -> bool {
-    matches!(error, GenError::OutsideSupport { .. } | GenError::InvalidParameter { .. } | GenError::NonFinite { .. })
-}
-
 /// Why a sampler could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
@@ -157,7 +146,7 @@ pub enum InferenceError {
         /// What happened, with the point where it did.
         message: String,
     },
-    /// The model failed with an error that is not [recoverable](is_recoverable).
+    /// The model failed with an error that is not [recoverable](crate::GenError::is_recoverable).
     #[error(transparent)]
     Model(#[from] GenError),
 }
@@ -464,7 +453,7 @@ pub(crate) fn evaluate<T: Target + ?Sized>(target: &T, q: &[f64], grad: &mut [f6
     match target.log_density_and_gradient(q, grad) {
         Ok(logp) if logp.is_finite() => Ok(logp),
         Ok(_) => Ok(f64::NEG_INFINITY),
-        Err(e) if is_recoverable(&e) => Ok(f64::NEG_INFINITY),
+        Err(e) if e.is_recoverable() => Ok(f64::NEG_INFINITY),
         Err(e) => Err(e),
     }
 }
@@ -495,7 +484,7 @@ pub(crate) fn initial_point<T: Target + ?Sized>(
         }
         let logp = match target.log_density_and_gradient(q, grad) {
             Ok(logp) => logp,
-            Err(e) if is_recoverable(&e) => {
+            Err(e) if e.is_recoverable() => {
                 last = e.to_string();
                 continue;
             }

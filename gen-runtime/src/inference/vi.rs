@@ -46,7 +46,7 @@ use crate::distributions::LN_2PI;
 use crate::native::Coordinate;
 use crate::rng::Key;
 
-use super::target::{chain_rng, initial_point, is_recoverable, InferenceError, Init, Target};
+use super::target::{chain_rng, initial_point, InferenceError, Init, Target};
 use super::weights::log_sum_exp;
 
 /// The family of the guide.
@@ -435,7 +435,7 @@ pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Re
             log_w[s] = match target.log_density_and_gradient(&z, g) {
                 Ok(lp) if lp.is_finite() && g.iter().all(|x| x.is_finite()) => lp - log_q,
                 Ok(_) => f64::NEG_INFINITY,
-                Err(e) if is_recoverable(&e) => f64::NEG_INFINITY,
+                Err(e) if e.is_recoverable() => f64::NEG_INFINITY,
                 Err(e) => return Err(e.into()),
             };
         }
