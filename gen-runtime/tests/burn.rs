@@ -10,14 +10,6 @@ use gen_runtime::prelude::*;
 use gen_runtime::{importance_log_weights, LogDensity};
 
 #[gen]
-fn polynomial(xs: &[f64], noise: f64) {
-    let a = normal(0.0, 1.0).at("a");
-    let b = normal(0.0, 1.0).at("b");
-    let c = normal(0.0, 1.0).at("c");
-    plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
-}
-
-#[gen]
 fn beta_bernoulli(n: usize) {
     let p = beta(2.0, 3.0).at("p");
     iid(bernoulli(p), n).at("flips");
@@ -38,7 +30,7 @@ fn points(shifts: &[f64]) {
 }
 
 fn polynomial_data(n: usize) -> (Vec<f64>, ChoiceMap) {
-    let xs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+    let xs: Vec<f64> = linspace(n);
     let ys: Vec<f64> = xs.iter().enumerate().map(|(i, x)| 0.5 - x + 2.0 * x * x + 0.1 * ((i * 7919) % 13) as f64 / 13.0).collect();
     (xs, choicemap! { "ys" => ys })
 }
@@ -68,6 +60,9 @@ fn assert_same_particles(native: &gen_runtime::Particles, burn: &gen_runtime::Pa
 }
 
 use gen_runtime::Part;
+
+mod common;
+use common::{linspace, polynomial};
 
 /// The engine as it runs on the CPU (fused element-wise passes), and with every step a
 /// burn-flex operation, as it runs on a GPU: both must agree with the native engine.

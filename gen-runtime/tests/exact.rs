@@ -9,6 +9,9 @@ use gen_runtime::exact::{
 
 use gen_runtime::distributions::LN_2PI;
 
+mod common;
+use common::{linspace};
+
 fn assert_close(actual: f64, expected: f64, tolerance: f64, what: &str) {
     let scale = expected.abs().max(1.0);
     assert!((actual - expected).abs() <= tolerance * scale, "{what}: got {actual}, expected {expected} (tolerance {tolerance} x {scale})");
@@ -95,10 +98,6 @@ fn brute_force_regression(design: &[[f64; 3]], ys: &[f64], prior_sd: f64, noise_
         .collect();
     let log_ml = gaussian_log_density(ys, &vec![0.0; n], marginal_cov);
     (mean, cov, log_ml)
-}
-
-fn linspace(n: usize) -> Vec<f64> {
-    (0..n).map(|i| i as f64 / (n - 1) as f64).collect()
 }
 
 fn quadratic_data(xs: &[f64], noise: &[f64]) -> Vec<f64> {

@@ -27,24 +27,8 @@
 use gen_runtime::inference::NutsConfig;
 use gen_runtime::prelude::*;
 
-/// Eight schools, centred: theta_j ~ Normal(mu, tau) itself, so small tau pinches the thetas
-/// into the funnel's neck.
-#[gen]
-fn centred_schools(sigma: &[f64]) {
-    let mu = normal(0.0, 5.0).at("mu");
-    let tau = half_normal(5.0).at("tau");
-    for (j, s) in sigma.iter().enumerate() {
-        let theta = normal(mu, tau).at(("theta", j));
-        normal(theta, *s).at(("y", j));
-    }
-}
-
-const SIGMA: [f64; 8] = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
-const Y: [f64; 8] = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0];
-
-fn observations() -> ChoiceMap {
-    Y.iter().enumerate().map(|(j, y)| (("y", j), *y)).collect()
-}
+mod common;
+use common::{centred_schools, schools_observations, SIGMA, Y};
 
 /// CmdStan's defaults but for adapt_delta, as the reference ran.
 fn config(target_accept: f64) -> NutsConfig {
@@ -59,7 +43,7 @@ struct Run {
 }
 
 fn run(seed: u64, target_accept: f64) -> Run {
-    let obs = observations();
+    let obs = schools_observations();
     let model = centred_schools(&SIGMA);
     let posterior = model.condition(&obs).nuts(&config(target_accept), Key::new(seed)).unwrap();
     let chains = &posterior.samples().unwrap().chains;
@@ -123,7 +107,7 @@ fn the_model_is_the_centred_eight_schools() {
         }
         lp
     }
-    let obs = observations();
+    let obs = schools_observations();
     let model = centred_schools(&SIGMA);
     let density = model.condition(&obs).log_density(Key::new(0)).unwrap();
     let (mut grad, mut expected) = (vec![0.0; 10], vec![0.0; 10]);
@@ -153,7 +137,7 @@ fn print_runs() {
     let seeds: Vec<u64> =
         std::env::var("FUNNEL_SEEDS").unwrap_or_else(|_| "1,2,3".into()).split(',').map(|s| s.trim().parse().unwrap()).collect();
     let delta: f64 = std::env::var("FUNNEL_DELTA").map_or(0.95, |s| s.parse().unwrap());
-    let obs = observations();
+    let obs = schools_observations();
     let model = centred_schools(&SIGMA);
     for seed in seeds {
         let posterior = model.condition(&obs).nuts(&config(delta), Key::new(seed)).unwrap();

@@ -4,13 +4,8 @@
 use gen_runtime::prelude::*;
 use gen_runtime::LogDensity;
 
-#[gen]
-fn polynomial(xs: &[f64], noise: f64) {
-    let a = normal(0.0, 1.0).at("a");
-    let b = normal(0.0, 1.0).at("b");
-    let c = normal(0.0, 1.0).at("c");
-    plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
-}
+mod common;
+use common::{linspace, polynomial};
 
 #[gen]
 fn scale_model(ys: &[f64]) {
@@ -38,7 +33,7 @@ fn analytic(xs: &[f64], ys: &[f64], s: f64, th: [f64; 3]) -> (f64, [f64; 3]) {
 #[test]
 fn polynomial_gradient_matches_the_analytic_gradient() {
     for n in [10usize, 100, 1000] {
-        let xs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+        let xs: Vec<f64> = linspace(n);
         let t = polynomial(&xs, 0.3).simulate(Key::new(n as u64)).unwrap();
         let ys = t.choices().value("ys").unwrap().as_reals().unwrap().to_vec();
         let target = LogDensity::from_trace(&t, &select!["a", "b", "c"]).unwrap();

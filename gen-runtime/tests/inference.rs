@@ -18,6 +18,9 @@ use gen_runtime::inference::{
 use gen_runtime::prelude::*;
 use gen_runtime::{LogDensity, Part};
 
+mod common;
+use common::{polynomial};
+
 /// The columns of a committed CSV under `data/`.
 fn csv(name: &str) -> Vec<Vec<f64>> {
     let path = format!("{}/../data/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -31,14 +34,6 @@ fn csv(name: &str) -> Vec<Vec<f64>> {
         }
     }
     columns
-}
-
-#[gen]
-fn polynomial(xs: &[f64], noise: f64) {
-    let a = normal(0.0, 1.0).at("a");
-    let b = normal(0.0, 1.0).at("b");
-    let c = normal(0.0, 1.0).at("c");
-    plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
 }
 
 fn polynomial_data(n: usize, noise: &str) -> (Vec<f64>, Vec<f64>) {

@@ -11,6 +11,9 @@ use gen_runtime::{GenError, Key};
 use rand::Rng;
 use rand_distr::StandardNormal;
 
+mod common;
+use common::{linspace};
+
 /// A multivariate normal N(mean, covariance) given by its mean and precision.
 struct Gaussian {
     mean: Vec<f64>,
@@ -255,7 +258,7 @@ fn the_benchmark_configuration_matches_the_exact_polynomial_posterior() {
     // The correctness configuration of the polynomial benchmark: noise sd 1, n = 100,
     // a, b, c ~ N(0, 1); static HMC with step 0.01 and 20 leapfrog steps from zeros.
     let n = 100;
-    let xs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+    let xs: Vec<f64> = linspace(n);
     let mut rng = Key::new(42).rng();
     let ys: Vec<f64> = xs.iter().map(|x| 0.5 - 1.25 * x + 2.0 * x * x + rng.sample::<f64, _>(StandardNormal)).collect();
     let exact = gen_runtime::exact::polynomial(&xs, &ys, 2, 1.0, 1.0).unwrap();

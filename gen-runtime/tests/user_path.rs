@@ -6,23 +6,8 @@ use gen_runtime::inference::{importance_sampling, importance_sampling_with_propo
 use gen_runtime::prelude::*;
 use gen_runtime::{LogDensity, Part};
 
-/// Eight schools, centred: the classic hierarchical model.
-#[gen]
-fn schools(sigma: &[f64]) {
-    let mu = normal(0.0, 5.0).at("mu");
-    let tau = half_normal(5.0).at("tau");
-    for (j, s) in sigma.iter().enumerate() {
-        let theta = normal(mu, tau).at(("theta", j));
-        normal(theta, *s).at(("y", j));
-    }
-}
-
-const SIGMA: [f64; 8] = [15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0];
-const Y: [f64; 8] = [28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0];
-
-fn schools_observations() -> ChoiceMap {
-    Y.iter().enumerate().map(|(j, y)| (("y", j), *y)).collect()
-}
+mod common;
+use common::{centred_schools, schools_observations, SIGMA};
 
 /// Finding 1: a name selects its whole subtree, indexed addresses included (Gen.jl's
 /// `select(:theta)`). Before, `"theta"` selected no `("theta", j)` and the thetas stayed
@@ -32,7 +17,7 @@ fn a_name_selects_every_indexed_choice_under_it() {
     let selection = select!["mu", "tau", "theta"];
     assert!(selection.contains(&("theta", 3usize).into_address()));
     assert!(!selection.contains(&("y", 3usize).into_address()));
-    let target = LogDensity::new(&schools(&SIGMA), &schools_observations(), &selection, Key::new(1)).unwrap();
+    let target = LogDensity::new(&centred_schools(&SIGMA), &schools_observations(), &selection, Key::new(1)).unwrap();
     assert_eq!(target.dim(), 10);
     let addresses: Vec<String> = target.coordinates().iter().map(|c| c.address.to_string()).collect();
     assert!(addresses.contains(&"(\"theta\", 7)".to_string()), "{addresses:?}");
@@ -43,7 +28,7 @@ fn a_name_selects_every_indexed_choice_under_it() {
 /// observations parameters that moved.
 #[test]
 fn observed_addresses_are_never_coordinates() {
-    let (call, obs) = (schools(&SIGMA), schools_observations());
+    let (call, obs) = (centred_schools(&SIGMA), schools_observations());
     let target = LogDensity::new(&call, &obs, &Selection::All, Key::new(1)).unwrap();
     assert_eq!(target.dim(), 10, "mu, tau and the eight thetas; not the eight observations");
     assert!(target.coordinates().iter().all(|c| !obs.contains(&c.address)));

@@ -17,6 +17,9 @@ use gen_runtime::exact;
 use gen_runtime::inference::{advi, from_fn, AdviConfig, Approximation, Guide, GuideConfig, MapConfig, Optimizer, VariationalObjective};
 use gen_runtime::prelude::*;
 
+mod common;
+use common::{linspace, polynomial};
+
 const SEEDS: u64 = 8;
 
 /// Mean, covariance and precision of the correlated Gaussian target.
@@ -129,17 +132,9 @@ fn iwelbo_is_at_least_the_elbo_and_both_bound_the_evidence() {
     assert!((elbo - (log_z - kl)).abs() < 5.0 * elbo_se + 1e-3, "ELBO {elbo} vs log Z - KL = {}", log_z - kl);
 }
 
-#[gen]
-fn polynomial(xs: &[f64], noise: f64) {
-    let a = normal(0.0, 1.0).at("a");
-    let b = normal(0.0, 1.0).at("b");
-    let c = normal(0.0, 1.0).at("c");
-    plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
-}
-
 /// x = linspace(0, 1, n), y = 0.5 - 1.25 x + 2 x^2 + noise * (a fixed pseudo-random sequence).
 fn polynomial_data(n: usize, noise: f64) -> (Vec<f64>, Vec<f64>) {
-    let xs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+    let xs: Vec<f64> = linspace(n);
     let ys = xs.iter().enumerate().map(|(i, x)| 0.5 - 1.25 * x + 2.0 * x * x + noise * ((i as f64 * 12.9898).sin() * 1.7)).collect();
     (xs, ys)
 }
