@@ -381,6 +381,11 @@ def load_lgssm(args: argparse.Namespace, hyper: Hyperparameters) -> LgssmData:
 
 # --------------------------------------------------------------------------------------
 # Exact references (used by the tests and for sanity notes; numpy only)
+#
+# The definition of each of these numbers is the Rust side's (gen_runtime::exact), written for
+# every committed data set to data/exact.json by `benchmarks data`; tests/test_common.py checks
+# each function here against that file. They stay here because the runners' notes and the tests
+# also need them on data other than the committed files (any --data-dir).
 # --------------------------------------------------------------------------------------
 
 def exact_polynomial(d: PolynomialData) -> Dict[str, Any]:
@@ -397,6 +402,7 @@ def exact_polynomial(d: PolynomialData) -> Dict[str, Any]:
 
 
 def exact_beta_bernoulli(d: BetaBernoulliData) -> Dict[str, Any]:
+    """Beta(alpha + k, beta + n - k) posterior: log p(y) of the sequence, posterior mean and sd of p."""
     k = int(d.y.sum())
     n = int(d.y.shape[0])
     lbeta = lambda a, b: math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)

@@ -7,7 +7,7 @@ use anyhow::Context;
 use benchmarks::adapters::{self, external, Availability};
 use benchmarks::models::{Device, Method, Model};
 use benchmarks::suite::{self, RunOptions, Suite};
-use benchmarks::{data, export, paths, plots, report};
+use benchmarks::{data, exact, export, paths, plots, report};
 use clap::{Args, Parser, Subcommand};
 
 /// Benchmarks gen-rs against handcoded Rust and the systems people use today (GenJAX, NumPyro,
@@ -81,7 +81,9 @@ enum Command {
         #[arg(long)]
         figs: Option<PathBuf>,
     },
-    /// Regenerate the standard data sets and data/datasets.json (deterministic: seed 42).
+    /// Regenerate the standard data sets and data/datasets.json (deterministic: seed 42), and
+    /// data/exact.json, the exact answers on them that the Python and Julia sides are checked
+    /// against.
     Data {
         /// Write somewhere other than data/.
         #[arg(long)]
@@ -262,6 +264,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             for file in data::generate(&dir, &data::DatasetsSpec::standard())? {
                 println!("{}", file.display());
             }
+            // The exact answers on the data just written, for the Python and Julia sides.
+            println!("{}", exact::write_references(&dir)?.display());
             return Ok(ExitCode::SUCCESS);
         }
         Command::List => {

@@ -3,6 +3,7 @@
 mod common;
 
 use benchmarks::data::{self, DataError, DatasetsSpec};
+use benchmarks::exact::{self, ExactReferences};
 
 #[test]
 fn generation_is_deterministic_and_matches_the_committed_files() {
@@ -19,6 +20,86 @@ fn generation_is_deterministic_and_matches_the_committed_files() {
     }
     common::cleanup(&a);
     common::cleanup(&b);
+}
+
+/// Why `dir/exact.json` is not what the code computes from the data sets in `dir` (`None` when
+/// it is, byte for byte): the first line that differs, and how to regenerate the file.
+fn stale_exact_references(dir: &std::path::Path) -> Option<String> {
+    let want = exact::references(dir).unwrap().to_json();
+    let path = dir.join(exact::REFERENCES_FILE);
+    let found = std::fs::read_to_string(&path).unwrap_or_default();
+    if found == want {
+        return None;
+    }
+    let n = found.lines().count().max(want.lines().count());
+    let line = (0..n).find(|&i| found.lines().nth(i) != want.lines().nth(i)).unwrap_or(n);
+    let [f, w] = [&found, &want].map(|text| text.lines().nth(line).map_or("<end of file>", str::trim));
+    Some(format!(
+        "{} is stale: it is not what the exact references (benchmarks::exact, over gen_runtime::exact) compute from the committed data; \
+         line {}: found `{}`, expected `{}`. Run `cargo run --release -p benchmarks -- data` to regenerate it.",
+        path.display(),
+        line + 1,
+        f,
+        w
+    ))
+}
+
+#[test]
+fn the_committed_exact_references_are_what_the_code_computes() {
+    let dir = common::repo_root().join("data");
+    if let Some(message) = stale_exact_references(&dir) {
+        panic!("{message}");
+    }
+    // The file reads back into the documented structure, one entry per data set of datasets.json.
+    // (Its floats are the shortest strings that round-trip; serde_json, built here without its
+    // `float_roundtrip` feature, may read one an ulp off, so they are compared as text above.)
+    let text = std::fs::read_to_string(dir.join(exact::REFERENCES_FILE)).unwrap();
+    let parsed: ExactReferences = serde_json::from_str(&text).unwrap();
+    let spec = data::load_spec(&dir).unwrap();
+    assert_eq!(parsed.polynomial.len(), spec.polynomial.sizes.len() * spec.polynomial.noise_sds.len());
+    let files: std::collections::BTreeSet<_> = parsed.polynomial.iter().map(|p| p.file.as_str()).collect();
+    assert_eq!(files.len(), parsed.polynomial.len(), "{files:?}");
+    for file in files.iter().chain([&parsed.beta_bernoulli.file.as_str(), &parsed.hmm.file.as_str(), &parsed.lgssm.file.as_str()]) {
+        assert!(spec.checksums.contains_key(*file), "{file} is not a data set of datasets.json");
+    }
+    assert_eq!((parsed.hmm.t, parsed.lgssm.t, parsed.beta_bernoulli.trials), (spec.hmm.t, spec.lgssm.t, spec.beta_bernoulli.n as u64));
+}
+
+#[test]
+fn edited_exact_references_are_reported_as_stale() {
+    let root = common::scratch_root("exact-stale");
+    let dir = root.join("data");
+    assert_eq!(stale_exact_references(&dir), None);
+    let path = dir.join(exact::REFERENCES_FILE);
+    let original = std::fs::read_to_string(&path).unwrap();
+    // The last digit of the HMM's log-ML changed: still valid JSON, another number in the text.
+    let key = "\"log_ml\": ";
+    let start = original.find("\"hmm\"").unwrap();
+    let start = start + original[start..].find(key).unwrap() + key.len();
+    let end = start + original[start..].find([',', '\n']).unwrap();
+    let number = &original[start..end];
+    let last = if number.ends_with('9') { '8' } else { '9' };
+    let edited = format!("{}{last}", &number[..number.len() - 1]);
+    std::fs::write(&path, format!("{}{edited}{}", &original[..start], &original[end..])).unwrap();
+    let message = stale_exact_references(&dir).expect("an edited exact.json was accepted");
+    assert!(message.contains("exact.json is stale") && message.contains("cargo run --release -p benchmarks -- data"), "{message}");
+    assert!(message.contains(&format!("found `\"log_ml\": {edited}`")), "{message}");
+    // A missing file is stale too.
+    std::fs::remove_file(&path).unwrap();
+    assert!(stale_exact_references(&dir).is_some());
+    common::cleanup(&root);
+}
+
+#[test]
+fn the_data_command_writes_the_exact_references() {
+    let root = common::scratch("data-command");
+    let out = common::bin().arg("data").arg("--out").arg(&root).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exact.json"));
+    let written = std::fs::read(root.join(exact::REFERENCES_FILE)).unwrap();
+    let committed = std::fs::read(common::repo_root().join("data").join(exact::REFERENCES_FILE)).unwrap();
+    assert!(written == committed, "`benchmarks data` wrote an exact.json that differs from the committed one");
+    common::cleanup(&root);
 }
 
 #[test]

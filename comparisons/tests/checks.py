@@ -17,7 +17,6 @@ to make a run pass:
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
@@ -25,17 +24,6 @@ import common  # conftest.py puts comparisons/ on sys.path
 
 RESULT_KEYS = {"framework", "version", "model", "method", "config", "compile_time_s", "times_s",
                "quality", "peak_memory_bytes", "notes", "flags"}
-
-
-def exact_gaussian_log_ml(data_dir: str, n: int, noise_sd: float, prior_sd: float = 1.0) -> float:
-    """log N(y; 0, sd^2 I + prior_sd^2 Phi Phi^T), Phi rows [1, x, x^2] (numpy, independent of common.py)."""
-    tag = "1.0" if noise_sd == 1.0 else repr(noise_sd)
-    xy = np.loadtxt(os.path.join(data_dir, f"polynomial_n{n}_sd{tag}.csv"), delimiter=",", skiprows=1)
-    x, y = xy[:, 0], xy[:, 1]
-    phi = np.stack([np.ones_like(x), x, x * x], axis=1)
-    cov = noise_sd ** 2 * np.eye(n) + prior_sd ** 2 * phi @ phi.T
-    _, logdet = np.linalg.slogdet(cov)
-    return float(-0.5 * (n * math.log(2 * math.pi) + logdet + y @ np.linalg.solve(cov, y)))
 
 
 def check_result(out: dict, framework: str, model: str, method: str, repeats: int) -> None:
@@ -99,24 +87,22 @@ def check_exact_row(out: dict, framework: str, model: str, exact_log_ml: float) 
     assert abs(out["quality"]["log_ml"] - exact_log_ml) < tol, (out["quality"]["log_ml"], exact_log_ml, tol)
 
 
-def exact_meanfield_optimum(data_dir: str, n: int, noise_sd: float, prior_sd: float = 1.0) -> dict:
+def exact_meanfield_optimum(data_dir: str, n: int, noise_sd: float) -> dict:
     """The mean-field normal q closest to the exact Gaussian posterior in KL(q || p), numpy only.
 
-    The posterior has precision L = I / prior_sd^2 + X^T X / sd^2 (X rows [1, x, x^2]) and mean
-    m = L^-1 X^T y / sd^2; over mean-field normals KL(q || p) is smallest at loc = m,
-    scale_j = 1 / sqrt(L_jj), where it equals (sum_j log L_jj - log det L) / 2, so the ELBO there
-    is log p(y) minus that.
+    The posterior (``common.exact_polynomial``, checked against data/exact.json) has precision
+    L = I / prior_sd^2 + X^T X / sd^2 (X rows [1, x, x^2]) and mean m; over mean-field normals
+    KL(q || p) is smallest at loc = m, scale_j = 1 / sqrt(L_jj), where it equals
+    (sum_j log L_jj - log det L) / 2, so the ELBO there is log p(y) minus that.
     """
-    tag = "1.0" if noise_sd == 1.0 else repr(noise_sd)
-    xy = np.loadtxt(os.path.join(data_dir, f"polynomial_n{n}_sd{tag}.csv"), delimiter=",", skiprows=1)
-    x, y = xy[:, 0], xy[:, 1]
-    phi = np.stack([np.ones_like(x), x, x * x], axis=1)
-    prec = np.eye(3) / prior_sd ** 2 + phi.T @ phi / noise_sd ** 2
-    mean = np.linalg.solve(prec, phi.T @ y) / noise_sd ** 2
+    args = common.parse_args("checks", ["--data-dir", data_dir, "--n-points", str(n), "--noise-sd", repr(float(noise_sd))])
+    d = common.load_polynomial(args, common.load_hyperparameters(data_dir))
+    ex = common.exact_polynomial(d)
+    prec = np.eye(3) / d.prior_sd ** 2 + d.design.T @ d.design / d.noise_sd ** 2
     _, logdet = np.linalg.slogdet(prec)
-    log_ml = exact_gaussian_log_ml(data_dir, n, noise_sd, prior_sd)
     kl = 0.5 * (float(np.sum(np.log(np.diag(prec)))) - logdet)
-    return {"loc": mean, "scale": 1.0 / np.sqrt(np.diag(prec)), "elbo": log_ml - kl, "log_ml": log_ml}
+    return {"loc": np.asarray(ex["posterior_mean"]), "scale": 1.0 / np.sqrt(np.diag(prec)),
+            "elbo": ex["log_ml"] - kl, "log_ml": ex["log_ml"]}
 
 
 # The VI tests' configuration (n = 10, noise 1.0, K = 10, 2000 Adam steps at 0.01) was run for

@@ -97,7 +97,8 @@ def run_framework(data_dir):
 
 @pytest.fixture(scope="session")
 def exact(data_dir):
-    """Exact references computed with numpy from the data the runs use."""
+    """Exact references computed with numpy (common.py's exact functions, which test_common.py
+    checks against the Rust side's data/exact.json) from the data the runs use."""
     hyper = common.load_hyperparameters(data_dir)
 
     def args(**kw):

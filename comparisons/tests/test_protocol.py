@@ -13,7 +13,7 @@ import importlib
 
 import pytest
 
-from checks import VI_FLAGS, check_exact_row, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_smc_log_ml, check_vi_config, check_vi_fit, exact_gaussian_log_ml, exact_meanfield_optimum
+from checks import VI_FLAGS, check_exact_row, check_hmc_means, check_is_log_ml, check_mcmc_ess, check_result, check_smc_log_ml, check_vi_config, check_vi_fit, exact_meanfield_optimum
 
 # The library each framework's runner needs (what its test file passed to pytest.importorskip).
 LIBRARY = {"genjax": "genjax", "genjax_manual_hmc": "genjax", "handcoded_jax": "jax", "numpyro": "numpyro",
@@ -59,13 +59,13 @@ IS_FRAMEWORKS = [fw("genjax"), fw("handcoded_jax"), fw("numpyro"), fw("pyro"), f
 
 
 @pytest.mark.parametrize("name", IS_FRAMEWORKS)
-def test_polynomial_is_matches_exact_log_ml(run_framework, data_dir, name):
+def test_polynomial_is_matches_exact_log_ml(run_framework, exact, name):
     n = 20000
     out = run_framework(name, "--model", "polynomial", "--method", "is", "--n-points", "10", "--noise-sd", "1.0",
                         "--n-particles", str(n), "--repeats", "2")
     check_result(out, name, "polynomial", "is", 2)
     assert out["config"]["n_particles"] == n and out["config"]["n_points"] == 10
-    check_is_log_ml(out, exact_gaussian_log_ml(data_dir, 10, 1.0), n)
+    check_is_log_ml(out, exact["polynomial"](10, 1.0)["log_ml"], n)
 
 
 @pytest.mark.parametrize("name", IS_FRAMEWORKS)

@@ -295,6 +295,9 @@ function smc_quality(log_ml::Float64, state)
     return quality, Dict{String,Array{Float64}}("final_log_weights" => Vector{Float64}(log_weights))
 end
 
+# Reference: data/exact.json (`hmm.log_ml`, written by `benchmarks data` from gen_runtime::exact)
+# is the one definition of this number; on the committed data this function must agree with it
+# to float64 rounding (about 1e-10 relative), as common.exact_hmm_log_ml is checked to.
 """log p(y_1:T) of the HMM by the forward algorithm in log space (common.exact_hmm_log_ml)."""
 function exact_hmm_log_ml(d::HmmData)
     k = length(d.initial)
@@ -306,6 +309,9 @@ function exact_hmm_log_ml(d::HmmData)
     return logsumexp(log_alpha)
 end
 
+# Reference: data/exact.json (`lgssm.log_ml`, written by `benchmarks data` from gen_runtime::exact)
+# is the one definition of this number; on the committed data this function must agree with it
+# to float64 rounding (about 1e-10 relative), as common.exact_lgssm_log_ml is checked to.
 """log p(y_1:T) of the LGSSM by the scalar Kalman filter (common.exact_lgssm_log_ml)."""
 function exact_lgssm_log_ml(d::LgssmData)
     m, v = d.x1_mean, d.x1_sd^2
