@@ -1,4 +1,4 @@
-use super::{impossible, sampler, Distribution, RealOps, Support};
+use super::{impossible, sampler, scalar_continuous_items, Distribution, RealOps, Support};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -35,19 +35,13 @@ impl<R: Real> Beta<R> {
 }
 
 impl<R: Real> Distribution for Beta<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "beta";
 
     type Scalar = Beta<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Beta<f64> {
         Beta { alpha: param(&self.alpha), beta: param(&self.beta) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     /// The formula for 0 < x < 1; `x` is assumed to lie in the support.
@@ -62,19 +56,6 @@ impl<R: Real> Distribution for Beta<R> {
             return impossible();
         }
         self.log_density_at(x.ln(), (-x).ln_1p())
-    }
-
-    #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
     }
 
     /// # Panics
@@ -107,19 +88,5 @@ impl<R: Real> Distribution for Beta<R> {
         R: Scalar,
     {
         *x > 0.0 && *x < 1.0
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }

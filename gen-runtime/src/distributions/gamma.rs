@@ -1,4 +1,4 @@
-use super::{impossible, sampler, Distribution, RealOps, Support};
+use super::{impossible, sampler, scalar_continuous_items, Distribution, RealOps, Support};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -37,19 +37,13 @@ impl<R: Real> Gamma<R> {
 }
 
 impl<R: Real> Distribution for Gamma<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "gamma";
 
     type Scalar = Gamma<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Gamma<f64> {
         Gamma { shape: param(&self.shape), rate: param(&self.rate) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     /// The formula for x > 0; `x` is assumed to lie in the support.
@@ -66,19 +60,6 @@ impl<R: Real> Distribution for Gamma<R> {
             return impossible();
         }
         self.log_density_at(*x, x.ln())
-    }
-
-    #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
     }
 
     /// # Panics
@@ -111,19 +92,5 @@ impl<R: Real> Distribution for Gamma<R> {
         R: Scalar,
     {
         *x > 0.0 && x.is_finite()
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }

@@ -1,4 +1,4 @@
-use super::{impossible, Distribution, RealOps, Support, HALF_LN_2PI};
+use super::{impossible, scalar_continuous_items, Distribution, RealOps, Support, HALF_LN_2PI};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -36,19 +36,13 @@ impl<R: Real> HalfNormal<R> {
 }
 
 impl<R: Real> Distribution for HalfNormal<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "half_normal";
 
     type Scalar = HalfNormal<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> HalfNormal<f64> {
         HalfNormal { sigma: param(&self.sigma) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     /// The formula for x ≥ 0; `x` is assumed to lie in the support (an engine value has no
@@ -64,19 +58,6 @@ impl<R: Real> Distribution for HalfNormal<R> {
             return impossible();
         }
         self.log_density_at(*x)
-    }
-
-    #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
     }
 
     #[inline]
@@ -117,19 +98,5 @@ impl<R: Real> Distribution for HalfNormal<R> {
         R: Scalar,
     {
         *x >= 0.0 && x.is_finite()
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }

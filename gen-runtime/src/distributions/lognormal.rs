@@ -1,4 +1,4 @@
-use super::{impossible, sampler, Distribution, RealOps, Support, HALF_LN_2PI};
+use super::{impossible, sampler, scalar_continuous_items, Distribution, RealOps, Support, HALF_LN_2PI};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -35,19 +35,13 @@ impl<R: Real> LogNormal<R> {
 }
 
 impl<R: Real> Distribution for LogNormal<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "lognormal";
 
     type Scalar = LogNormal<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> LogNormal<f64> {
         LogNormal { mu: param(&self.mu), sigma: param(&self.sigma) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     /// The formula for x > 0; `x` is assumed to lie in the support.
@@ -63,19 +57,6 @@ impl<R: Real> Distribution for LogNormal<R> {
         }
         // ln x of an observation is an f64 logarithm, not a dual one.
         self.log_density_ln(x.ln())
-    }
-
-    #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
     }
 
     /// # Panics
@@ -106,19 +87,5 @@ impl<R: Real> Distribution for LogNormal<R> {
         R: Scalar,
     {
         *x > 0.0 && x.is_finite()
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }

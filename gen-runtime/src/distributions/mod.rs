@@ -240,6 +240,58 @@ pub trait Distribution: Clone {
     }
 }
 
+/// The [`Distribution`] items that are the same for every scalar continuous distribution,
+/// written `scalar_continuous_items!(R);` inside its `impl<R: Real> Distribution`: the value
+/// is one `R`, stored as one `f64` that is also its only flat real, and a batched engine
+/// builds it with [`Real::from_batch`]. Each distribution's file then holds only its own
+/// items: density, sampler, parameter checks, support and bijection.
+//
+// A macro rather than default methods: associated types cannot have defaults on stable Rust,
+// and a default `lift` or `lower` would have to compile for every value type (`bool`, `u64`,
+// `Vec<R>`). A helper trait with a blanket `impl Distribution` would restate the whole
+// interface and forward each method through one more call, and would change the list of
+// implementors rustc prints in errors (`tests/ui`). The expansion is exactly the code each
+// file held before, `#[inline]` attributes included.
+macro_rules! scalar_continuous_items {
+    ($r:ident) => {
+        type Real = $r;
+        type Value = $r;
+        type Data = f64;
+
+        fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<$r> {
+            Some($r::from_batch(data, rows, cols))
+        }
+
+        #[inline]
+        fn lift(&self, x: &f64) -> $r {
+            $r::cst(*x)
+        }
+
+        #[inline]
+        fn lower(x: &$r) -> f64
+        where
+            $r: $crate::real::Scalar,
+        {
+            x.value()
+        }
+
+        #[inline]
+        fn flat_dim(&self) -> Option<usize> {
+            Some(1)
+        }
+
+        #[inline]
+        fn value_from_flat(&self, xs: &[$r]) -> $r {
+            xs[0]
+        }
+
+        fn write_flat(x: &f64, out: &mut Vec<f64>) {
+            out.push(*x);
+        }
+    };
+}
+pub(crate) use scalar_continuous_items;
+
 /// A log density split as `scale * kernel + offset` (see
 /// [`Distribution::log_density_parts`]).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,4 +1,4 @@
-use super::{Distribution, LogDensityParts, Support, HALF_LN_2PI};
+use super::{scalar_continuous_items, Distribution, LogDensityParts, Support, HALF_LN_2PI};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -20,19 +20,13 @@ pub fn normal<R: Real>(mu: impl Into<R>, sigma: impl Into<R>) -> Normal<R> {
 }
 
 impl<R: Real> Distribution for Normal<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "normal";
 
     type Scalar = Normal<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Normal<f64> {
         Normal { mu: param(&self.mu), sigma: param(&self.sigma) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     // Multiplying by 1/sigma rather than dividing: in a plate loop with a shared sigma the
@@ -75,19 +69,6 @@ impl<R: Real> Distribution for Normal<R> {
     }
 
     #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
-    }
-
-    #[inline]
     fn sample(&self, rng: &mut KeyRng) -> f64
     where
         R: Scalar,
@@ -123,19 +104,5 @@ impl<R: Real> Distribution for Normal<R> {
         R: Scalar,
     {
         x.is_finite()
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }

@@ -1,4 +1,4 @@
-use super::{sampler, Distribution, RealOps, Support, LN_PI};
+use super::{sampler, scalar_continuous_items, Distribution, RealOps, Support, LN_PI};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -43,19 +43,13 @@ impl<R: Real> StudentT<R> {
 }
 
 impl<R: Real> Distribution for StudentT<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "student_t";
 
     type Scalar = StudentT<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> StudentT<f64> {
         StudentT { nu: param(&self.nu), mu: param(&self.mu), sigma: param(&self.sigma) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     #[inline]
@@ -66,19 +60,6 @@ impl<R: Real> Distribution for StudentT<R> {
     #[inline]
     fn log_density_data(&self, x: &f64) -> R {
         self.log_density_at(*x)
-    }
-
-    #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
     }
 
     /// # Panics
@@ -111,19 +92,5 @@ impl<R: Real> Distribution for StudentT<R> {
         R: Scalar,
     {
         x.is_finite()
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }

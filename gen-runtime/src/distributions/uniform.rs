@@ -1,4 +1,4 @@
-use super::{impossible, Distribution, Support};
+use super::{impossible, scalar_continuous_items, Distribution, Support};
 use crate::error::{require, ParamError};
 use crate::real::{Real, Scalar};
 use crate::rng::KeyRng;
@@ -41,19 +41,13 @@ impl<R> Uniform<R> {
 }
 
 impl<R: Real> Distribution for Uniform<R> {
-    type Real = R;
-    type Value = R;
-    type Data = f64;
+    scalar_continuous_items!(R);
     const NAME: &'static str = "uniform";
 
     type Scalar = Uniform<f64>;
 
     fn to_scalar(&self, param: &mut dyn FnMut(&R) -> f64) -> Uniform<f64> {
         Uniform { a: self.a, b: self.b, log_width: param(&self.log_width) }
-    }
-
-    fn batch_value(&self, data: &[f64], rows: usize, cols: usize) -> Option<R> {
-        Some(R::from_batch(data, rows, cols))
     }
 
     /// -ln(b - a), whatever `x` is: an engine value cannot be compared with the bounds, so
@@ -70,19 +64,6 @@ impl<R: Real> Distribution for Uniform<R> {
             return impossible();
         }
         -self.log_width
-    }
-
-    #[inline]
-    fn lift(&self, x: &f64) -> R {
-        R::cst(*x)
-    }
-
-    #[inline]
-    fn lower(x: &R) -> f64
-    where
-        R: Scalar,
-    {
-        x.value()
     }
 
     #[inline]
@@ -116,19 +97,5 @@ impl<R: Real> Distribution for Uniform<R> {
         R: Scalar,
     {
         *x >= self.a && *x <= self.b
-    }
-
-    #[inline]
-    fn flat_dim(&self) -> Option<usize> {
-        Some(1)
-    }
-
-    #[inline]
-    fn value_from_flat(&self, xs: &[R]) -> R {
-        xs[0]
-    }
-
-    fn write_flat(x: &f64, out: &mut Vec<f64>) {
-        out.push(*x);
     }
 }
