@@ -4,21 +4,19 @@
 // Each bench uses part of this module.
 #![allow(dead_code)]
 
+use gen_runtime::distributions::HALF_LN_2PI;
 use gen_runtime::prelude::*;
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
-/// The polynomial regression model of the benchmark suite, degree 2.
-#[gen]
-pub fn polynomial(xs: &[f64], noise: f64) {
-    let a = normal(0.0, 1.0).at("a");
-    let b = normal(0.0, 1.0).at("b");
-    let c = normal(0.0, 1.0).at("c");
-    plate(xs, |x| normal(a + b * x + c * x * x, noise)).at("ys");
-}
+// The polynomial model (and linspace) of the integration tests: one definition.
+#[path = "../../tests/common/mod.rs"]
+mod tests_common;
+pub use tests_common::{linspace, polynomial};
 
+/// n points on [0, 1] and y = 0.5 - 1.25 x + 2 x² + 0.05 z, z standard normal (key 42).
 pub fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
-    let xs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+    let xs = linspace(n);
     let mut rng = Key::new(42).rng();
     let ys = xs
         .iter()
@@ -33,7 +31,7 @@ pub fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
 /// Handcoded importance weights: prior draws, Gaussian log likelihood, rayon over particle
 /// chunks of the same size the engine uses.
 pub fn handcoded_is(xs: &[f64], ys: &[f64], noise: f64, n_particles: usize, key: Key, out: &mut [f64]) {
-    let c0 = -(noise.ln() + 0.5 * (2.0 * std::f64::consts::PI).ln()) * xs.len() as f64;
+    let c0 = -(noise.ln() + HALF_LN_2PI) * xs.len() as f64;
     let inv = 1.0 / noise;
     let chunk = ((1usize << 15) / (xs.len() + 13)).clamp(16, n_particles.max(16));
     out.par_chunks_mut(chunk).enumerate().for_each(|(c, ws)| {
