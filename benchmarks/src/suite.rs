@@ -157,6 +157,23 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
+impl Outcome {
+    /// Nothing recorded yet, for the result folder `dir`.
+    fn new(dir: PathBuf) -> Self {
+        Outcome {
+            dir,
+            figures: None,
+            rows: 0,
+            failed: Vec::new(),
+            quality_failures: Vec::new(),
+            known_defects: Vec::new(),
+            skipped: Vec::new(),
+            without_rows: Vec::new(),
+            interrupted: false,
+        }
+    }
+}
+
 /// The configurations of `suite` under `opts`, grouped by model and method.
 #[must_use]
 pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> Vec<Config> {
@@ -315,7 +332,10 @@ fn framework_info(adapter: &dyn Adapter, availability: Availability) -> Framewor
     }
 }
 
-/// Runs `suite`: every selected framework over every configuration it supports.
+/// Runs `suite`: every selected framework over every configuration it supports. The steps:
+/// load the data, open the result folder, prepare every framework ([`prepare_lane`]), run each
+/// configuration on all of them in interleaved rounds ([`run_configuration`]), record its rows
+/// ([`record_rows`]), then draw the figures and the report ([`finish_run`]).
 pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow::Result<Outcome> {
     let root = paths::repo_root();
     let data_dir = paths::data_dir(&root);
@@ -332,46 +352,8 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     for dir in export::mark_aborted_runs(&data_dir) {
         eprintln!("note: {}", RunState::EndedAbnormally.warning(&dir).unwrap_or_default());
     }
-    // Claimed before anything slow, so a second run on the same folder fails at once.
-    let folder = match &opts.out {
-        Some(out) => ResultFolder::claim(out, opts.overwrite)?,
-        None => ResultFolder::create_unique(&data_dir, &format!("benchmark_{}_{}", suite.name(), export::timestamp()))?,
-    };
-    let dir = folder.path().to_path_buf();
-
-    #[derive(Serialize)]
-    struct Configuration<'a> {
-        options: &'a RunOptions,
-        repeats: Repeats,
-        timeout_s: u64,
-        configurations: &'a [Config],
-        data_dir: String,
-    }
-    let configuration = serde_json::to_value(Configuration {
-        options: opts,
-        repeats,
-        timeout_s,
-        configurations: &configs,
-        data_dir: data_dir.display().to_string(),
-    })?;
-    let metadata = Metadata {
-        suite: suite.name().to_owned(),
-        status: "running".to_owned(),
-        command_line,
-        started: export::now_rfc3339(),
-        finished: None,
-        configuration,
-        frameworks: Vec::new(),
-        machine: Machine::detect(),
-        git: GitInfo::detect(&root),
-        benchmarks_version: env!("CARGO_PKG_VERSION").to_owned(),
-        notes: vec![
-            "times in seconds; std_time divides by n".to_owned(),
-            "peak memory: heap_high_water = heap bytes above the baseline during one in-process call; process_max_rss = max RSS of the whole subprocess (interpreter and imports included); not comparable across kinds".to_owned(),
-            "compile_time: the first call, excluded from the repeats (for Rust rows nothing compiles: it is the cold first call)".to_owned(),
-        ],
-    };
-    let mut writer = ResultsWriter::create(folder, metadata)?;
+    let run_config = RunConfiguration { options: opts, repeats, timeout_s, configurations: &configs, data_dir: data_dir.display().to_string() };
+    let (mut writer, dir) = open_results(suite, opts, &run_config, command_line, &root, &data_dir)?;
     interrupt::install()?;
 
     // An adapter that can run nothing (an unreadable manifest) gets a skipped row on every
@@ -383,17 +365,7 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
     let total: usize = adapters.iter().map(|a| configs.iter().filter(|c| covers(a.as_ref(), c)).count()).sum();
     let progress = Progress::new(total as u64);
     progress.println(format!("results: {}", dir.display()));
-    let mut outcome = Outcome {
-        dir: dir.clone(),
-        figures: None,
-        rows: 0,
-        failed: Vec::new(),
-        quality_failures: Vec::new(),
-        known_defects: Vec::new(),
-        skipped: Vec::new(),
-        without_rows: Vec::new(),
-        interrupted: false,
-    };
+    let mut outcome = Outcome::new(dir.clone());
 
     // Every framework is prepared (availability, one-time builds) before any configuration
     // runs; then each configuration runs every framework in rounds, interleaved in time.
@@ -424,47 +396,115 @@ pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow
             timeout: Duration::from_secs(timeout_s),
         };
         let Some(results) = run_configuration(&mut lanes, &active, config, rounds, &task, &progress)? else { break };
-        // The rows, each with its time ratio to handcoded Rust's in this configuration.
-        let baseline = results.iter().find_map(|(l, r)| match r {
-            Ok(r) if lanes[*l].adapter.name() == adapters::handcoded::NAME => Some(r.times_s.clone()),
-            _ => None,
-        });
-        for (l, result) in results {
-            let lane = &mut lanes[l];
-            let (mut row, times) = match result {
-                Ok(result) => {
-                    let assessment = quality::assess(config, &result.quality, &inputs[i].1);
-                    (SummaryRow::measured(&lane.info, config, opts.seed, &result, &assessment), result.times_s)
-                }
-                Err(RoundFailure::NotRun(message)) => {
-                    record_not_run(&mut writer, &progress, &mut outcome, &lane.info, config, opts.seed, &message)?;
-                    continue;
-                }
-                Err(RoundFailure::Failed(message)) => (SummaryRow::failed(&lane.info, config, opts.seed, &message), Vec::new()),
-            };
-            let is_baseline = lane.adapter.name() == adapters::handcoded::NAME;
-            if let Some(ci) = baseline.as_deref().filter(|_| !is_baseline).and_then(|b| crate::timing::ratio_of_medians(&times, b)) {
-                (row.time_ratio, row.time_ratio_low, row.time_ratio_high) = (Some(ci.ratio), Some(ci.low), Some(ci.high));
-            }
-            writer.write(&row, &times)?;
-            progress.println(describe(&row, config));
-            match (row.status, row.quality_ok) {
-                (Some(RowStatus::Failed), _) => outcome.failed.push(format!("{} {}: {}", row.framework, config.label(), row.message)),
-                (_, Some(false)) if !row.flags.is_empty() => {
-                    outcome.known_defects.push(format!("{} {} [{}]: {}", row.framework, config.label(), row.flags, row.quality_reason));
-                }
-                (_, Some(false)) => outcome.quality_failures.push(format!("{} {}: {}", row.framework, config.label(), row.quality_reason)),
-                _ => {}
-            }
-            progress.inc();
-        }
+        let mut sink = RowSink { writer: &mut writer, progress: &progress, outcome: &mut outcome };
+        record_rows(&lanes, results, config, &inputs[i].1, opts.seed, &mut sink)?;
     }
     progress.finish();
+    finish_run(writer, outcome, opts, &root)
+}
+
+/// What the metadata records of how the run was configured.
+#[derive(Serialize)]
+struct RunConfiguration<'a> {
+    options: &'a RunOptions,
+    repeats: Repeats,
+    timeout_s: u64,
+    configurations: &'a [Config],
+    data_dir: String,
+}
+
+/// Claims the result folder (before anything slow, so a second run on the same folder fails at
+/// once) and starts its files with the run's metadata.
+fn open_results(
+    suite: Suite,
+    opts: &RunOptions,
+    configuration: &RunConfiguration<'_>,
+    command_line: Vec<String>,
+    root: &std::path::Path,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(ResultsWriter, PathBuf)> {
+    let folder = match &opts.out {
+        Some(out) => ResultFolder::claim(out, opts.overwrite)?,
+        None => ResultFolder::create_unique(data_dir, &format!("benchmark_{}_{}", suite.name(), export::timestamp()))?,
+    };
+    let dir = folder.path().to_path_buf();
+    let metadata = Metadata {
+        suite: suite.name().to_owned(),
+        status: "running".to_owned(),
+        command_line,
+        started: export::now_rfc3339(),
+        finished: None,
+        configuration: serde_json::to_value(configuration)?,
+        frameworks: Vec::new(),
+        machine: Machine::detect(),
+        git: GitInfo::detect(root),
+        benchmarks_version: env!("CARGO_PKG_VERSION").to_owned(),
+        notes: vec![
+            "times in seconds; std_time divides by n".to_owned(),
+            "peak memory: heap_high_water = heap bytes above the baseline during one in-process call; process_max_rss = max RSS of the whole subprocess (interpreter and imports included); not comparable across kinds".to_owned(),
+            "compile_time: the first call, excluded from the repeats (for Rust rows nothing compiles: it is the cold first call)".to_owned(),
+        ],
+    };
+    Ok((ResultsWriter::create(folder, metadata)?, dir))
+}
+
+/// Where a configuration's rows go: the result files, the progress lines, the run's outcome.
+struct RowSink<'a> {
+    writer: &'a mut ResultsWriter,
+    progress: &'a Progress,
+    outcome: &'a mut Outcome,
+}
+
+/// Writes one configuration's rows: each framework's result assessed against the exact
+/// `reference`, with its time ratio to handcoded Rust's in the same configuration (and its
+/// bootstrap interval); a failed or skipped framework's row says why.
+fn record_rows(lanes: &[Lane], results: Vec<LaneResult>, config: &Config, reference: &Reference, seed: u64, sink: &mut RowSink<'_>) -> anyhow::Result<()> {
+    let baseline = results.iter().find_map(|(l, r)| match r {
+        Ok(r) if lanes[*l].adapter.name() == adapters::handcoded::NAME => Some(r.times_s.clone()),
+        _ => None,
+    });
+    for (l, result) in results {
+        let lane = &lanes[l];
+        let (mut row, times) = match result {
+            Ok(result) => {
+                let assessment = quality::assess(config, &result.quality, reference);
+                (SummaryRow::measured(&lane.info, config, seed, &result, &assessment), result.times_s)
+            }
+            Err(RoundFailure::NotRun(message)) => {
+                record_not_run(sink.writer, sink.progress, sink.outcome, &lane.info, config, seed, &message)?;
+                continue;
+            }
+            Err(RoundFailure::Failed(message)) => (SummaryRow::failed(&lane.info, config, seed, &message), Vec::new()),
+        };
+        let is_baseline = lane.adapter.name() == adapters::handcoded::NAME;
+        if let Some(ci) = baseline.as_deref().filter(|_| !is_baseline).and_then(|b| crate::timing::ratio_of_medians(&times, b)) {
+            (row.time_ratio, row.time_ratio_low, row.time_ratio_high) = (Some(ci.ratio), Some(ci.low), Some(ci.high));
+        }
+        sink.writer.write(&row, &times)?;
+        sink.progress.println(describe(&row, config));
+        let outcome = &mut *sink.outcome;
+        match (row.status, row.quality_ok) {
+            (Some(RowStatus::Failed), _) => outcome.failed.push(format!("{} {}: {}", row.framework, config.label(), row.message)),
+            (_, Some(false)) if !row.flags.is_empty() => {
+                outcome.known_defects.push(format!("{} {} [{}]: {}", row.framework, config.label(), row.flags, row.quality_reason));
+            }
+            (_, Some(false)) => outcome.quality_failures.push(format!("{} {}: {}", row.framework, config.label(), row.quality_reason)),
+            _ => {}
+        }
+        sink.progress.inc();
+    }
+    Ok(())
+}
+
+/// Closes the result files, then draws the figures and writes report.html (a run cut short by
+/// a stop request gets neither figures nor a full report).
+fn finish_run(mut writer: ResultsWriter, mut outcome: Outcome, opts: &RunOptions, root: &std::path::Path) -> anyhow::Result<Outcome> {
     outcome.interrupted = interrupt::requested();
     outcome.rows = writer.rows();
     writer.finish(outcome.interrupted)?;
+    let dir = outcome.dir.clone();
     if !outcome.interrupted && !opts.no_plots {
-        let figs = paths::figs_dir(&root).join(dir.file_name().unwrap_or_default());
+        let figs = paths::figs_dir(root).join(dir.file_name().unwrap_or_default());
         // An overwritten folder's old figures would otherwise stay beside the new ones.
         let cleared = if opts.overwrite { plots::clear_figures(&figs) } else { Ok(()) };
         match cleared.and_then(|()| plots::plot_dir(&dir, &figs)) {
