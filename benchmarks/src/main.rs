@@ -223,42 +223,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             (Suite::Smoke, a)
         }
-        Command::Plot { data, out } => {
-            let name = data.file_name().context("--data must name a result folder")?;
-            let out = out.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
-            if let Some(warning) = export::run_state(&data).warning(&data) {
-                eprintln!("note: {warning}");
-            }
-            let files = plots::plot_dir(&data, &out)?;
-            println!("{} files (SVG, PNG, PDF) in {}", files.len(), out.display());
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Report { dir, figs } => {
-            let name = dir.file_name().context("DIR must name a result folder")?;
-            let figs = figs.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
-            if let Some(warning) = export::run_state(&dir).warning(&dir) {
-                eprintln!("note: {warning}");
-            }
-            println!("report in {}", report::redraw(&dir, &figs)?.display());
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Compare { old, new, threshold, html } => {
-            if !(threshold.is_finite() && threshold >= 0.0) {
-                anyhow::bail!("--threshold must be a fraction >= 0 (0.1 flags slowdowns of more than 10%), not {threshold}");
-            }
-            for dir in [&old, &new] {
-                if let Some(warning) = export::run_state(dir).warning(dir) {
-                    eprintln!("note: {warning}");
-                }
-            }
-            let comparison = benchmarks::compare::compare(&old, &new, threshold)?;
-            print!("{}", comparison.render());
-            if let Some(path) = html {
-                std::fs::write(&path, report::render_comparison(&comparison, &old, &new)).with_context(|| format!("cannot write {}", path.display()))?;
-                println!("comparison page: {}", path.display());
-            }
-            return Ok(if comparison.regressions().next().is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
-        }
+        Command::Plot { data, out } => return plot(&data, out),
+        Command::Report { dir, figs } => return redraw_report(&dir, figs),
+        Command::Compare { old, new, threshold, html } => return compare(&old, &new, threshold, html.as_deref()),
         Command::Data { out } => {
             let dir = out.unwrap_or_else(|| paths::data_dir(&paths::repo_root()));
             for file in data::generate(&dir, &data::DatasetsSpec::standard())? {
@@ -278,6 +245,53 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
     };
+    run_suite(suite, args, command_line)
+}
+
+/// `benchmarks plot`: the figures of a result folder, from its summary.csv.
+fn plot(data: &std::path::Path, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let name = data.file_name().context("--data must name a result folder")?;
+    let out = out.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
+    if let Some(warning) = export::run_state(data).warning(data) {
+        eprintln!("note: {warning}");
+    }
+    let files = plots::plot_dir(data, &out)?;
+    println!("{} files (SVG, PNG, PDF) in {}", files.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `benchmarks report`: a result folder's report.html, written again.
+fn redraw_report(dir: &std::path::Path, figs: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let name = dir.file_name().context("DIR must name a result folder")?;
+    let figs = figs.unwrap_or_else(|| paths::figs_dir(&paths::repo_root()).join(name));
+    if let Some(warning) = export::run_state(dir).warning(dir) {
+        eprintln!("note: {warning}");
+    }
+    println!("report in {}", report::redraw(dir, &figs)?.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `benchmarks compare`: status 1 when a row is significantly slower by more than `threshold`.
+fn compare(old: &std::path::Path, new: &std::path::Path, threshold: f64, html: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        anyhow::bail!("--threshold must be a fraction >= 0 (0.1 flags slowdowns of more than 10%), not {threshold}");
+    }
+    for dir in [old, new] {
+        if let Some(warning) = export::run_state(dir).warning(dir) {
+            eprintln!("note: {warning}");
+        }
+    }
+    let comparison = benchmarks::compare::compare(old, new, threshold)?;
+    print!("{}", comparison.render());
+    if let Some(path) = html {
+        std::fs::write(path, report::render_comparison(&comparison, old, new)).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("comparison page: {}", path.display());
+    }
+    Ok(if comparison.regressions().next().is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// A benchmark suite (or the smoke run): what it wrote, what failed, and the exit status.
+fn run_suite(suite: Suite, args: RunArgs, command_line: Vec<String>) -> anyhow::Result<ExitCode> {
     let named = args.frameworks.is_some();
     let outcome = suite::run(suite, &args.options(), command_line)?;
     println!("{} rows in {}", outcome.rows, outcome.dir.display());

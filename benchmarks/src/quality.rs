@@ -133,74 +133,27 @@ fn variational_kl(quality: &Quality, reference: &Reference) -> Result<(f64, f64)
     Ok((to_posterior, to_optimum))
 }
 
-/// Judges `quality` (what `config`'s method yielded) against `reference`.
+/// Judges `quality` (what `config`'s method yielded) against `reference`: values that are not
+/// finite, then the method's own checks ([`method_problems`]), the posterior mean against the
+/// exact one ([`mean_error`]), a VI guide against the exact posterior ([`variational_kl`]).
 #[must_use]
 pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Assessment {
-    let method = config.method;
-    let mut problems = Vec::new();
-    let mut check_finite = |name: &str, value: Option<f64>| {
-        if let Some(v) = value.filter(|v| !v.is_finite()) {
-            problems.push(format!("{name} is {v}"));
+    let mut problems = non_finite(quality);
+    let log_ml_error = quality.log_ml.zip(reference.log_ml).map(|(est, exact)| est - exact);
+    problems.extend(method_problems(config, quality, reference, log_ml_error));
+
+    let (mean_error, mean_error_sds) = match mean_error(quality, reference) {
+        Ok(errors) => errors,
+        Err(why) => {
+            problems.push(why);
+            (None, None)
         }
     };
-    check_finite("log-ML", quality.log_ml);
-    check_finite("ESS", quality.ess);
-    check_finite("acceptance rate", quality.acceptance_rate);
-    for (name, values) in [("posterior mean", &quality.posterior_mean), ("posterior sd", &quality.posterior_sd)] {
-        if values.as_ref().is_some_and(|v| v.iter().any(|x| !x.is_finite())) {
-            problems.push(format!("{name} is not finite"));
-        }
-    }
-
-    let log_ml_error = quality.log_ml.zip(reference.log_ml).map(|(est, exact)| est - exact);
-    if matches!(method, Method::Is | Method::Smc) {
-        let tolerance = log_ml_tolerance(config, quality);
-        if let Some(err) = log_ml_error.filter(|e| e.abs() > tolerance) {
-            problems.push(format!("log-ML off by {err:+.3} nats (tolerance {tolerance:.2}: {LOG_ML_STANDARD_ERRORS} standard errors, at least {LOG_ML_TOLERANCE})"));
-        }
-    }
-    if method == Method::Exact {
-        if let (Some(err), Some(exact)) = (log_ml_error, reference.log_ml) {
-            let tolerance = EXACT_LOG_ML_RELATIVE_TOLERANCE * exact.abs().max(1.0);
-            if err.abs() > tolerance {
-                problems.push(format!("exact log-ML off by {err:+.3e} nats (tolerance {tolerance:.1e}: {EXACT_LOG_ML_RELATIVE_TOLERANCE:e} of its magnitude)"));
-            }
-        } else if quality.log_ml.is_none() {
-            problems.push("no log-ML reported".to_owned());
-        }
-    }
-    if method == Method::Is {
-        if let Some(ess) = quality.ess.filter(|e| *e < MIN_IS_ESS) {
-            problems.push(format!("ESS {ess:.1} < {MIN_IS_ESS}"));
-        }
-    }
-    if matches!(method, Method::Hmc | Method::Nuts) {
-        if let Some(acc) = quality.acceptance_rate.filter(|a| *a < MIN_ACCEPTANCE) {
-            problems.push(format!("acceptance {acc:.3} < {MIN_ACCEPTANCE}"));
-        }
-        if let Some(div) = quality.divergences.filter(|d| *d > 0) {
-            problems.push(format!("{div} divergences"));
-        }
-    }
-
-    let (mut mean_error, mut mean_error_sds) = (None, None);
-    if let (Some(est), Some(exact)) = (&quality.posterior_mean, &reference.posterior_mean) {
-        if est.len() == exact.len() {
-            let abs: Vec<f64> = est.iter().zip(exact).map(|(e, x)| (e - x).abs()).collect();
-            mean_error = Some(abs.iter().copied().fold(0.0, f64::max));
-            if let Some(sd) = &reference.posterior_sd {
-                let sds = abs.iter().zip(sd).map(|(a, s)| a / s).fold(0.0, f64::max);
-                mean_error_sds = Some(sds);
-                if sds > MAX_MEAN_ERROR_SDS {
-                    problems.push(format!("posterior mean off by {sds:.2} posterior sds"));
-                }
-            }
-        } else {
-            problems.push(format!("posterior mean has {} entries, the model has {}", est.len(), exact.len()));
-        }
+    if let Some(sds) = mean_error_sds.filter(|sds| *sds > MAX_MEAN_ERROR_SDS) {
+        problems.push(format!("posterior mean off by {sds:.2} posterior sds"));
     }
     let (mut kl_posterior, mut kl_mean_field) = (None, None);
-    if method == Method::Vi {
+    if config.method == Method::Vi {
         match variational_kl(quality, reference) {
             Ok((to_posterior, to_optimum)) => {
                 kl_posterior = Some(to_posterior);
@@ -213,9 +166,6 @@ pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Asse
             }
             Err(why) => problems.push(why),
         }
-    }
-    if let Some(v) = quality.elbo.filter(|v| !v.is_finite()) {
-        problems.push(format!("ELBO is {v}"));
     }
     let elbo_gap = quality.elbo.zip(reference.log_ml).map(|(elbo, exact)| elbo - exact);
     if let Some(why) = &reference.unavailable {
@@ -238,6 +188,73 @@ pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Asse
         quality_ok: problems.is_empty(),
         reason: if problems.is_empty() { "ok".to_owned() } else { problems.join("; ") },
     }
+}
+
+/// Every reported number that is not finite.
+fn non_finite(quality: &Quality) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, value) in [("log-ML", quality.log_ml), ("ESS", quality.ess), ("acceptance rate", quality.acceptance_rate), ("ELBO", quality.elbo)] {
+        if let Some(v) = value.filter(|v| !v.is_finite()) {
+            problems.push(format!("{name} is {v}"));
+        }
+    }
+    for (name, values) in [("posterior mean", &quality.posterior_mean), ("posterior sd", &quality.posterior_sd)] {
+        if values.as_ref().is_some_and(|v| v.iter().any(|x| !x.is_finite())) {
+            problems.push(format!("{name} is not finite"));
+        }
+    }
+    problems
+}
+
+/// The checks of `config`'s method: the log-ML within its tolerance (IS, SMC, exact filtering),
+/// enough ESS (IS), acceptance and no divergences (HMC, NUTS).
+fn method_problems(config: &Config, quality: &Quality, reference: &Reference, log_ml_error: Option<f64>) -> Vec<String> {
+    let mut problems = Vec::new();
+    match config.method {
+        Method::Is | Method::Smc => {
+            let tolerance = log_ml_tolerance(config, quality);
+            if let Some(err) = log_ml_error.filter(|e| e.abs() > tolerance) {
+                problems.push(format!("log-ML off by {err:+.3} nats (tolerance {tolerance:.2}: {LOG_ML_STANDARD_ERRORS} standard errors, at least {LOG_ML_TOLERANCE})"));
+            }
+            if config.method == Method::Is {
+                if let Some(ess) = quality.ess.filter(|e| *e < MIN_IS_ESS) {
+                    problems.push(format!("ESS {ess:.1} < {MIN_IS_ESS}"));
+                }
+            }
+        }
+        Method::Exact => {
+            if let (Some(err), Some(exact)) = (log_ml_error, reference.log_ml) {
+                let tolerance = EXACT_LOG_ML_RELATIVE_TOLERANCE * exact.abs().max(1.0);
+                if err.abs() > tolerance {
+                    problems.push(format!("exact log-ML off by {err:+.3e} nats (tolerance {tolerance:.1e}: {EXACT_LOG_ML_RELATIVE_TOLERANCE:e} of its magnitude)"));
+                }
+            } else if quality.log_ml.is_none() {
+                problems.push("no log-ML reported".to_owned());
+            }
+        }
+        Method::Hmc | Method::Nuts => {
+            if let Some(acc) = quality.acceptance_rate.filter(|a| *a < MIN_ACCEPTANCE) {
+                problems.push(format!("acceptance {acc:.3} < {MIN_ACCEPTANCE}"));
+            }
+            if let Some(div) = quality.divergences.filter(|d| *d > 0) {
+                problems.push(format!("{div} divergences"));
+            }
+        }
+        Method::Vi => {}
+    }
+    problems
+}
+
+/// The largest absolute error of the posterior mean and the largest in posterior sds, where
+/// both are known; an error when the mean has the wrong number of entries.
+fn mean_error(quality: &Quality, reference: &Reference) -> Result<(Option<f64>, Option<f64>), String> {
+    let (Some(est), Some(exact)) = (&quality.posterior_mean, &reference.posterior_mean) else { return Ok((None, None)) };
+    if est.len() != exact.len() {
+        return Err(format!("posterior mean has {} entries, the model has {}", est.len(), exact.len()));
+    }
+    let abs: Vec<f64> = est.iter().zip(exact).map(|(e, x)| (e - x).abs()).collect();
+    let sds = reference.posterior_sd.as_ref().map(|sd| abs.iter().zip(sd).map(|(a, s)| a / s).fold(0.0, f64::max));
+    Ok((Some(abs.iter().copied().fold(0.0, f64::max)), sds))
 }
 
 #[cfg(test)]

@@ -174,113 +174,44 @@ impl Outcome {
     }
 }
 
-/// The configurations of `suite` under `opts`, grouped by model and method.
+/// The configurations of `suite` under `opts`, grouped by model and method: each suite's grid
+/// of sizes, noise levels, particle counts and methods, built by the functions below.
 #[must_use]
 pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> Vec<Config> {
     let sizes = opts.data_sizes.clone().unwrap_or_else(|| spec.polynomial.sizes.clone());
     let noise = opts.noise_sds.clone().unwrap_or_else(|| spec.polynomial.noise_sds.clone());
     let particles = |default: &[usize]| opts.n_particles.clone().unwrap_or_else(|| default.to_vec());
     let mut out = Vec::new();
-    let polynomial_is = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]| {
-        for &sd in noise {
-            for &n in sizes {
-                for &np in particles {
-                    out.push(Config {
-                        model: Model::Polynomial,
-                        method: Method::Is,
-                        n_points: n,
-                        noise_sd: Some(sd),
-                        n_particles: Some(np),
-                        hmc: None,
-                        vi: None,
-                    });
-                }
-            }
-        }
-    };
     // Fixed-step HMC (the case study's configuration) and NUTS with adaptation, for quality
     // per second.
     let hmc = if suite == Suite::Smoke { HmcConfig::smoke() } else { HmcConfig::default() };
-    let polynomial_mcmc = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], methods: &[Method]| {
-        for &sd in noise {
-            for &n in sizes {
-                for &method in methods {
-                    out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(hmc), vi: None });
-                }
-            }
-        }
-    };
-    // NUTS with four chains, for the rank-normalized R-hat and bulk/tail ESS Stan users read,
-    // in the frameworks that run chains in one call.
-    let nuts_chains = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64]| {
-        for &sd in noise {
-            for &n in sizes {
-                let hmc = HmcConfig { n_chains: NUTS_CHAINS, ..hmc };
-                out.push(Config { model: Model::Polynomial, method: Method::Nuts, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(hmc), vi: None });
-            }
-        }
-    };
-    // Mean-field ADVI, one configuration for every framework, at each number of ELBO draws.
-    let polynomial_vi = |out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], draws: &[usize]| {
-        for &sd in noise {
-            for &n in sizes {
-                for &k in draws {
-                    let vi = ViConfig { n_elbo_samples: k, ..ViConfig::default() };
-                    out.push(Config { model: Model::Polynomial, method: Method::Vi, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: None, vi: Some(vi) });
-                }
-            }
-        }
-    };
-    let beta_bernoulli = |out: &mut Vec<Config>, particles: &[usize]| {
-        for &np in particles {
-            out.push(Config {
-                model: Model::BetaBernoulli,
-                method: Method::Is,
-                n_points: spec.beta_bernoulli.n,
-                noise_sd: None,
-                n_particles: Some(np),
-                hmc: None,
-                vi: None,
-            });
-        }
-    };
-    // Particle filters at each particle count, then the exact filter they approximate (the
-    // forward algorithm, the Kalman filter): the answer of a framework without SMC.
-    let state_space = |out: &mut Vec<Config>, particles: &[usize]| {
-        for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
-            for &np in particles {
-                out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None, vi: None });
-            }
-            out.push(Config { model, method: Method::Exact, n_points: t, noise_sd: None, n_particles: None, hmc: None, vi: None });
-        }
-    };
     match suite {
         Suite::PolynomialIs => polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES)),
         Suite::PolynomialHmc => {
-            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts]);
-            nuts_chains(&mut out, &sizes, &noise);
+            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts], hmc);
+            nuts_chains(&mut out, &sizes, &noise, hmc);
         }
         Suite::PolynomialAll => {
             polynomial_is(&mut out, &sizes, &noise, &particles(&DEFAULT_IS_PARTICLES));
-            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts]);
-            nuts_chains(&mut out, &sizes, &noise);
+            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc, Method::Nuts], hmc);
+            nuts_chains(&mut out, &sizes, &noise, hmc);
         }
         Suite::PolynomialVi => polynomial_vi(&mut out, &sizes, &noise, &VI_ELBO_SAMPLES),
-        Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES)),
-        Suite::Hmm => state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES)),
+        Suite::BetaBernoulli => beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES), spec),
+        Suite::Hmm => state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES), spec),
         Suite::All => {
             // Every external configuration is a subprocess paying interpreter start-up and
             // compilation, so the main job takes every third size and the two larger particle
             // counts; the single suites cover the full grid.
             let sizes = opts.data_sizes.clone().unwrap_or_else(|| ALL_SIZES.to_vec());
             polynomial_is(&mut out, &sizes, &noise, &particles(&ALL_IS_PARTICLES));
-            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc]);
+            polynomial_mcmc(&mut out, &sizes, &noise, &[Method::Hmc], hmc);
             // NUTS on the headline noise only, where adaptation matters: within the budget.
-            polynomial_mcmc(&mut out, &sizes, &[0.05], &[Method::Nuts]);
+            polynomial_mcmc(&mut out, &sizes, &[0.05], &[Method::Nuts], hmc);
             // ADVI on the correctness noise with one draw per step: three fits per framework.
             polynomial_vi(&mut out, &sizes, &[1.0], &VI_ELBO_SAMPLES[..1]);
-            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
-            state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES));
+            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES), spec);
+            state_space(&mut out, &particles(&DEFAULT_SMC_PARTICLES), spec);
         }
         Suite::Smoke => {
             // The correctness configuration (noise 1.0), small: every correct implementation passes.
@@ -289,13 +220,71 @@ pub fn configurations(suite: Suite, opts: &RunOptions, spec: &DatasetsSpec) -> V
             polynomial_is(&mut out, &sizes, &noise, &particles(&[1000]));
             // Every method once, at the smallest size: HMC and NUTS in the smoke configuration
             // (`HmcConfig::smoke`), ADVI with one draw per step.
-            polynomial_mcmc(&mut out, &sizes[..1], &noise, &[Method::Hmc, Method::Nuts]);
+            polynomial_mcmc(&mut out, &sizes[..1], &noise, &[Method::Hmc, Method::Nuts], hmc);
             polynomial_vi(&mut out, &sizes[..1], &noise, &VI_ELBO_SAMPLES[..1]);
-            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES));
-            state_space(&mut out, &particles(&[1000]));
+            beta_bernoulli(&mut out, &particles(&DEFAULT_BETA_BERNOULLI_PARTICLES), spec);
+            state_space(&mut out, &particles(&[1000]), spec);
         }
     }
     out
+}
+
+/// Polynomial importance sampling at every noise level, size and particle count.
+fn polynomial_is(out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], particles: &[usize]) {
+    for &sd in noise {
+        for &n in sizes {
+            for &np in particles {
+                out.push(Config { model: Model::Polynomial, method: Method::Is, n_points: n, noise_sd: Some(sd), n_particles: Some(np), hmc: None, vi: None });
+            }
+        }
+    }
+}
+
+/// Polynomial MCMC (`methods`: fixed-step HMC, NUTS) in the `hmc` configuration, one chain.
+fn polynomial_mcmc(out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], methods: &[Method], hmc: HmcConfig) {
+    for &sd in noise {
+        for &n in sizes {
+            for &method in methods {
+                out.push(Config { model: Model::Polynomial, method, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: Some(hmc), vi: None });
+            }
+        }
+    }
+}
+
+/// NUTS with four chains, for the rank-normalized R-hat and bulk/tail ESS Stan users read, in
+/// the frameworks that run chains in one call.
+fn nuts_chains(out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], hmc: HmcConfig) {
+    polynomial_mcmc(out, sizes, noise, &[Method::Nuts], HmcConfig { n_chains: NUTS_CHAINS, ..hmc });
+}
+
+/// Mean-field ADVI, one configuration for every framework, at each number of ELBO draws.
+fn polynomial_vi(out: &mut Vec<Config>, sizes: &[usize], noise: &[f64], draws: &[usize]) {
+    for &sd in noise {
+        for &n in sizes {
+            for &k in draws {
+                let vi = ViConfig { n_elbo_samples: k, ..ViConfig::default() };
+                out.push(Config { model: Model::Polynomial, method: Method::Vi, n_points: n, noise_sd: Some(sd), n_particles: None, hmc: None, vi: Some(vi) });
+            }
+        }
+    }
+}
+
+/// Beta-Bernoulli importance sampling at each particle count.
+fn beta_bernoulli(out: &mut Vec<Config>, particles: &[usize], spec: &DatasetsSpec) {
+    for &np in particles {
+        out.push(Config { model: Model::BetaBernoulli, method: Method::Is, n_points: spec.beta_bernoulli.n, noise_sd: None, n_particles: Some(np), hmc: None, vi: None });
+    }
+}
+
+/// Particle filters at each particle count, then the exact filter they approximate (the
+/// forward algorithm, the Kalman filter): the answer of a framework without SMC.
+fn state_space(out: &mut Vec<Config>, particles: &[usize], spec: &DatasetsSpec) {
+    for (model, t) in [(Model::Hmm, spec.hmm.t), (Model::Lgssm, spec.lgssm.t)] {
+        for &np in particles {
+            out.push(Config { model, method: Method::Smc, n_points: t, noise_sd: None, n_particles: Some(np), hmc: None, vi: None });
+        }
+        out.push(Config { model, method: Method::Exact, n_points: t, noise_sd: None, n_particles: None, hmc: None, vi: None });
+    }
 }
 
 /// Loads the data set of every configuration (once per file), failing on the first bad file.
