@@ -279,6 +279,7 @@ struct BarChart {
     format_tick: fn(f64) -> String,
 }
 
+// Long for now (86 lines): groups, whiskers, the ≈ marks and the footnote of one bar chart.
 fn bars(family: &Family, rows: &[&SummaryRow], looks: &[Look], metric: Metric) -> BarChart {
     let value = |r: &SummaryRow| match metric {
         Metric::Time => r.median_time,

@@ -233,6 +233,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str)
 }
 
+// Long on purpose: the HTML of the metadata section, in the order the page shows it.
 fn render_metadata(h: &mut String, m: &Value) {
     let mut items: Vec<(&str, String)> = Vec::new();
     let text = |s: Option<&str>| escape_html(s.unwrap_or(""));
@@ -536,6 +537,7 @@ fn ratio_cell(r: &SummaryRow) -> Cell {
     Cell { html, sort: Some(sort_number(ratio)), title: Some(title.to_owned()) }
 }
 
+// Long on purpose: the HTML of the summary table and its filter controls, in page order.
 fn render_summary(h: &mut String, rows: &[SummaryRow]) {
     let columns: Vec<Column> = columns().into_iter().filter(|c| !c.optional || rows.iter().any(|r| (c.cell)(r).sort.is_some())).collect();
     let count = |s: RowStatus| rows.iter().filter(|r| r.status == Some(s)).count();

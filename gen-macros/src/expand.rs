@@ -441,6 +441,7 @@ impl VisitMut for Comparisons {
 
 /// The items that [`CheckTraced`] and [`Comparisons`] call, put in the model's module (the
 /// runtime's `__private` would hold them once for every model).
+// Long on purpose: a `quote!` template of the check items, each with its diagnostic text.
 fn body_checks() -> TokenStream {
     let rt = quote!(::gen_runtime::__private);
     let branch = format!(
@@ -584,6 +585,8 @@ fn constant_arguments(sig: &syn::Signature, body: &syn::Block) -> Vec<syn::Ident
         .collect()
 }
 
+// Long on purpose: most of it is the one `quote!` template of the generated items, which
+// reads best whole, next to the rewrites that feed it.
 fn generate(model: Model) -> TokenStream {
     let func = model.func;
     let rt = quote!(::gen_runtime::__private);

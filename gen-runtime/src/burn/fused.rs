@@ -495,6 +495,8 @@ impl Region<'_> {
         (sums, accs)
     }
 
+    // Long on purpose: one match arm per fused operation's adjoint, read side by side with the
+    // forward arms; split, the arms would only move into as many one-line functions.
     #[inline(always)]
     fn backward_into_inline(&self, g: Adjoint<'_>, accs: &mut [Vec<f64>]) -> Vec<f64> {
         // The tail passes a sum in closed form, so it applies to an adjoint of the sum only.

@@ -732,6 +732,7 @@ pub(crate) fn backward<B: Backend>(output: Batched<B>, inputs: &[Batched<B>]) ->
 }
 
 /// The reverse sweep with adjoints as tensors, one backend operation per step.
+// Long on purpose: one match arm per taped operation's adjoint.
 fn tensor_backward<B: Backend>(t: &mut Tape<B>, output: Batched<B>, inputs: &[Batched<B>]) -> Vec<Tensor<B, 2>> {
     let n = output.id as usize + 1;
     let mut adj: Vec<Option<Tensor<B, 2>>> = vec![None; n];

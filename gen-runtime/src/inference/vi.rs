@@ -387,6 +387,8 @@ const MAX_EMPTY_STEPS: usize = 10;
 /// [`InferenceError::Optimization`] when the fit diverges (a parameter or the estimate stops
 /// being finite: lower the learning rate) or the guide's draws keep missing the target's
 /// support; a model error that is not recoverable, as it is.
+// Long for now (125 lines): the ADVI loop (draws, ELBO, gradient, Adam, the convergence check)
+// kept in one place; its parts are candidates to split out with the next change to it.
 pub fn advi<T: Target + ?Sized>(target: &T, config: &AdviConfig, key: Key) -> Result<VariationalFit, InferenceError> {
     let d = target.dim();
     if d == 0 {
