@@ -235,7 +235,7 @@ pub struct ViOutput {
 
 /// Mean-field ADVI on the polynomial model with the suite's one configuration: guide
 /// N(loc, diag(softplus(raw)²)) from loc 0 and scale 1, K reparameterized draws per step, the
-/// Monte Carlo ELBO's gradient (analytic: ∇ log p from [`potential_and_gradient`], and
+/// Monte Carlo ELBO's gradient (analytic: ∇ log p from `potential_and_gradient`, and
 /// 1 / scale from −log q with ε fixed), Adam (0.9, 0.999, 1e-8).
 #[must_use]
 pub fn polynomial_advi(data: &PolynomialData, config: &ViConfig, seed: u64) -> ViOutput {

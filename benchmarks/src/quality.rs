@@ -134,8 +134,8 @@ fn variational_kl(quality: &Quality, reference: &Reference) -> Result<(f64, f64)
 }
 
 /// Judges `quality` (what `config`'s method yielded) against `reference`: values that are not
-/// finite, then the method's own checks ([`method_problems`]), the posterior mean against the
-/// exact one ([`mean_error`]), a VI guide against the exact posterior ([`variational_kl`]).
+/// finite, then the method's own checks (`method_problems`), the posterior mean against the
+/// exact one (`mean_error`), a VI guide against the exact posterior (`variational_kl`).
 #[must_use]
 pub fn assess(config: &Config, quality: &Quality, reference: &Reference) -> Assessment {
     let mut problems = non_finite(quality);

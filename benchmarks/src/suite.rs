@@ -322,9 +322,9 @@ fn framework_info(adapter: &dyn Adapter, availability: Availability) -> Framewor
 }
 
 /// Runs `suite`: every selected framework over every configuration it supports. The steps:
-/// load the data, open the result folder, prepare every framework ([`prepare_lane`]), run each
-/// configuration on all of them in interleaved rounds ([`run_configuration`]), record its rows
-/// ([`record_rows`]), then draw the figures and the report ([`finish_run`]).
+/// load the data, open the result folder, prepare every framework (`prepare_lane`), run each
+/// configuration on all of them in interleaved rounds (`run_configuration`), record its rows
+/// (`record_rows`), then draw the figures and the report (`finish_run`).
 pub fn run(suite: Suite, opts: &RunOptions, command_line: Vec<String>) -> anyhow::Result<Outcome> {
     let root = paths::repo_root();
     let data_dir = paths::data_dir(&root);

@@ -530,8 +530,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// Runs `program args` from `root` with a wall-clock limit; stdout and stderr are captured.
 ///
 /// Every wait is bounded and interruptible: the child is polled together with its pipes, so the
-/// limit and a stop request are seen within [`POLL_INTERVAL`] whatever the child does; after it
-/// exits, its process group is killed and the pipes are read for at most [`PIPE_GRACE`] more
+/// limit and a stop request are seen within `POLL_INTERVAL` whatever the child does; after it
+/// exits, its process group is killed and the pipes are read for at most `PIPE_GRACE` more
 /// (a grandchild in another group that keeps them open is left behind with a note on stderr).
 /// The child dies with this process: through the wrapper's watchdog ([`rusage_exec`]) or, without
 /// the wrapper, through `PR_SET_PDEATHSIG`.
