@@ -32,11 +32,10 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-#[test]
-fn failures_are_rows_and_the_run_goes_on() {
-    let root = common::scratch_root("external");
-    let comparisons = root.join("comparisons");
-    write(&comparisons.join("PROTOCOL.md"), "scratch");
+/// Three polynomial/is frameworks under `comparisons`: `fake` (the stand-in [`FAKE_PYTHON`] in an
+/// env that exists), `nofile` (whose env cannot be created: its requirements file is missing)
+/// and `jl` (Julia, not on the tests' PATH).
+fn fake_frameworks(comparisons: &Path) {
     let methods = r#""methods": {"polynomial": ["is"]}"#;
     write(
         &comparisons.join("frameworks/fake.json"),
@@ -46,18 +45,21 @@ fn failures_are_rows_and_the_run_goes_on() {
     );
     write(
         &comparisons.join("frameworks/nofile.json"),
-        &format!(
-            r#"{{"name": "nofile", "language": "python", "env": "nofile", "requirements": "absent.txt", "entry": ["x.py"], {methods}}}"#
-        ),
+        &format!(r#"{{"name": "nofile", "language": "python", "env": "nofile", "requirements": "absent.txt", "entry": ["x.py"], {methods}}}"#),
     );
-    write(
-        &comparisons.join("frameworks/jl.json"),
-        &format!(r#"{{"name": "jl", "language": "julia", "entry": ["julia/run.jl"], {methods}}}"#),
-    );
-    write(&comparisons.join("frameworks/broken.json"), "{ not json");
+    write(&comparisons.join("frameworks/jl.json"), &format!(r#"{{"name": "jl", "language": "julia", "entry": ["julia/run.jl"], {methods}}}"#));
     let python = comparisons.join(".venv-fake/bin/python");
     write(&python, FAKE_PYTHON);
     std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn failures_are_rows_and_the_run_goes_on() {
+    let root = common::scratch_root("external");
+    let comparisons = root.join("comparisons");
+    write(&comparisons.join("PROTOCOL.md"), "scratch");
+    fake_frameworks(&comparisons);
+    write(&comparisons.join("frameworks/broken.json"), "{ not json");
 
     let list = common::bin().arg("list").env("BENCHMARKS_ROOT", &root).env("PATH", "/usr/bin:/bin").output().unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
@@ -287,19 +289,7 @@ fn a_smoke_run_fails_on_a_wrong_answer_unless_it_is_a_flagged_known_defect() {
 fn setup_prepares_every_named_framework_and_fails_on_one_that_cannot_be_set_up() {
     let root = common::scratch_root("setup");
     let comparisons = root.join("comparisons");
-    let methods = r#""methods": {"polynomial": ["is"]}"#;
-    write(
-        &comparisons.join("frameworks/fake.json"),
-        &format!(r#"{{"name": "fake", "language": "python", "env": "fake", "requirements": "r.txt", "entry": ["comparisons/fake.py"], {methods}}}"#),
-    );
-    write(
-        &comparisons.join("frameworks/nofile.json"),
-        &format!(r#"{{"name": "nofile", "language": "python", "env": "nofile", "requirements": "absent.txt", "entry": ["x.py"], {methods}}}"#),
-    );
-    write(&comparisons.join("frameworks/jl.json"), &format!(r#"{{"name": "jl", "language": "julia", "entry": ["julia/run.jl"], {methods}}}"#));
-    let python = comparisons.join(".venv-fake/bin/python");
-    write(&python, FAKE_PYTHON);
-    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake_frameworks(&comparisons);
 
     let run = |frameworks: &str| {
         let out = common::bin().env("BENCHMARKS_ROOT", &root).env("PATH", "/usr/bin:/bin").args(["setup", "--frameworks", frameworks]).output().unwrap();
